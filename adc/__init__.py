@@ -1,0 +1,3 @@
+"""adc: a symbolic differentiation compiler for a small subset of Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""adc command-line interface."""

@@ -1,0 +1,1 @@
+"""The adc compiler: frontend, autodiff, schedule, cse, backends, emit."""

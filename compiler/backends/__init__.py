@@ -1,0 +1,1 @@
+"""Code generation backends: numba_cpu, numpy reference."""

@@ -1,0 +1,195 @@
+"""Emit: compiled entry points -> one readable, standalone Python module (and its atomic write)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .backends.numba_cpu import helper_source
+from .checks_template import CHECKS
+from .ir import Program
+from .printer import size_code
+
+
+@dataclass
+class Entry:
+    """One entry point ready to emit: its program and kernel sources."""
+
+    prog: Program
+    forward_src: str
+    backward_src: str
+    saved: list
+    helpers: set
+
+
+def _shape_spec(shape) -> tuple:
+    return tuple(int(s) if sp.sympify(s).is_Integer else str(s) for s in shape)
+
+
+def signatures(entries) -> dict:
+    """SIGNATURES: per entry point, each argument's role, shape and dtype kind."""
+    out = {}
+    for e in entries:
+        p = e.prog
+        args = {}
+        for a in p.args:
+            kind = {"param": "float", "data": "float", "index": "int"}.get(a.role, a.role)
+            args[a.name] = {"role": a.role, "shape": _shape_spec(a.shape), "dtype": kind}
+        returns = [{"shape": _shape_spec(p.tensors[o].shape)} for o in p.outputs]
+        out[p.name] = {"args": args, "returns": returns, "wrt": list(p.wrt), "line": p.line}
+    return out
+
+
+def _params(p: Program, extra="") -> str:
+    parts = []
+    for a in p.args:
+        parts.append(f"{a.name}={a.default!r}" if a.has_default else a.name)
+    if extra:
+        if "*" not in parts:
+            parts.append("*")
+        parts.append(extra)
+    return ", ".join(parts)
+
+
+def _values_dict(p: Program) -> str:
+    return "{" + ", ".join(f'"{a.name}": {a.name}' for a in p.args) + "}"
+
+
+def _scalar_output(p: Program) -> bool:
+    return len(p.outputs) == 1 and p.tensors[p.outputs[0]].rank == 0
+
+
+def _output_expr(p: Program, k: int, var: str) -> str:
+    return f"{var}[0]" if p.tensors[p.outputs[k]].rank == 0 else var
+
+
+def _grads_expr(p: Program, var: str) -> str:
+    items = []
+    for k, name in enumerate(p.wrt):
+        arg = next(a for a in p.args if a.name == name)
+        items.append(f"{var}[{k}].reshape(())" if not arg.shape else f"{var}[{k}]")
+    return f"{p.name}_Grads({', '.join(items)})"
+
+
+def wrappers(e: Entry) -> str:
+    """The public functions of one entry point (plain Python around the kernels)."""
+    p, n = e.prog, e.prog.name
+    nout = len(p.outputs)
+    names = ", ".join(a.name for a in p.args)
+    lines = [f"{n}_Grads = namedtuple(\"{n}_Grads\", {[w for w in p.wrt]!r})", "", ""]
+    lines += [f"def _{n}_args({names}):",
+              f'    """Check and convert the arguments of `{n}` (ValueError on bad input)."""',
+              f"    args, sizes = _prepare(\"{n}\", {_values_dict(p)})"]
+    for name, bound in p.index_bounds:
+        pos = [a.name for a in p.args].index(name)
+        bound_code = size_code(bound)
+        for dim in sorted(sp.sympify(bound).free_symbols, key=str):
+            bound_code = bound_code.replace(str(dim), f"sizes[\"{dim}\"]")
+        lines.append(f"    _check_index(\"{n}\", \"{name}\", args[{pos}], {bound_code})")
+    lines += ["    return args, sizes", "", ""]
+    outs = ", ".join(_output_expr(p, k, f"results[{k}]") for k in range(nout))
+    value = outs if nout == 1 else f"({outs})"
+    src = f"{p.source_file}:{p.line}"
+    lines += [f"def {n}({_params(p)}):",
+              f'    """Value of `{n}` ({src})."""',
+              f"    args, _ = _{n}_args({names})",
+              f"    results = _{n}_forward(*args)",
+              f"    return {value}", "", ""]
+    seeds_from = "cotangent" if nout == 1 else "cotangent[k]"
+    lines += [f"def {n}_vjp({_params(p, 'cotangent')}):",
+              f'    """Gradients of <cotangent, {n}(...)> with respect to {", ".join(p.wrt) or "nothing"}."""',
+              f"    args, sizes = _{n}_args({names})",
+              f"    results = _{n}_forward(*args)",
+              f"    dtype = results[0].dtype"]
+    if nout == 1:
+        lines.append(f"    seeds = [_cotangent(\"{n}\", cotangent, "
+                     f"SIGNATURES[\"{n}\"][\"returns\"][0][\"shape\"], dtype, sizes)]")
+    else:
+        lines.append(f"    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != {nout}:")
+        lines.append(f"        raise ValueError(\"{n}_vjp: cotangent must be a tuple of {nout} arrays, "
+                     "one per output\")")
+        lines.append(f"    seeds = [_cotangent(\"{n}\", {seeds_from}, r[\"shape\"], dtype, sizes)"
+                     f" for k, r in enumerate(SIGNATURES[\"{n}\"][\"returns\"])]")
+    lines += [f"    grads = _{n}_backward(*args, *results[{nout}:], *seeds)",
+              f"    return {_grads_expr(p, 'grads')}", "", ""]
+    if _scalar_output(p):
+        lines += [f"def {n}_value_and_grad({_params(p)}):",
+                  f'    """(value, {n}_Grads) of `{n}`: one forward and one backward pass."""',
+                  f"    args, _ = _{n}_args({names})",
+                  f"    results = _{n}_forward(*args)",
+                  f"    seed = np.ones(1, results[0].dtype)",
+                  f"    grads = _{n}_backward(*args, *results[1:], seed)",
+                  f"    return results[0][0], {_grads_expr(p, 'grads')}", "", "",
+                  f"def {n}_grad({_params(p)}):",
+                  f'    """Gradients of `{n}` with respect to {", ".join(p.wrt) or "nothing"}."""',
+                  f"    return {n}_value_and_grad({names})[1]", "", ""]
+    return "\n".join(lines)
+
+
+def module_source(entries, source_path: str, source_text: str, version: str) -> str:
+    """The whole generated module."""
+    digest = hashlib.sha256(source_text.encode()).hexdigest()
+    base = os.path.basename(source_path)
+    names = ", ".join(e.prog.name for e in entries)
+    helpers = set().union(*(e.helpers for e in entries)) if entries else set()
+    parts = [
+        f'"""Generated by adc {version} from {base}: forward and reverse-mode derivative code.',
+        "",
+        f"Entry points: {names}. For each entry point f: f, f_grad, f_value_and_grad and",
+        "f_vjp (f_grad and f_value_and_grad for scalar outputs). Do not edit this file:",
+        f"regenerate it with `adc compile {base}`.",
+        '"""',
+        "import math",
+        "from collections import namedtuple",
+        "",
+        "import numpy as np",
+        "from numba import njit",
+        "",
+        f"ADC_VERSION = {version!r}",
+        f"SOURCE_SHA256 = {digest!r}",
+        f"SIGNATURES = {_pretty(signatures(entries))}",
+        "",
+        "",
+        "# ---- input checks (plain Python: they run before any compiled code) ----",
+        CHECKS.strip(),
+    ]
+    if helpers:
+        parts += ["", "", "# ---- scalar helpers ----", "", helper_source(helpers)]
+    for e in entries:
+        p = e.prog
+        parts += ["", "", f"# ==== {p.name} ({base}:{p.line}) ====", "", "",
+                  e.forward_src, "", "", e.backward_src, "", "", wrappers(e).rstrip()]
+    return "\n".join(parts) + "\n"
+
+
+def _pretty(obj, indent=0) -> str:
+    """A deterministic, readable literal for nested dicts/lists/tuples."""
+    pad = "    " * (indent + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{pad}{k!r}: {_pretty(v, indent + 1)}," for k, v in obj.items()]
+        return "{\n" + "\n".join(items) + "\n" + "    " * indent + "}"
+    if isinstance(obj, list) and any(isinstance(v, dict) for v in obj):
+        items = [f"{pad}{_pretty(v, indent + 1)}," for v in obj]
+        return "[\n" + "\n".join(items) + "\n" + "    " * indent + "]"
+    return repr(obj)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,157 @@
+"""The IR: a program is a list of indexed assignments over named tensors.
+
+A statement reads
+
+    target[target_index] (= | +=) reduce_{rloops} body
+
+where `loops` are the free loop indices (with extents), `rloops` the reduced ones, and
+`body` a small scalar SymPy expression whose leaves are tensor accesses
+(`sympy.Indexed`) and scalar symbols. Rank-0 tensors are accessed as `t[0]`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import sympy as sp
+
+REDUCTIONS = ("none", "sum", "max", "min")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a statement came from in the model file."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named array: its shape (SymPy size expressions), element kind and role."""
+
+    name: str
+    shape: tuple
+    kind: str = "float"          # 'float' | 'int'
+    role: str = "temp"           # 'param' | 'data' | 'index' | 'temp' | 'grad' | 'argmax'
+    zero_init: bool = False      # written piecewise: the buffer must start at zero
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def base(self) -> sp.IndexedBase:
+        return sp.IndexedBase(self.name)
+
+
+@dataclass(frozen=True)
+class Stmt:
+    """One indexed assignment (see the module docstring)."""
+
+    target: str
+    target_index: tuple
+    loops: tuple                 # ((Symbol, extent), ...) free loops, outermost first
+    body: sp.Expr
+    reduce: str = "none"
+    rloops: tuple = ()           # ((Symbol, extent), ...) reduced loops
+    accumulate: bool = False
+    argmax: str | None = None    # max/min: int tensor receiving the flat arg index
+    no_grad: bool = False        # a shift such as logsumexp's max: no gradient flows
+    origin: Origin | None = None
+
+    @property
+    def all_loops(self) -> tuple:
+        return self.loops + self.rloops
+
+    def with_(self, **changes) -> "Stmt":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """An entry point's argument as the user declared it."""
+
+    name: str
+    role: str                    # 'param' | 'data' | 'index' | 'float' | 'int'
+    shape: tuple = ()
+    default: object = None
+    has_default: bool = False
+
+
+@dataclass
+class Program:
+    """One entry point, lowered: arguments, tensors, statements and outputs."""
+
+    name: str
+    args: list
+    tensors: dict
+    stmts: list
+    outputs: list                # tensor names, one per returned value
+    dims: dict = field(default_factory=dict)          # dim name -> Symbol
+    wrt: list = field(default_factory=list)           # differentiated argument names
+    index_bounds: list = field(default_factory=list)  # (index arg, size expr) to check
+    line: int = 0
+    source_file: str = ""
+
+    def tensor(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def with_stmts(self, stmts, tensors=None) -> "Program":
+        return replace(self, stmts=list(stmts), tensors=dict(tensors or self.tensors))
+
+
+def accesses(expr) -> list:
+    """Tensor accesses in an expression, in a deterministic order."""
+    found = sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key)
+    return found
+
+
+def reads(stmt: Stmt) -> set:
+    """Names of the tensors a statement reads (index tensors inside indices included)."""
+    names = {str(a.base) for a in accesses(stmt.body)}
+    for ix in stmt.target_index:
+        names |= {str(a.base) for a in accesses(sp.sympify(ix))}
+    return names
+
+
+def is_plain_target(stmt: Stmt) -> bool:
+    """True when the target index is exactly the free loop symbols, in order."""
+    return tuple(stmt.target_index) == tuple(s for s, _ in stmt.loops)
+
+
+def access(tensor: Tensor, index) -> sp.Indexed:
+    """`tensor[index]`, with rank-0 tensors stored as one-element arrays."""
+    if tensor.rank == 0:
+        return tensor.base[0]
+    return tensor.base[tuple(index)]
+
+
+def format_stmt(stmt: Stmt) -> str:
+    """One line of index notation, e.g. `h[i, j] = relu(t[i, j] + b[j])`."""
+    idx = ", ".join(str(i) for i in stmt.target_index) if stmt.target_index else "0"
+    op = "+=" if stmt.accumulate else "="
+    red = ""
+    if stmt.reduce != "none" or stmt.rloops:
+        kind = stmt.reduce if stmt.reduce != "none" else "sum"
+        red = f"{kind}_{{{', '.join(f'{s}<{e}' for s, e in stmt.rloops)}}} "
+    loops = ", ".join(f"{s}<{e}" for s, e in stmt.loops)
+    over = f"    for {loops}" if loops else ""
+    tag = "  [no grad]" if stmt.no_grad else ""
+    arg = f"  (argmax -> {stmt.argmax})" if stmt.argmax else ""
+    return f"{stmt.target}[{idx}] {op} {red}{stmt.body}{over}{tag}{arg}"
+
+
+def format_program(prog: Program) -> str:
+    """The whole program as readable index notation, one statement a line."""
+    lines = [f"# {prog.name}({', '.join(a.name for a in prog.args)})"]
+    for t in prog.tensors.values():
+        if t.role in ("param", "data", "index"):
+            lines.append(f"#   {t.role:5s} {t.name}{list(t.shape)}")
+    last_line = None
+    for st in prog.stmts:
+        if st.origin and st.origin.line != last_line:
+            lines.append(f"# line {st.origin.line}: {st.origin.text}")
+            last_line = st.origin.line
+        lines.append(format_stmt(st))
+    lines.append(f"return {', '.join(prog.outputs)}")
+    return "\n".join(lines)

@@ -1,0 +1,519 @@
+"""The model language's functions, lowered to lazy values and IR statements.
+
+Every function takes the builder, then its arguments already evaluated (values, Python
+numbers, tuples), exactly as the NumPy reference in `adc.lang` takes them.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from . import ops
+from .errors import Located
+from .values import (Builder, Value, as_value, broadcast_shapes, elementwise, expand_dims,
+                     same_size, scalar, size, to_expr)
+
+
+# -- argument helpers ------------------------------------------------------------
+def _axes(axis, rank, name="axis"):
+    if axis is None:
+        return list(range(rank))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    out = []
+    for a in items:
+        if not isinstance(a, int):
+            raise Located(f"{name} must be a compile-time int or tuple of ints")
+        if not -rank <= a < max(rank, 1):
+            raise Located(f"{name}={a} is out of range for a tensor of rank {rank}")
+        out.append(a % rank if rank else 0)
+    return sorted(set(out))
+
+
+def _const_int(x, what):
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise Located(f"{what} must be a compile-time int, got {x!r}")
+    return x
+
+
+def _float_operand(v, fname):
+    v = as_value(v)
+    if v.kind == "bool":
+        raise Located(f"{fname}: a comparison is not a number; use where(cond, a, b)")
+    return v
+
+
+def _count(shape, axes):
+    n = sp.Integer(1)
+    for d in axes:
+        n *= size(shape[d])
+    return n
+
+
+# -- elementwise -----------------------------------------------------------------
+def _unary(name):
+    fn = ops.UNARY[name]
+
+    def lower(b, x):
+        return elementwise(fn, _float_operand(x, name))
+    return lower
+
+
+def leaky_relu(b, x, slope=0.01):
+    return elementwise(lambda v, s: ops.leaky_relu(v, s), _float_operand(x, "leaky_relu"), slope)
+
+
+def elu(b, x, alpha=1.0):
+    return elementwise(lambda v, a: ops.elu(v, a), _float_operand(x, "elu"), alpha)
+
+
+def maximum(b, x, y):
+    return elementwise(ops.maximum, x, y)
+
+
+def minimum(b, x, y):
+    return elementwise(ops.minimum, x, y)
+
+
+def clip(b, x, lo, hi):
+    return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h), x, lo, hi)
+
+
+def where(b, cond, x, y):
+    cond = as_value(cond)
+    if cond.kind != "bool":
+        cond = elementwise(lambda c: sp.Ne(c, 0), cond, kind="bool")
+    return elementwise(lambda c, u, v: sp.Piecewise((u, c), (v, True)), cond, x, y)
+
+
+def power(b, x, p):
+    return elementwise(lambda u, v: u ** v, x, p)
+
+
+# -- reductions ------------------------------------------------------------------
+def sum_(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "sum")
+    return b.reduce(x, _axes(axis, x.rank), "sum", keepdims, "total")
+
+
+def mean(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "mean")
+    axes = _axes(axis, x.rank)
+    total = b.reduce(x, axes, "sum", keepdims, "total")
+    n = _count(x.shape, axes)
+    return elementwise(lambda s: s / n, total)
+
+
+def max_(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "max")
+    return b.reduce(x, _axes(axis, x.rank), "max", keepdims, "maxval")
+
+
+def min_(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "min")
+    return b.reduce(x, _axes(axis, x.rank), "min", keepdims, "minval")
+
+
+def _shifted_sum_exp(b, x, axes):
+    """(m, s) with m = max over axes (no gradient: it cancels) and s = sum exp(x - m)."""
+    m = b.reduce(x, axes, "max", True, "shift", no_grad=True)
+    s = b.reduce(elementwise(lambda u, v: sp.exp(u - v), x, m), axes, "sum", True, "sumexp")
+    return m, s
+
+
+def logsumexp(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "logsumexp")
+    axes = _axes(axis, x.rank)
+    m, s = _shifted_sum_exp(b, x, axes)
+    out = elementwise(lambda u, v: u + sp.log(v), m, s)
+    return out if keepdims else squeeze(out, axes)
+
+
+def squeeze(v: Value, axes) -> Value:
+    keep = [d for d in range(v.rank) if d not in axes]
+
+    def build(idx):
+        full = [sp.Integer(0)] * v.rank
+        for d, i in zip(keep, idx):
+            full[d] = i
+        return v.build(tuple(full))
+    return Value(tuple(v.shape[d] for d in keep), v.kind, build)
+
+
+def var(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "var")
+    axes = _axes(axis, x.rank)
+    mu = mean(b, x, axes_tuple(axes), keepdims=True)
+    centred = b.materialize(elementwise(lambda u, v: u - v, x, mu), "centred")
+    return mean(b, elementwise(lambda u: u ** 2, centred), axes_tuple(axes), keepdims)
+
+
+def axes_tuple(axes):
+    return tuple(axes)
+
+
+def softmax(b, x, axis=-1):
+    x = _float_operand(x, "softmax")
+    axes = _axes(axis, x.rank)
+    m, s = _shifted_sum_exp(b, x, axes)
+    return elementwise(lambda u, v, w: sp.exp(u - v) / w, x, m, s)
+
+
+def log_softmax(b, x, axis=-1):
+    x = _float_operand(x, "log_softmax")
+    axes = _axes(axis, x.rank)
+    m, s = _shifted_sum_exp(b, x, axes)
+    return elementwise(lambda u, v, w: u - v - sp.log(w), x, m, s)
+
+
+# -- losses ----------------------------------------------------------------------
+def _labels(b, logits, labels, fname):
+    logits = _float_operand(logits, fname)
+    labels = as_value(labels)
+    if logits.rank != 2:
+        raise Located(f"{fname} expects logits of shape (N, C), got rank {logits.rank}")
+    if labels.kind != "int" or labels.rank != 1:
+        raise Located(f"{fname} expects integer labels of shape (N,)",
+                      "declare the labels as Index[N]")
+    broadcast_shapes((logits.shape[0],), labels.shape)
+    if labels.tensor:
+        b.index_bounds.append((labels.tensor, logits.shape[1]))
+    return logits, labels
+
+
+def cross_entropy(b, logits, labels):
+    logits, labels = _labels(b, logits, labels, "cross_entropy")
+    lse = logsumexp(b, logits, axis=1)
+    n = logits.shape[0]
+
+    def build(idx):
+        i = idx[0]
+        return lse.build((i,)) - logits.build((i, labels.build((i,))))
+    per_row = Value((n,), "float", build)
+    return mean(b, per_row)
+
+
+def binary_cross_entropy_with_logits(b, z, y):
+    return mean(b, elementwise(lambda u, v: ops.softplus(u) - v * u,
+                               _float_operand(z, "binary_cross_entropy_with_logits"), y))
+
+
+def mse(b, pred, target):
+    return mean(b, elementwise(lambda u, v: (u - v) ** 2, pred, target))
+
+
+def multiclass_hinge(b, scores, labels, margin=1.0):
+    scores, labels = _labels(b, scores, labels, "multiclass_hinge")
+    delta = to_expr(margin)
+
+    def build(idx):
+        i, j = idx
+        yi = labels.build((i,))
+        hinge = ops.relu(scores.build((i, j)) - scores.build((i, yi)) + delta)
+        return sp.Piecewise((sp.Integer(0), sp.Eq(j, yi)), (hinge, True))
+    margins = Value(scores.shape, "float", build)
+    per_row = b.reduce(margins, [1], "sum", False, "hinge")
+    return mean(b, per_row)
+
+
+# -- contractions ----------------------------------------------------------------
+def einsum(b, spec, *operands):
+    if not isinstance(spec, str) or "->" not in spec and not spec:
+        raise Located("einsum needs a subscripts string such as 'ij,jk->ik'")
+    spec = spec.replace(" ", "")
+    if "..." in spec:
+        raise Located("einsum with '...' is not supported", "spell out the batch axes")
+    lhs, _, rhs = spec.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise Located(f"einsum spec has {len(terms)} operands but {len(operands)} were given")
+    if "->" not in spec:
+        counts = {c: lhs.count(c) for c in lhs if c != ","}
+        rhs = "".join(sorted(c for c, k in counts.items() if k == 1))
+    return contract(b, terms, [as_value(o) for o in operands], rhs)
+
+
+def contract(b: Builder, terms, operands, out_letters, hint="mm") -> Value:
+    """out[out_letters] = sum over the other letters of the product of the operands."""
+    extents = {}
+    for term, op in zip(terms, operands):
+        if len(term) != op.rank:
+            raise Located(f"operand of shape {tuple(op.shape)} does not match subscripts '{term}'")
+        for c, n in zip(term, op.shape):
+            if c in extents and not same_size(extents[c], n):
+                raise Located(f"size mismatch for index '{c}': {extents[c]} vs {n}",
+                              "the contracted axes must have the same length")
+            extents.setdefault(c, n)
+    operands = [o if b.is_single_access(o) else b.materialize(o, "operand") for o in operands]
+    red_letters = [c for c in extents if c not in out_letters]
+    loops = b.loop_symbols([extents[c] for c in out_letters])
+    rloops = b.loop_symbols([extents[c] for c in red_letters], reduce=True)
+    sym = {c: s for c, (s, _) in zip(out_letters, loops)}
+    sym.update({c: s for c, (s, _) in zip(red_letters, rloops)})
+    body = sp.Integer(1)
+    for term, op in zip(terms, operands):
+        body = body * op.build(tuple(sym[c] for c in term))
+    out = b.add_tensor(hint, [extents[c] for c in out_letters])
+    idx = tuple(s for s, _ in loops)
+    b.emit(target=out.name, target_index=idx if idx else (sp.Integer(0),), loops=loops,
+           body=body, reduce="sum" if rloops else "none", rloops=rloops)
+    return b.view(out)
+
+
+_LETTERS = "abcdefgh"
+
+
+def matmul(b, x, y):
+    x, y = _float_operand(x, "@"), _float_operand(y, "@")
+    if x.rank == 0 or y.rank == 0:
+        raise Located("@ needs operands of rank 1 or more", "use * for scalars")
+    if x.rank == 1 and y.rank == 1:
+        return contract(b, ["k", "k"], [x, y], "", "dot")
+    if x.rank == 1:
+        bt = _LETTERS[: y.rank - 2]
+        return contract(b, ["k", bt + "kj"], [x, y], bt + "j")
+    if y.rank == 1:
+        bt = _LETTERS[: x.rank - 2]
+        return contract(b, [bt + "ik", "k"], [x, y], bt + "i")
+    if x.rank > 2 and y.rank > 2 and x.rank != y.rank:
+        raise Located("batched @ needs operands of the same rank")
+    bx = _LETTERS[: x.rank - 2]
+    by = _LETTERS[: y.rank - 2]
+    out_batch = bx if len(bx) >= len(by) else by
+    if bx and by and any(not same_size(p, q) for p, q in zip(x.shape[:-2], y.shape[:-2])):
+        raise Located(f"batch sizes {tuple(x.shape[:-2])} and {tuple(y.shape[:-2])} differ")
+    return contract(b, [bx + "ik", by + "kj"], [x, y], out_batch + "ij")
+
+
+def dot(b, x, y):
+    x, y = as_value(x), as_value(y)
+    if x.rank == 0 or y.rank == 0:
+        return elementwise(lambda u, v: u * v, x, y)
+    return matmul(b, x, y)
+
+
+def outer(b, x, y):
+    x, y = as_value(x), as_value(y)
+    return Value((x.shape[0], y.shape[0]), "float",
+                 lambda idx: x.build((idx[0],)) * y.build((idx[1],)))
+
+
+# -- shape ------------------------------------------------------------------------
+def transpose(b, x, axes=None):
+    x = as_value(x)
+    perm = list(reversed(range(x.rank))) if axes is None else list(axes)
+    if sorted(perm) != list(range(x.rank)):
+        raise Located(f"axes {axes} is not a permutation of the {x.rank} axes")
+
+    def build(idx):
+        src = [None] * x.rank
+        for out_d, in_d in enumerate(perm):
+            src[in_d] = idx[out_d]
+        return x.build(tuple(src))
+    return Value(tuple(x.shape[d] for d in perm), x.kind, build, None)
+
+
+def reshape(b, x, shape):
+    x = as_value(x)
+    shape = list(shape) if isinstance(shape, (tuple, list)) else [shape]
+    total = _count(x.shape, range(x.rank))
+    if sum(1 for s in shape if isinstance(s, int) and s == -1) > 1:
+        raise Located("reshape: only one size may be -1")
+    known = sp.Integer(1)
+    for s in shape:
+        if not (isinstance(s, int) and s == -1):
+            known *= size(s)
+    shape = [sp.simplify(total / known) if (isinstance(s, int) and s == -1) else size(s)
+             for s in shape]
+    if sp.simplify(_count(shape, range(len(shape))) - total) != 0:
+        raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} into {tuple(shape)}")
+    prefix = 0
+    while (prefix < min(len(shape), x.rank) - 1 and same_size(shape[prefix], x.shape[prefix])):
+        prefix += 1
+
+    def build(idx):
+        flat = sp.Integer(0)
+        for d in range(prefix, len(shape)):
+            flat = flat * shape[d] + idx[d]
+        src = list(idx[:prefix])
+        rest = x.shape[prefix:]
+        for d in range(len(rest)):
+            stride = _count(rest, range(d + 1, len(rest)))
+            part = ops.idiv(flat, stride)
+            src.append(part if d == 0 else sp.Mod(part, rest[d]))
+        return x.build(tuple(src))
+    return Value(tuple(shape), x.kind, build)
+
+
+def concatenate(b, xs, axis=0):
+    xs = [as_value(v) for v in _seq(xs, "concatenate")]
+    rank = xs[0].rank
+    axis = _axes(axis, rank)[0]
+    for v in xs[1:]:
+        if v.rank != rank or any(not same_size(p, q) for d, (p, q)
+                                 in enumerate(zip(v.shape, xs[0].shape)) if d != axis):
+            raise Located("concatenate: shapes "
+                          f"{[tuple(v.shape) for v in xs]} differ off the joined axis")
+    total = sum((size(v.shape[axis]) for v in xs), sp.Integer(0))
+    shape = list(xs[0].shape)
+    shape[axis] = total
+    out = b.add_tensor("cat", shape, zero_init=True)
+    offset = sp.Integer(0)
+    for v in xs:
+        loops = b.loop_symbols(v.shape)
+        idx = tuple(s for s, _ in loops)
+        target = tuple(s + offset if d == axis else s for d, s in enumerate(idx))
+        b.emit(target=out.name, target_index=target, loops=loops, body=to_expr(v.build(idx)))
+        offset += size(v.shape[axis])
+    return b.view(out)
+
+
+def stack(b, xs, axis=0):
+    xs = [as_value(v) for v in _seq(xs, "stack")]
+    shape = list(broadcast_shapes(*(v.shape for v in xs)))
+    axis = _axes(axis, len(shape) + 1)[0]
+    out_shape = shape[:axis] + [sp.Integer(len(xs))] + shape[axis:]
+    out = b.add_tensor("stack", out_shape, zero_init=True)
+    for k, v in enumerate(xs):
+        loops = b.loop_symbols(v.shape)
+        idx = tuple(s for s, _ in loops)
+        target = idx[:axis] + (sp.Integer(k),) + idx[axis:]
+        b.emit(target=out.name, target_index=target, loops=loops, body=to_expr(v.build(idx)))
+    return b.view(out)
+
+
+def _seq(xs, fname):
+    if not isinstance(xs, (tuple, list)) or not xs:
+        raise Located(f"{fname} expects a non-empty tuple or list of tensors")
+    return xs
+
+
+def arange(b, n):
+    if not isinstance(n, int) and not isinstance(n, sp.Expr):
+        raise Located("arange(n) needs a size: an int constant, a dim or x.shape[i]")
+    return Value((size(n),), "int", lambda idx: idx[0])
+
+
+# -- layers -----------------------------------------------------------------------
+def _normalise(b, x, gamma, beta, eps, axes, channel_axis, fname):
+    x = _float_operand(x, fname)
+    mu = mean(b, x, tuple(axes), keepdims=True)
+    centred = b.materialize(elementwise(lambda u, v: u - v, x, mu), "centred")
+    variance = mean(b, elementwise(lambda u: u ** 2, centred), tuple(axes), keepdims=True)
+    inv_std = b.materialize(elementwise(lambda v: 1 / sp.sqrt(v + to_expr(eps)), variance),
+                            "inv_std")
+    gamma, beta = as_value(gamma), as_value(beta)
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if p.rank != 1 or not same_size(p.shape[0], x.shape[channel_axis]):
+            raise Located(f"{fname}: {name} must have shape ({x.shape[channel_axis]},), "
+                          f"got {tuple(p.shape)}")
+
+    def build(idx):
+        c = (idx[channel_axis],)
+        red = tuple(sp.Integer(0) if d in axes else i for d, i in enumerate(idx))
+        return centred.build(idx) * inv_std.build(red) * gamma.build(c) + beta.build(c)
+    return Value(x.shape, "float", build)
+
+
+def batch_norm(b, x, gamma, beta, eps=1e-5):
+    x = as_value(x)
+    if x.rank < 2:
+        raise Located("batch_norm expects (N, C) or (N, C, H, W) input")
+    axes = [d for d in range(x.rank) if d != 1]
+    return _normalise(b, x, gamma, beta, eps, axes, 1, "batch_norm")
+
+
+def layer_norm(b, x, gamma, beta, eps=1e-5):
+    x = as_value(x)
+    return _normalise(b, x, gamma, beta, eps, [x.rank - 1], x.rank - 1, "layer_norm")
+
+
+def dropout(b, x, mask, p):
+    return elementwise(lambda u, m, q: u * m / (1 - q), x, mask, p)
+
+
+def _pad(b, x: Value, padding: int) -> Value:
+    """Zero-pad H and W: a statement that writes x into the inside of a zeroed buffer."""
+    if padding == 0:
+        return x if b.is_single_access(x) else b.materialize(x, "operand")
+    n, c, h, w = x.shape
+    out = b.add_tensor("padded", (n, c, h + 2 * padding, w + 2 * padding), zero_init=True)
+    loops = b.loop_symbols(x.shape)
+    idx = tuple(s for s, _ in loops)
+    target = idx[:2] + (idx[2] + padding, idx[3] + padding)
+    b.emit(target=out.name, target_index=target, loops=loops, body=to_expr(x.build(idx)))
+    return b.view(out)
+
+
+def _window_out(n, k, stride):
+    return sp.floor((size(n) - k) / stride) + 1
+
+
+def conv2d(b, x, w, stride=1, padding=0):
+    x, w = _float_operand(x, "conv2d"), _float_operand(w, "conv2d")
+    stride, padding = _const_int(stride, "stride"), _const_int(padding, "padding")
+    if x.rank != 4 or w.rank != 4:
+        raise Located("conv2d expects x of shape (N, C, H, W) and w of shape (F, C, KH, KW)")
+    if not same_size(x.shape[1], w.shape[1]):
+        raise Located(f"conv2d: x has {x.shape[1]} channels but w expects {w.shape[1]}")
+    kh, kw = w.shape[2], w.shape[3]
+    if not (kh.is_Integer and kw.is_Integer):
+        raise Located("conv2d: kernel sizes must be compile-time ints")
+    xp = _pad(b, x, padding)
+    n, c, hp, wp = xp.shape
+    oh, ow = _window_out(hp, int(kh), stride), _window_out(wp, int(kw), stride)
+    loops = b.loop_symbols((n, w.shape[0], oh, ow))
+    rloops = b.loop_symbols((c, kh, kw), reduce=True)
+    (bi, fi, yi, xi), (ci, p, q) = (s for s, _ in loops), (s for s, _ in rloops)
+    body = xp.build((bi, ci, stride * yi + p, stride * xi + q)) * w.build((fi, ci, p, q))
+    out = b.add_tensor("conv", (n, w.shape[0], oh, ow))
+    b.emit(target=out.name, target_index=(bi, fi, yi, xi), loops=loops, body=body,
+           reduce="sum", rloops=rloops)
+    return b.view(out)
+
+
+def _pool(b, x, k, stride, op, fname):
+    x = _float_operand(x, fname)
+    k = _const_int(k, "k")
+    stride = k if stride is None else _const_int(stride, "stride")
+    if x.rank != 4:
+        raise Located(f"{fname} expects x of shape (N, C, H, W)")
+    n, c, h, w = x.shape
+    oh, ow = _window_out(h, k, stride), _window_out(w, k, stride)
+
+    def build(idx):
+        bi, ci, yi, xi, p, q = idx
+        return x.build((bi, ci, stride * yi + p, stride * xi + q))
+    window = Value((n, c, oh, ow, sp.Integer(k), sp.Integer(k)), "float", build)
+    return b.reduce(window, [4, 5], op, False, "pool")
+
+
+def max_pool2d(b, x, k, stride=None):
+    return _pool(b, x, k, stride, "max", "max_pool2d")
+
+
+def avg_pool2d(b, x, k, stride=None):
+    pooled = _pool(b, x, k, stride, "sum", "avg_pool2d")
+    return elementwise(lambda s: s / (k * k), pooled)
+
+
+# -- the table the frontend resolves names through ----------------------------------
+FUNCTIONS = {name: _unary(name) for name in ops.UNARY}
+FUNCTIONS.update({
+    "leaky_relu": leaky_relu, "elu": elu, "maximum": maximum, "minimum": minimum,
+    "clip": clip, "where": where, "power": power,
+    "sum": sum_, "mean": mean, "max": max_, "min": min_, "logsumexp": logsumexp, "var": var,
+    "softmax": softmax, "log_softmax": log_softmax,
+    "cross_entropy": cross_entropy,
+    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
+    "mse": mse, "multiclass_hinge": multiclass_hinge,
+    "einsum": einsum, "matmul": matmul, "dot": dot, "outer": outer, "transpose": transpose,
+    "reshape": reshape, "concatenate": concatenate, "stack": stack, "arange": arange,
+    "batch_norm": batch_norm, "layer_norm": layer_norm, "dropout": dropout,
+    "conv2d": conv2d, "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d,
+})
+
+CONSTANTS = {"pi": sp.pi, "e": sp.E}
+
+# NumPy / math spellings that differ from the language names.
+ALIASES = {"amax": "max", "amin": "min", "absolute": "abs", "fabs": "abs", "pow": "power",
+           "concat": "concatenate"}
+

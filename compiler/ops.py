@@ -1,0 +1,205 @@
+"""One table of named scalar functions: SymPy form, local derivative, NumPy and Numba spellings.
+
+Each row keeps a function's forward definition and its derivative rule together.
+Derivatives are written in terms of the function's own output where that is cheaper and
+at least as stable (`exp' = exp(x)`, `relu' = [relu(x) > 0]`): after differentiation the
+autodiff pass replaces a statement's whole forward body by the stored output, and CSE
+shares the rest with the recomputed forward subexpressions.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+
+__all__ = [
+    "sigmoid", "softplus", "relu", "leaky_relu", "elu", "maximum", "minimum",
+    "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
+]
+
+
+def _step(cond):
+    """1 where `cond` holds, else 0 (an explicit conditional: no Heaviside(0) = 1/2)."""
+    return sp.Piecewise((sp.Integer(1), cond), (sp.Integer(0), True))
+
+
+class sigmoid(sp.Function):
+    """Logistic function 1/(1+exp(-x)), evaluated without overflow."""
+
+    def fdiff(self, argindex=1):
+        # exp(-|x|)/(1+exp(-|x|))^2 is accurate in both tails; s*(1-s) cancels for x >> 0.
+        x = self.args[0]
+        t = sp.exp(-sp.Abs(x))
+        return t / (1 + t) ** 2
+
+
+class softplus(sp.Function):
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+
+class relu(sp.Function):
+    """max(x, 0) with relu'(0) = 0."""
+
+    def fdiff(self, argindex=1):
+        return _step(sp.StrictGreaterThan(self, 0))
+
+
+class leaky_relu(sp.Function):
+    """x if x > 0 else slope*x."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        x, slope = self.args
+        if argindex == 1:
+            return sp.Piecewise((sp.Integer(1), x > 0), (slope, True))
+        return sp.Piecewise((sp.Integer(0), x > 0), (x, True))
+
+
+class elu(sp.Function):
+    """x if x > 0 else alpha*expm1(x); elu'(x) = elu(x) + alpha on the negative side."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        x, alpha = self.args
+        if argindex == 1:
+            return sp.Piecewise((sp.Integer(1), x > 0), (alpha * sp.exp(x), True))
+        return sp.Piecewise((sp.Integer(0), x > 0), (expm1(x), True))
+
+
+class maximum(sp.Function):
+    """Elementwise max; the gradient goes to the first argument on ties."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return _step(a >= b) if argindex == 1 else _step(a < b)
+
+
+class minimum(sp.Function):
+    """Elementwise min; the gradient goes to the first argument on ties."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return _step(a <= b) if argindex == 1 else _step(a > b)
+
+
+class idiv(sp.Function):
+    """Integer floor division of index expressions (printed as `a // b`)."""
+
+    nargs = 2
+    is_integer = True
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Integer and b.is_Integer:
+            return sp.Integer(int(a) // int(b))
+        if b == 1:
+            return a
+        return None
+
+
+# Scalar helper functions the generated module defines when a body uses them.
+# name -> (Numba source, NumPy reference)
+HELPERS = {
+    "sigmoid": (
+        "def sigmoid(x):\n"
+        "    # stable logistic: never exponentiates a positive number\n"
+        "    if x >= 0:\n"
+        "        return 1.0 / (1.0 + math.exp(-x))\n"
+        "    z = math.exp(x)\n"
+        "    return z / (1.0 + z)\n"
+    ),
+    "softplus": (
+        "def softplus(x):\n"
+        "    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))\n"
+        "    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n"
+    ),
+    "relu": (
+        "def relu(x):\n"
+        "    return x if x > 0 else 0.0\n"
+    ),
+    "leaky_relu": (
+        "def leaky_relu(x, slope):\n"
+        "    return x if x > 0 else slope * x\n"
+    ),
+    "elu": (
+        "def elu(x, alpha):\n"
+        "    return x if x > 0 else alpha * math.expm1(x)\n"
+    ),
+    "maximum": (
+        "def maximum(a, b):\n"
+        "    # ties go to the first argument, like the gradient rule\n"
+        "    return a if a >= b else b\n"
+    ),
+    "minimum": (
+        "def minimum(a, b):\n"
+        "    return a if a <= b else b\n"
+    ),
+}
+
+
+def _np_sigmoid(x):
+    import numpy as np
+    x = np.asarray(x, dtype=float)
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def _np_softplus(x):
+    import numpy as np
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _np_maximum(a, b):
+    import numpy as np
+    return np.where(a >= b, a, b)
+
+
+def _np_minimum(a, b):
+    import numpy as np
+    return np.where(a <= b, a, b)
+
+
+def _numpy_funcs():
+    import numpy as np
+    return {
+        "sigmoid": _np_sigmoid,
+        "softplus": _np_softplus,
+        "relu": lambda x: np.where(x > 0, x, 0.0 * x),
+        "leaky_relu": lambda x, s: np.where(x > 0, x, s * x),
+        "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
+        "maximum": _np_maximum,
+        "minimum": _np_minimum,
+        "idiv": lambda a, b: a // b,
+        "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+        "tan": np.tan, "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
+        "Abs": np.abs, "sign": np.sign, "cosh": np.cosh, "sinh": np.sinh,
+    }
+
+
+NUMPY_FUNCS = _numpy_funcs()
+
+# Language name -> builder of the SymPy scalar expression (extra args are SymPy exprs).
+UNARY = {
+    "exp": sp.exp,
+    "log": sp.log,
+    "log1p": log1p,
+    "expm1": expm1,
+    "sqrt": sp.sqrt,
+    "square": lambda x: x ** 2,
+    "abs": sp.Abs,
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "tanh": sp.tanh,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "softplus": softplus,
+}

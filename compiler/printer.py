@@ -1,0 +1,90 @@
+"""SymPy -> Python source that types in Numba (`@njit`) and reads like hand-written code."""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from . import ops
+
+_HELPER_FUNCS = set(ops.HELPERS)
+
+
+class KernelPrinter(PythonCodePrinter):
+    """PythonCodePrinter with tensor accesses, helper calls and plain float literals."""
+
+    def __init__(self, settings=None):
+        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=False))
+        self.used_helpers: set[str] = set()
+
+    def _print_Indexed(self, expr):
+        idx = ", ".join(self._print_index(i) for i in expr.indices)
+        return f"{expr.base.label}[{idx}]"
+
+    def _print_index(self, e):
+        return self._print(e)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return repr(float(expr.p) / float(expr.q))
+
+    def _print_Integer(self, expr):
+        return str(int(expr))
+
+    def _print_Dummy(self, expr):
+        return f"_{expr.name}"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer and int(exp) < 0:
+            return f"1.0 / {self.parenthesize(base ** -exp, 0.5) if int(exp) != -1 else self.parenthesize(base, 100)}"
+        if exp == sp.Rational(-1, 2):
+            return f"1.0 / math.sqrt({self._print(base)})"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_Mod(self, expr):
+        a, b = expr.args
+        return f"({self._print(a)} % {self._print(b)})"
+
+    def _print_idiv(self, expr):
+        a, b = expr.args
+        return f"({self._print(a)} // {self._print(b)})"
+
+    def _print_floor(self, expr):
+        num, den = sp.fraction(sp.together(expr.args[0]))
+        if den == 1:
+            return self._print(num)
+        return f"(({self._print(num)}) // {self._print(den)})"
+
+    def _print_Function(self, expr):
+        name = type(expr).__name__
+        if name in _HELPER_FUNCS:
+            self.used_helpers.add(name)
+            return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+        return super()._print_Function(expr)
+
+    def _print_Piecewise(self, expr):
+        # a chain of conditional expressions, evaluated lazily like the Python source
+        *rest, (last, cond) = expr.args
+        out = self._print(last)
+        if cond != sp.true:
+            out = f"({self._print(last)} if {self._print(cond)} else 0.0)"
+        for value, c in reversed(rest):
+            out = f"({self._print(value)} if {self._print(c)} else {out})"
+        return out
+
+    def _print_Relational(self, expr):
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
+        return f"{self.parenthesize(expr.lhs, 40)} {op} {self.parenthesize(expr.rhs, 40)}"
+
+    def _print_BooleanTrue(self, expr):
+        return "True"
+
+    def _print_BooleanFalse(self, expr):
+        return "False"
+
+
+def size_code(expr) -> str:
+    """A size expression (ints, dims, floor division) as Python code."""
+    return KernelPrinter().doprint(sp.sympify(expr))

@@ -1,0 +1,1 @@
+"""adc training runtime (gradient checks; optimisers come with the runtime issue)."""
