@@ -82,7 +82,7 @@ def _contributions(prog, st: Stmt, d_out: Tensor, active, grad_tensor):
         name = str(acc.base)
         if name not in active:
             continue
-        x = sp.Dummy("x")
+        x = sp.Dummy("x", real=True)
         local = sp.diff(st.body.xreplace({acc: x}), x).xreplace({x: acc})
         if elementwise:
             local = local.xreplace({st.body: stored})  # in terms of the stored output

@@ -59,13 +59,13 @@ def _prepare(fname, values):
             if array.dtype.kind not in "iu":
                 raise ValueError(f"{fname}: argument '{name}' is an Index and must be an "
                                  f"integer array, got dtype {array.dtype}")
-            array = np.ascontiguousarray(array, dtype=np.int64)
+            array = np.asarray(array, dtype=np.int64, order="C")
         else:
             scalar = not isinstance(value, np.ndarray) and isinstance(value, (int, float))
             if array.dtype.kind != "f" and not scalar:
                 raise ValueError(f"{fname}: argument '{name}' is a {arg['role'].capitalize()} "
                                  f"and must be a float array, got dtype {array.dtype}")
-            array = np.ascontiguousarray(array, dtype=dtype)
+            array = np.asarray(array, dtype=dtype, order="C")
         _bind_shape(fname, name, array, arg["shape"], sizes)
         out.append(array.reshape(1) if array.ndim == 0 else array)
     return out, sizes
@@ -84,7 +84,7 @@ def _cotangent(fname, value, shape, dtype, sizes):
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise ValueError(f"{fname}: the cotangent must be a float array, got {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = np.asarray(array, dtype=dtype, order="C")
     want = tuple(sizes[s] if isinstance(s, str) else s for s in shape)
     if array.shape != want:
         raise ValueError(f"{fname}: the cotangent has shape {_shape_text(array.shape)}, "

@@ -35,9 +35,14 @@ def signatures(entries) -> dict:
     for e in entries:
         p = e.prog
         args = {}
+        bounds = dict(p.index_bounds)
         for a in p.args:
             kind = {"param": "float", "data": "float", "index": "int"}.get(a.role, a.role)
             args[a.name] = {"role": a.role, "shape": _shape_spec(a.shape), "dtype": kind}
+            if a.name in bounds:
+                args[a.name]["bound"] = _shape_spec((bounds[a.name],))[0]
+            if a.has_default:
+                args[a.name]["default"] = a.default
         returns = [{"shape": _shape_spec(p.tensors[o].shape)} for o in p.outputs]
         out[p.name] = {"args": args, "returns": returns, "wrt": list(p.wrt), "line": p.line}
     return out

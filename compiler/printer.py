@@ -78,6 +78,10 @@ class KernelPrinter(PythonCodePrinter):
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
         return f"{self.parenthesize(expr.lhs, 40)} {op} {self.parenthesize(expr.rhs, 40)}"
 
+    def _print_sign(self, expr):
+        x = self._print(expr.args[0])
+        return f"(0.0 if {x} == 0 else math.copysign(1.0, {x}))"
+
     def _print_BooleanTrue(self, expr):
         return "True"
 

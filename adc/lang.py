@@ -1,0 +1,449 @@
+"""The adc model language as plain NumPy: a model file imports these and runs eagerly."""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+__all__ = [
+    # annotations and sizes
+    "Param", "Data", "Index", "dim", "Dim", "TensorType",
+    # constants and index vectors
+    "pi", "e", "arange",
+    # elementwise
+    "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sin", "cos", "tan", "tanh",
+    "sigmoid", "relu", "leaky_relu", "elu", "softplus", "maximum", "minimum", "clip",
+    "where", "power",
+    # reductions and normalisers
+    "sum", "mean", "max", "min", "logsumexp", "var", "softmax", "log_softmax",
+    # losses
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse", "multiclass_hinge",
+    # linear algebra and shape
+    "matmul", "dot", "outer", "transpose", "einsum", "reshape", "concatenate", "stack",
+    # layers
+    "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
+]
+
+
+# -- sizes and annotations ------------------------------------------------------------
+class Dim:
+    """A symbolic size such as dim("N"); only meaningful inside annotations."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"dim() takes a size name such as dim('N'), got {name!r}")
+        self.name = name
+
+    def __repr__(self):
+        return f"dim({self.name!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Dim) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("dim", self.name))
+
+    # The compiler accepts module-level size arithmetic (M = 2 * N), so the eager run
+    # must not crash on it; the result is only a label.
+    def _combine(self, op, other, reverse=False):
+        if not isinstance(other, (Dim, int)) or isinstance(other, bool):
+            return NotImplemented
+        left, right = (_size_text(other), _size_text(self)) if reverse else \
+            (_size_text(self), _size_text(other))
+        return Dim(f"({left} {op} {right})")
+
+    def __add__(self, other): return self._combine("+", other)
+    def __radd__(self, other): return self._combine("+", other, True)
+    def __sub__(self, other): return self._combine("-", other)
+    def __rsub__(self, other): return self._combine("-", other, True)
+    def __mul__(self, other): return self._combine("*", other)
+    def __rmul__(self, other): return self._combine("*", other, True)
+    def __floordiv__(self, other): return self._combine("//", other)
+    def __rfloordiv__(self, other): return self._combine("//", other, True)
+
+
+def _size_text(size) -> str:
+    return size.name if isinstance(size, Dim) else str(size)
+
+
+def dim(name: str) -> Dim:
+    """A named symbolic size, bound from the argument arrays at call time."""
+    return Dim(name)
+
+
+def _size(entry):
+    """An annotation size: an int (NumPy ints too) or a Dim."""
+    if isinstance(entry, Dim):
+        return entry
+    if not isinstance(entry, bool):
+        try:
+            return operator.index(entry)
+        except TypeError:
+            pass
+    raise TypeError(f"a size must be an int or dim('NAME'), got {entry!r}")
+
+
+class TensorType:
+    """What `Param[...]`, `Data[...]`, `Index[...]` evaluate to: a role and a shape."""
+
+    __slots__ = ("kind", "shape")
+
+    def __init__(self, kind: str, shape: tuple):
+        self.kind = kind
+        self.shape = shape
+
+    def __repr__(self):
+        inner = ", ".join(repr(s) for s in self.shape) if self.shape else "()"
+        return f"{self.kind}[{inner}]"
+
+    def __eq__(self, other):
+        return isinstance(other, TensorType) and \
+            (self.kind, self.shape) == (other.kind, other.shape)
+
+    def __hash__(self):
+        return hash((self.kind, self.shape))
+
+
+class _Role:
+    """Base of the subscriptable annotation markers; never instantiated."""
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError(f"{cls.__name__} is an annotation; write {cls.__name__}[d0, d1, ...]")
+
+    def __class_getitem__(cls, key):
+        # Param[N, D] passes a tuple, Param[N] a single size, Param[()] the empty tuple.
+        shape = key if isinstance(key, tuple) else (key,)
+        return TensorType(cls.__name__, tuple(_size(s) for s in shape))
+
+
+class Param(_Role):
+    """A trainable float tensor: `Param[D, H]`; `Param[()]` is a scalar."""
+
+
+class Data(_Role):
+    """A float input, not differentiated by default: `Data[N, D]`."""
+
+
+class Index(_Role):
+    """An integer input (labels, gather indices): `Index[N]`."""
+
+
+# -- constants ------------------------------------------------------------------------
+pi = math.pi
+e = math.e
+
+
+def arange(n):
+    """The index vector 0, 1, ..., n-1."""
+    return np.arange(n)
+
+
+# -- elementwise ----------------------------------------------------------------------
+def exp(x):
+    return np.exp(x)
+
+
+def log(x):
+    return np.log(x)
+
+
+def log1p(x):
+    return np.log1p(x)
+
+
+def expm1(x):
+    return np.expm1(x)
+
+
+def sqrt(x):
+    return np.sqrt(x)
+
+
+def square(x):
+    return np.square(x)
+
+
+def abs(x):
+    return np.abs(x)
+
+
+def sin(x):
+    return np.sin(x)
+
+
+def cos(x):
+    return np.cos(x)
+
+
+def tan(x):
+    return np.tan(x)
+
+
+def tanh(x):
+    return np.tanh(x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), written with exp(-|x|) so neither tail overflows."""
+    x = np.asarray(x)
+    t = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + t), t / (1 + t))[()]
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def leaky_relu(x, slope=0.01):
+    return np.where(np.asarray(x) > 0, x, slope * np.asarray(x))[()]
+
+
+def elu(x, alpha=1.0):
+    # expm1 only sees x <= 0, so large positive x cannot overflow on the unused branch.
+    x = np.asarray(x)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))[()]
+
+
+def softplus(x):
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): exact in both tails."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def maximum(x, y):
+    return np.maximum(x, y)
+
+
+def minimum(x, y):
+    return np.minimum(x, y)
+
+
+def clip(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def where(cond, a, b):
+    return np.where(cond, a, b)[()]
+
+
+def power(x, p):
+    """x ** p, the function spelling of the `**` operator."""
+    return np.power(x, p)
+
+
+# -- reductions -----------------------------------------------------------------------
+def sum(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    """Population variance (ddof=0), as batch_norm and layer_norm use it."""
+    return np.var(x, axis=axis, keepdims=keepdims)
+
+
+def _shifted_log_sum_exp(x, axis):
+    """(m, l) with logsumexp(x) = m + l over `axis`, both keeping the reduced axes.
+
+    m is the max, so no exp overflows. l = log1p(sum over non-max entries of exp(x - m)
+    + (number of max entries - 1)): the 1 contributed by the max is never added and
+    then subtracted, so a tiny tail such as exp(-30) keeps all its digits in
+    log_softmax and cross_entropy (Blanchard, Higham & Higham, 2021).
+    """
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    # An infinite max would give inf - inf = nan; shifting by 0 there gives +-inf.
+    m = np.where(np.isfinite(m), m, 0)
+    is_max = x == m
+    tail = np.sum(np.where(is_max, 0, np.exp(x - m)), axis=axis, keepdims=True)
+    ties = np.sum(is_max, axis=axis, keepdims=True) - 1
+    with np.errstate(divide="ignore"):  # an all -inf slice: log1p(-1) = -inf is right
+        return m, np.log1p(tail + ties.astype(tail.dtype))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over `axis`, without overflow."""
+    m, l = _shifted_log_sum_exp(x, axis)
+    out = m + l
+    return out if keepdims else np.squeeze(out, axis=axis)[()]
+
+
+def softmax(x, axis=-1):
+    x = np.asarray(x)
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))  # shift by the max: no overflow
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    x = np.asarray(x)
+    m, l = _shifted_log_sum_exp(x, axis)
+    return (x - m) - l  # not x - logsumexp(x): that cancels away a tiny l
+
+
+# -- losses ---------------------------------------------------------------------------
+def _rows(labels):
+    """Integer labels as an index array, with the row indices to pair them with."""
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    return np.arange(labels.shape[0]), labels
+
+
+def cross_entropy(logits, labels):
+    """Mean over rows of -log_softmax(logits)[i, labels[i]]."""
+    rows, labels = _rows(labels)
+    return -np.mean(log_softmax(logits, axis=-1)[rows, labels])
+
+
+def binary_cross_entropy_with_logits(z, y):
+    """Mean of softplus(z) - y*z = -y*log(sigmoid(z)) - (1-y)*log(1-sigmoid(z)).
+
+    Written as (max(z, 0) - y*z) + log1p(exp(-|z|)) so that for y = 1, z >> 0 the
+    large terms cancel exactly before the tiny log1p term is added.
+    """
+    z = np.asarray(z)
+    return np.mean((np.maximum(z, 0) - np.multiply(y, z)) + np.log1p(np.exp(-np.abs(z))))
+
+
+def mse(pred, target):
+    return np.mean(np.square(np.subtract(pred, target)))
+
+
+def multiclass_hinge(scores, labels, margin=1.0):
+    """CS231n SVM loss: mean over rows of sum_{j != y_i} max(0, s_j - s_{y_i} + margin)."""
+    scores = np.asarray(scores)
+    rows, labels = _rows(labels)
+    correct = scores[rows, labels][:, None]
+    margins = np.maximum(0, scores - correct + margin)
+    is_label = np.arange(scores.shape[1])[None, :] == labels[:, None]
+    return np.mean(np.sum(np.where(is_label, 0, margins), axis=1))
+
+
+# -- linear algebra and shape ---------------------------------------------------------
+def matmul(x, y):
+    return np.matmul(x, y)
+
+
+def dot(x, y):
+    return np.dot(x, y)
+
+
+def outer(x, y):
+    return np.outer(x, y)
+
+
+def transpose(x, axes=None):
+    return np.transpose(x, axes)
+
+
+def einsum(spec, *xs):
+    return np.einsum(spec, *xs)
+
+
+def reshape(x, shape):
+    return np.reshape(x, shape)
+
+
+def concatenate(xs, axis=0):
+    return np.concatenate(xs, axis=axis)
+
+
+def stack(xs, axis=0):
+    return np.stack(xs, axis=axis)
+
+
+# -- layers ---------------------------------------------------------------------------
+def _normalise(x, gamma, beta, eps, axes, channel_shape):
+    mu = np.mean(x, axis=axes, keepdims=True)
+    variance = np.var(x, axis=axes, keepdims=True)  # biased, as in training-mode BatchNorm
+    xhat = (x - mu) / np.sqrt(variance + eps)
+    return xhat * np.reshape(gamma, channel_shape) + np.reshape(beta, channel_shape)
+
+
+def batch_norm(x, gamma, beta, eps=1e-5):
+    """Batch statistics over every axis but axis 1 (the channels) of (N, C[, H, W])."""
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects (N, C) or (N, C, H, W) input, got {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return _normalise(x, gamma, beta, eps, axes, channel_shape)
+
+
+def layer_norm(x, gamma, beta, eps=1e-5):
+    """Statistics over the last axis; gamma and beta have the last axis' length."""
+    x = np.asarray(x)
+    return _normalise(x, gamma, beta, eps, -1, (x.shape[-1],))
+
+
+def dropout(x, mask, p):
+    """Inverted dropout: kept units are scaled by 1/(1-p) so the expectation is unchanged."""
+    return np.multiply(x, mask) / (1 - p)
+
+
+def _window_count(n, k, stride):
+    count = (n - k) // stride + 1
+    if count < 1:
+        raise ValueError(f"window of size {k} does not fit in an axis of length {n}")
+    return count
+
+
+def _window(x, p, q, oh, ow, stride):
+    """x[..., stride*i + p, stride*j + q] for all output positions (i, j)."""
+    return x[:, :, p:p + stride * (oh - 1) + 1:stride, q:q + stride * (ow - 1) + 1:stride]
+
+
+def conv2d(x, w, stride=1, padding=0):
+    """PyTorch conv2d without bias: out[n,f,i,j] = sum_{c,p,q} xpad[n,c,s*i+p,s*j+q] w[f,c,p,q]."""
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"conv2d expects x (N, C, H, W) and w (F, C, KH, KW), "
+                         f"got {x.shape} and {w.shape}")
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    kh, kw = w.shape[2:]
+    oh = _window_count(xp.shape[2], kh, stride)
+    ow = _window_count(xp.shape[3], kw, stride)
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=np.result_type(x, w))
+    # One kernel offset at a time: a strided slice of the input times one tap of w.
+    for p in range(kh):
+        for q in range(kw):
+            out += np.einsum("nchw,fc->nfhw", _window(xp, p, q, oh, ow, stride), w[:, :, p, q])
+    return out
+
+
+def _pool(x, k, stride, combine):
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"pooling expects x of shape (N, C, H, W), got {x.shape}")
+    stride = k if stride is None else stride
+    oh = _window_count(x.shape[2], k, stride)
+    ow = _window_count(x.shape[3], k, stride)
+    out = _window(x, 0, 0, oh, ow, stride).copy()  # never hand back a view of the input
+    for p in range(k):
+        for q in range(k):
+            if p or q:
+                out = combine(out, _window(x, p, q, oh, ow, stride))
+    return out
+
+
+def max_pool2d(x, k, stride=None):
+    """Max over k x k windows of H and W; stride defaults to k, no padding."""
+    return _pool(x, k, stride, np.maximum)
+
+
+def avg_pool2d(x, k, stride=None):
+    """Mean over k x k windows of H and W; stride defaults to k, no padding."""
+    return _pool(x, k, stride, np.add) / (k * k)

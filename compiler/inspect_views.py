@@ -1,0 +1,88 @@
+"""Human views of a compiled entry point: IR, adjoint program, formulas, graph (DOT)."""
+from __future__ import annotations
+
+import sympy as sp
+
+from .ir import accesses, format_program, format_stmt, reads
+
+
+def ir(c) -> str:
+    """The indexed assignments after inlining (what autodiff and the backends see)."""
+    return format_program(c.program)
+
+
+def grad(c) -> str:
+    """The adjoint program: one `+=` statement per (forward statement, input) pair."""
+    p, adj = c.program, c.adjoint
+    lines = [f"# gradient program of {p.name}: seeds "
+             + ", ".join(f"{adj.seeds[o]} = d{p.name}/d{o}" for o in p.outputs)]
+    last = None
+    for st in adj.stmts:
+        if st.origin and st.origin.line != last:
+            lines.append(f"# line {st.origin.line} (backward): {st.origin.text}")
+            last = st.origin.line
+        lines.append(format_stmt(st))
+    lines.append("return " + ", ".join(f"{n} -> {g}" for n, g in adj.grads.items()))
+    return "\n".join(lines)
+
+
+def _is_scalar_program(p) -> bool:
+    return all(t.rank == 0 for t in p.tensors.values()) and \
+        all(not st.rloops for st in p.stmts)
+
+
+def _closed_form(p):
+    """Each tensor as a SymPy expression of the arguments (scalar programs only)."""
+    value = {}
+    for a in p.args:
+        value[sp.IndexedBase(a.name)[0]] = sp.Symbol(a.name, real=True)
+        value[sp.Symbol(a.name)] = sp.Symbol(a.name, real=True)
+    for st in p.stmts:
+        value[sp.IndexedBase(st.target)[0]] = st.body.xreplace(value)
+    return value
+
+
+def formulas(c) -> str:
+    """Closed forms `df/dx = ...` for scalar models; index notation otherwise."""
+    p = c.program
+    if _is_scalar_program(p) and len(p.outputs) == 1:
+        value = _closed_form(p)
+        f = value[sp.IndexedBase(p.outputs[0])[0]]
+        lines = [f"{p.name} = {f}"]
+        for name in p.wrt:
+            d = sp.diff(f, sp.Symbol(name, real=True))
+            lines.append(f"d{p.name}/d{name} = {d}")
+        return "\n".join(lines)
+    lines = [f"# {p.name}: derivative formulas in index notation "
+             f"(d_T is the gradient of {p.name} with respect to T)"]
+    for st in c.adjoint.stmts:
+        lines.append(format_stmt(st))
+    return "\n".join(lines)
+
+
+def graph(c) -> str:
+    """The computational graph as Graphviz DOT: tensors are nodes, reads are edges."""
+    p = c.program
+    out = [f'digraph "{p.name}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for name, t in p.tensors.items():
+        shape = "box" if t.role in ("param", "data", "index") else "ellipse"
+        style = ', style=filled, fillcolor="#dde8ff"' if t.role == "param" else ""
+        dims = ", ".join(str(s) for s in t.shape)
+        out.append(f'  "{name}" [shape={shape}, label="{name}\\n[{dims}]"{style}];')
+    for k, st in enumerate(p.stmts):
+        op = st.reduce if st.reduce != "none" else _op_name(st.body)
+        for src in sorted(reads(st)):
+            out.append(f'  "{src}" -> "{st.target}" [label="{op}"];')
+    out.append("}")
+    return "\n".join(out)
+
+
+def _op_name(body) -> str:
+    if isinstance(body, sp.Indexed):
+        return "copy"
+    if isinstance(body, (sp.Function, sp.Piecewise)):
+        return type(body).__name__
+    return type(body).__name__.lower()
+
+
+__all__ = ["ir", "grad", "formulas", "graph", "accesses"]
