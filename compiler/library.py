@@ -6,6 +6,7 @@ numbers, tuples), exactly as the NumPy reference in `adc.lang` takes them.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from . import ops
 from .errors import Located
@@ -112,18 +113,40 @@ def min_(b, x, axis=None, keepdims=False):
     return b.reduce(x, _axes(axis, x.rank), "min", keepdims, "minval")
 
 
-def _shifted_sum_exp(b, x, axes):
-    """(m, s) with m = max over axes (no gradient: it cancels) and s = sum exp(x - m)."""
-    m = b.reduce(x, axes, "max", True, "shift", no_grad=True)
-    s = b.reduce(elementwise(lambda u, v: sp.exp(u - v), x, m), axes, "sum", True, "sumexp")
-    return m, s
+def _shifted_rest(b, x, axes):
+    """(m, z, rest): m = max over axes, z = x - m, rest = sum of exp(z) but the first max.
+
+    Leaving the max element's exp(0) = 1 out of the sum lets every consumer use
+    log1p(rest): log-sum-exp = m + log1p(rest) keeps full relative accuracy even when
+    the loss is tiny (logits [30, 0]), where m + log(1 + rest) loses digits. m carries
+    a gradient (to its argmax), since the formula treats the max element specially.
+    """
+    m, arg = b.reduce(x, axes, "max", True, "shift", with_arg=True)
+    z = b.materialize(elementwise(lambda u, v: u - v, x, m), "shifted")
+    strides = {}
+    stride = sp.Integer(1)
+    for d in reversed(axes):
+        strides[d] = stride
+        stride = stride * size(x.shape[d])
+
+    def others(idx):
+        flat = sum((idx[d] * strides[d] for d in axes), sp.Integer(0))
+        return sp.Piecewise((sp.Integer(0), sp.Eq(flat, arg.build(idx_at(idx, axes)))),
+                            (sp.exp(z.build(idx)), True))
+    rest = b.reduce(Value(x.shape, "float", others), axes, "sum", True, "rest")
+    return m, z, rest
+
+
+def idx_at(idx, axes):
+    """An index with the reduced axes set to 0 (to read a keepdims result)."""
+    return tuple(sp.Integer(0) if d in axes else i for d, i in enumerate(idx))
 
 
 def logsumexp(b, x, axis=None, keepdims=False):
     x = _float_operand(x, "logsumexp")
     axes = _axes(axis, x.rank)
-    m, s = _shifted_sum_exp(b, x, axes)
-    out = elementwise(lambda u, v: u + sp.log(v), m, s)
+    m, _, rest = _shifted_rest(b, x, axes)
+    out = elementwise(lambda u, v: u + log1p(v), m, rest)
     return out if keepdims else squeeze(out, axes)
 
 
@@ -152,16 +175,14 @@ def axes_tuple(axes):
 
 def softmax(b, x, axis=-1):
     x = _float_operand(x, "softmax")
-    axes = _axes(axis, x.rank)
-    m, s = _shifted_sum_exp(b, x, axes)
-    return elementwise(lambda u, v, w: sp.exp(u - v) / w, x, m, s)
+    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: sp.exp(u) / (1 + w), z, rest)
 
 
 def log_softmax(b, x, axis=-1):
     x = _float_operand(x, "log_softmax")
-    axes = _axes(axis, x.rank)
-    m, s = _shifted_sum_exp(b, x, axes)
-    return elementwise(lambda u, v, w: u - v - sp.log(w), x, m, s)
+    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: u - log1p(w), z, rest)
 
 
 # -- losses ----------------------------------------------------------------------
@@ -181,18 +202,16 @@ def _labels(b, logits, labels, fname):
 
 def cross_entropy(b, logits, labels):
     logits, labels = _labels(b, logits, labels, "cross_entropy")
-    lse = logsumexp(b, logits, axis=1)
-    n = logits.shape[0]
+    _, z, rest = _shifted_rest(b, logits, [1])
 
     def build(idx):
         i = idx[0]
-        return lse.build((i,)) - logits.build((i, labels.build((i,))))
-    per_row = Value((n,), "float", build)
-    return mean(b, per_row)
+        return log1p(rest.build((i, sp.Integer(0)))) - z.build((i, labels.build((i,))))
+    return mean(b, Value((logits.shape[0],), "float", build))
 
 
 def binary_cross_entropy_with_logits(b, z, y):
-    return mean(b, elementwise(lambda u, v: ops.softplus(u) - v * u,
+    return mean(b, elementwise(ops.bce_with_logits,
                                _float_operand(z, "binary_cross_entropy_with_logits"), y))
 
 

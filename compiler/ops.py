@@ -12,7 +12,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 __all__ = [
-    "sigmoid", "softplus", "relu", "leaky_relu", "elu", "maximum", "minimum",
+    "sigmoid", "softplus", "bce_with_logits", "relu", "leaky_relu", "elu", "maximum", "minimum",
     "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
 ]
 
@@ -37,6 +37,16 @@ class softplus(sp.Function):
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
+
+
+class bce_with_logits(sp.Function):
+    """softplus(z) - y*z, summed as (max(z, 0) - y*z) + log1p(exp(-|z|)) for accuracy."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        z, y = self.args
+        return sigmoid(z) - y if argindex == 1 else -z
 
 
 class relu(sp.Function):
@@ -121,6 +131,11 @@ HELPERS = {
         "    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))\n"
         "    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n"
     ),
+    "bce_with_logits": (
+        "def bce_with_logits(z, y):\n"
+        "    # (max(z, 0) - y*z) first: for z >> 0, y = 1 it is exactly 0, then the tiny log1p\n"
+        "    return (max(z, 0.0) - y * z) + math.log1p(math.exp(-abs(z)))\n"
+    ),
     "relu": (
         "def relu(x):\n"
         "    return x if x > 0 else 0.0\n"
@@ -173,6 +188,8 @@ def _numpy_funcs():
         "sigmoid": _np_sigmoid,
         "softplus": _np_softplus,
         "relu": lambda x: np.where(x > 0, x, 0.0 * x),
+        "bce_with_logits": lambda z, y: (np.maximum(z, 0.0) - y * z)
+        + np.log1p(np.exp(-np.abs(z))),
         "leaky_relu": lambda x, s: np.where(x > 0, x, s * x),
         "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
         "maximum": _np_maximum,

@@ -20,7 +20,8 @@ REDUCE_NAMES = ("r", "s", "t", "u", "v", "w", "q", "z")
 # Names the generated code uses itself; a tensor never takes one of them.
 CODEGEN_NAMES = {"np", "math", "njit", "prange", "range", "abs", "max", "min", "sum", "len",
                  "dtype", "acc", "best", "arg", "value", "namedtuple", "sigmoid", "softplus",
-                 "relu", "leaky_relu", "elu", "maximum", "minimum", "float", "int"}
+                 "relu", "leaky_relu", "elu", "maximum", "minimum", "float", "int",
+                 "bce_with_logits"}
 
 
 def size(x) -> sp.Expr:
@@ -179,8 +180,11 @@ class Builder:
         return isinstance(body, sp.Indexed)
 
     def reduce(self, value: Value, axes, op="sum", keepdims=False, hint="sum",
-               no_grad=False) -> Value:
-        """`op` over `axes` of a value: one statement, with an argmax buffer for max/min."""
+               no_grad=False, with_arg=False):
+        """`op` over `axes` of a value: one statement, with an argmax buffer for max/min.
+
+        With `with_arg`, returns (result, flat index of the first extremal element).
+        """
         value = as_value(value)
         axes = sorted(set(axes))
         kept = [d for d in range(value.rank) if d not in axes]
@@ -200,9 +204,11 @@ class Builder:
                   body=to_expr(value.build(tuple(full))), reduce=op if rloops else "none",
                   rloops=rloops, argmax=argmax, no_grad=no_grad)
         result = self.view(out)
+        arg = self.view(self.tensors[argmax]) if argmax else None
         if keepdims:
             result = expand_dims(result, axes)
-        return result
+            arg = expand_dims(arg, axes) if arg else None
+        return (result, arg) if with_arg else result
 
 
 def expand_dims(value: Value, axes) -> Value:
