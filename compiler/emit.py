@@ -97,7 +97,7 @@ def wrappers(e: Entry) -> str:
     lines += ["    return args, sizes", "", ""]
     outs = ", ".join(_output_expr(p, k, f"results[{k}]") for k in range(nout))
     value = outs if nout == 1 else f"({outs})"
-    src = f"{p.source_file}:{p.line}"
+    src = f"{os.path.basename(p.source_file)}:{p.line}"  # independent of the cwd
     lines += [f"def {n}({_params(p)}):",
               f'    """Value of `{n}` ({src})."""',
               f"    args, _ = _{n}_args({names})",
@@ -189,6 +189,7 @@ def write_atomic(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -198,3 +199,9 @@ def write_atomic(path: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,132 @@
+"""The generated module's API (LANGUAGE.md §3): input validation, dtypes, Numba cache."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES, compile_to
+
+D, C = 20, 4  # the sizes of samples/softmax_classifier.py
+
+
+@pytest.fixture(scope="module")
+def softmax(build_dir):
+    return compile_to(os.path.join(SAMPLES, "softmax_classifier.py"), build_dir)
+
+
+def good_args(n=5, dtype=np.float64):
+    rng = np.random.default_rng(0)
+    return dict(X=rng.normal(size=(n, D)).astype(dtype), y=rng.integers(0, C, n),
+                W=rng.normal(size=(D, C)).astype(dtype), b=np.zeros(C, dtype))
+
+
+def test_signatures_describe_arguments(softmax):
+    spec = softmax.SIGNATURES["loss"]["args"]
+    assert spec["X"] == {"role": "data", "shape": ("N", D), "dtype": "float"}
+    assert spec["y"]["role"] == "index" and spec["y"]["shape"] == ("N",)
+    assert spec["W"]["role"] == "param" and spec["reg"]["role"] == "float"
+    assert softmax.SIGNATURES["loss"]["wrt"] == ["W", "b"]
+
+
+def test_api_functions_agree(softmax):
+    args = good_args()
+    value, grads = softmax.loss_value_and_grad(**args)
+    assert value == softmax.loss(**args)
+    assert type(grads).__name__ == "loss_Grads" and grads._fields == ("W", "b")
+    for name in grads._fields:
+        np.testing.assert_array_equal(getattr(softmax.loss_grad(**args), name),
+                                      getattr(grads, name))
+        np.testing.assert_allclose(getattr(softmax.loss_vjp(**args, cotangent=2.0), name),
+                                   2.0 * getattr(grads, name), rtol=1e-14)
+    # positional arguments and the source's default for `reg`
+    assert softmax.loss(args["X"], args["y"], args["W"], args["b"]) == \
+        softmax.loss(**args, reg=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outputs_keep_the_input_dtype(softmax, dtype):
+    value, grads = softmax.loss_value_and_grad(**good_args(dtype=dtype))
+    assert np.asarray(value).dtype == dtype
+    assert grads.W.dtype == dtype and grads.W.shape == (D, C)
+    assert grads.b.dtype == dtype and grads.b.shape == (C,)
+
+
+def test_float32_gradient_close_to_float64(softmax):
+    g64 = softmax.loss_grad(**good_args(dtype=np.float64))
+    g32 = softmax.loss_grad(**good_args(dtype=np.float32))
+    np.testing.assert_allclose(g32.W, g64.W, rtol=1e-4, atol=1e-6)
+
+
+BAD_INPUTS = [
+    # (what to change, the argument the message must name, words in the message)
+    ({"X": np.zeros((5, D, 1))}, "X", "shape (5, 20, 1), expected (N, 20)"),
+    ({"X": np.zeros((5, D + 1))}, "X", "expected (N=5, 20)"),
+    ({"y": np.zeros(4, np.int64)}, "y", "shape (4,), expected (N=5,)"),
+    ({"W": np.zeros((C, D))}, "W", "shape (4, 20), expected (20, 4)"),
+    ({"b": np.zeros((C, 1))}, "b", "expected (4,)"),
+    ({"X": np.zeros((5, D), np.int64)}, "X", "must be a float array, got dtype int64"),
+    ({"W": np.zeros((D, C), bool)}, "W", "must be a float array"),
+    ({"y": np.zeros(5)}, "y", "must be an integer array, got dtype float64"),
+    ({"y": np.array([0, 1, 2, 3, 4])}, "y", "index 4 out of range; expected 0 <= y < 4"),
+    ({"y": np.array([0, -1, 2, 3, 0])}, "y", "index -1 out of range"),
+    ({"reg": "big"}, "reg", "must be a Python float"),
+]
+
+
+@pytest.mark.parametrize("change,name,words", BAD_INPUTS,
+                         ids=[f"{n}-{i}" for i, (_, n, _) in enumerate(BAD_INPUTS)])
+def test_bad_input_raises_before_compiled_code(softmax, monkeypatch, change, name, words):
+    """Each bad input is a ValueError naming the argument, raised before any kernel runs."""
+    def kernel_must_not_run(*args):
+        raise AssertionError("compiled code ran on invalid input")
+    monkeypatch.setattr(softmax, "_loss_forward", kernel_must_not_run)
+    args = {**good_args(), **change}
+    for call in (softmax.loss, softmax.loss_value_and_grad, softmax.loss_grad):
+        with pytest.raises(ValueError) as info:
+            call(**args)
+        message = str(info.value)
+        assert f"'{name}'" in message and words in message, message
+
+
+def test_bad_cotangent_shape(softmax):
+    with pytest.raises(ValueError, match=r"cotangent has shape \(3,\), expected \(\)"):
+        softmax.loss_vjp(**good_args(), cotangent=np.ones(3))
+
+
+CACHE_PROBE = textwrap.dedent("""
+    import importlib.util, json, sys
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("gate_adc", sys.argv[1])
+    m = importlib.util.module_from_spec(spec)
+    sys.modules["gate_adc"] = m
+    spec.loader.exec_module(m)
+    m.f_value_and_grad(np.array(-2.0), np.array(5.0), np.array(-4.0))
+    stats = {k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
+             for k, d in (("forward", m._f_forward), ("backward", m._f_backward))}
+    print(json.dumps(stats))
+""")
+
+
+def _probe(module_path):
+    out = subprocess.run([sys.executable, "-c", CACHE_PROBE, module_path],
+                         check=True, capture_output=True, text=True).stdout
+    import json
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_second_import_uses_numba_cache(tmp_path):
+    """The first process compiles and caches the kernels; a second one loads them."""
+    from adc.compiler import driver
+    model = tmp_path / "gate.py"
+    shutil.copy(os.path.join(SAMPLES, "gate.py"), model)
+    module_path = driver.compile_file(str(model))
+    first = _probe(module_path)
+    assert first["forward"][1] == 1 and first["backward"][1] == 1, first  # compiled once
+    second = _probe(module_path)
+    assert second == {"forward": [1, 0], "backward": [1, 0]}, second  # loaded, not compiled
