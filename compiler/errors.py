@@ -19,7 +19,8 @@ class CompileError(AdcError):
         super().__init__(self.format())
 
     def format(self) -> str:
-        parts = [f"{self.path}:{self.line}:{self.col}: error: {self.message}"]
+        where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        parts = [f"{where}: error: {self.message}"]
         if self.source_line:
             parts.append("    " + self.source_line.rstrip())
             parts.append("    " + " " * max(self.col - 1, 0) + "^")

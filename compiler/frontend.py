@@ -7,12 +7,14 @@ resolve them when the file runs eagerly; everything outside the language is a
 from __future__ import annotations
 
 import ast
+import inspect
 import operator
+import re
 
 import sympy as sp
 
 from . import library
-from .errors import CompileError, Located
+from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program
 from .values import Builder, Value, as_value, elementwise, to_expr
 
@@ -26,35 +28,56 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 _CMPOPS = {ast.Gt: (operator.gt, sp.StrictGreaterThan), ast.GtE: (operator.ge, sp.GreaterThan),
            ast.Lt: (operator.lt, sp.StrictLessThan), ast.LtE: (operator.le, sp.LessThan),
            ast.Eq: (operator.eq, sp.Eq), ast.NotEq: (operator.ne, sp.Ne)}
+_COMPREHENSION = ("comprehensions are not supported",
+                  "use tensor operations (broadcasting, sum(..., axis=...), stack) or a "
+                  "`for i in range(K)` loop")
+# Constructs outside the language: (message, what to write instead).
 _UNSUPPORTED = {
-    ast.While: "while loops are not supported; use `for i in range(K)` with a constant K",
-    ast.Try: "try/except is not supported in a model",
-    ast.With: "with-blocks are not supported in a model",
-    ast.Global: "global is not supported; pass the value as an argument",
-    ast.Nonlocal: "nonlocal is not supported; pass the value as an argument",
-    ast.Lambda: "lambda is not supported; define a helper function with def",
-    ast.ListComp: "comprehensions are not supported; use tensor operations or a for loop",
-    ast.SetComp: "comprehensions are not supported; use tensor operations or a for loop",
-    ast.DictComp: "comprehensions are not supported; use tensor operations or a for loop",
-    ast.GeneratorExp: "comprehensions are not supported; use tensor operations or a for loop",
-    ast.ClassDef: "classes are not supported; write functions",
-    ast.Delete: "del is not supported",
-    ast.Assert: "assert is not supported in a model",
-    ast.Raise: "raise is not supported in a model",
-    ast.IfExp: "conditional expressions are not supported; use where(cond, a, b)",
-    ast.JoinedStr: "f-strings are not supported in a model",
-    ast.AsyncFunctionDef: "async functions are not supported",
-    ast.Dict: "dicts are not supported in a model",
-    ast.Set: "sets are not supported in a model",
-    ast.NamedExpr: "assignment expressions (:=) are not supported; use a plain assignment",
+    ast.While: ("while loops are not supported",
+                "use `for i in range(K)` with a compile-time K (loops are unrolled)"),
+    ast.Try: ("try/except is not supported in a model",
+              "remove it: a model cannot catch errors; check shapes with annotations"),
+    ast.With: ("with-blocks are not supported in a model",
+               "remove the with-statement and keep its body"),
+    ast.Global: ("global is not supported",
+                 "read module-level constants directly, or pass the value as an argument"),
+    ast.Nonlocal: ("nonlocal is not supported", "pass the value as an argument"),
+    ast.Lambda: ("lambda is not supported", "define a helper function with def"),
+    ast.ListComp: _COMPREHENSION,
+    ast.SetComp: _COMPREHENSION,
+    ast.DictComp: _COMPREHENSION,
+    ast.GeneratorExp: _COMPREHENSION,
+    ast.ClassDef: ("classes are not supported in a model",
+                   "write plain functions at the top level of the file"),
+    ast.Delete: ("del is not supported",
+                 "remove it; give the next value a new name instead"),
+    ast.Assert: ("assert is not supported in a model",
+                 "state shapes in the annotations (Param[N, D]); they are checked at call time"),
+    ast.Raise: ("raise is not supported in a model",
+                "state shapes in the annotations; the generated code checks its inputs"),
+    ast.IfExp: ("conditional expressions (a if c else b) are not supported",
+                "use where(cond, a, b), or an `if` statement on a compile-time condition"),
+    ast.JoinedStr: ("f-strings are not supported in a model", "remove the string"),
+    ast.AsyncFunctionDef: ("async functions are not supported", "use a plain def"),
+    ast.Dict: ("dicts are not supported in a model",
+               "use separate names, or a tuple of tensors"),
+    ast.Set: ("sets are not supported in a model", "use a tuple"),
+    ast.NamedExpr: ("assignment expressions (:=) are not supported",
+                    "assign with a separate `name = value` statement"),
+    ast.Yield: ("yield is not supported: a model function is not a generator",
+                "return the value (or a tuple of values)"),
+    ast.YieldFrom: ("yield is not supported: a model function is not a generator",
+                    "return the value (or a tuple of values)"),
+    ast.Await: ("await is not supported in a model", "call the function directly"),
 }
 
 
 class LangName:
     """A name that resolves to a language function or constant (`adc.lang.x`, `np.x`)."""
 
-    def __init__(self, name):
+    def __init__(self, name, module="adc.lang"):
         self.name = library.ALIASES.get(name, name)
+        self.module = module
 
 
 class ModuleRef:
@@ -76,7 +99,7 @@ class Context:
 
     def __init__(self, path, source, tree):
         self.path = path
-        self.lines = source.splitlines()
+        self.lines = source_lines(source)
         self.tree = tree
         self.globals: dict = {}
         self.functions: dict[str, ast.FunctionDef] = {}
@@ -85,11 +108,51 @@ class Context:
                           for a in n.args + n.kwonlyargs}
 
     def error(self, node, message, hint=""):
-        line = getattr(node, "lineno", 0)
-        col = getattr(node, "col_offset", 0) + 1
+        """A CompileError at `node` (an ast node or a `Where`), caret under its first char."""
+        line = getattr(node, "lineno", 0) or 0
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        col = _char_column(text, getattr(node, "col_offset", 0) or 0) + 1
         return CompileError(message, path=self.path, line=line, col=col, source_line=text,
                             hint=hint)
+
+
+class Where:
+    """A source position that is not an ast node (an operator, an attribute's name)."""
+
+    def __init__(self, lineno, col_offset):
+        self.lineno = lineno
+        self.col_offset = col_offset
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines as Python numbers them: only \\n, \\r\\n and \\r end a line.
+
+    (str.splitlines also breaks at form feeds and other separators, which would shift
+    every later line number.)
+    """
+    return re.split(r"\r\n|\r|\n", source)
+
+
+def _char_column(text: str, byte_offset: int) -> int:
+    """ast columns count UTF-8 bytes; a caret needs characters."""
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
+def _operator_position(ctx: Context, left, right):
+    """Where the operator between two operands is: the first character after `left` that
+    is not a space, a closing parenthesis or a comment; None when it cannot be found."""
+    line, col = left.end_lineno, left.end_col_offset
+    while line is not None and line <= right.lineno:
+        data = ctx.lines[line - 1].encode("utf-8") if 0 < line <= len(ctx.lines) else b""
+        stop = right.col_offset if line == right.lineno else len(data)
+        for k in range(col, stop):
+            ch = data[k:k + 1]
+            if ch == b"#":
+                break
+            if ch not in (b" ", b"\t", b")", b"\\"):
+                return Where(line, k)
+        line, col = line + 1, 0
+    return None
 
 
 # -- module level ---------------------------------------------------------------------
@@ -98,7 +161,7 @@ def parse_module(path: str, source: str) -> Context:
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
-        lines = source.splitlines()
+        lines = source_lines(source)
         text = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
         raise CompileError(f"invalid Python syntax: {exc.msg}", path=path, line=exc.lineno or 0,
                            col=exc.offset or 0, source_line=text,
@@ -113,6 +176,7 @@ def _module_statement(ctx: Context, node):
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         _import(ctx, node)
     elif isinstance(node, ast.FunctionDef):
+        _check_def(ctx, node)
         ctx.functions[node.name] = node
         ctx.globals[node.name] = Helper(node)
     elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
@@ -122,10 +186,31 @@ def _module_statement(ctx: Context, node):
         return  # `if __name__ == "__main__":` is for eager runs; never compiled
     elif isinstance(node, (ast.Assign, ast.AnnAssign)):
         _module_assign(ctx, node)
+    elif isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef)):
+        raise ctx.error(node, *_UNSUPPORTED[type(node)])
     else:
-        raise ctx.error(node, "only imports, constants, dims and function definitions are "
-                        "allowed at the top level of a model file",
-                        "move this code into a function, or out of the model file")
+        # The compiler never runs the file, so top-level code would silently not
+        # happen at compile time; reject it instead of ignoring it.
+        raise ctx.error(node, "top-level code is not allowed in a model file: only imports, "
+                        "constants, dims and function definitions (adc never runs the file)",
+                        "move this code into a function, or under `if __name__ == "
+                        "\"__main__\":` for eager runs")
+
+
+def _check_def(ctx: Context, fn: ast.FunctionDef):
+    """Function features the inliner and the entry-point wrappers cannot honour."""
+    if fn.decorator_list:
+        raise ctx.error(fn.decorator_list[0], "decorators are not supported in a model",
+                        "remove the decorator; adc compiles the plain function")
+    args = fn.args
+    if args.vararg or args.kwarg:
+        star = args.vararg or args.kwarg
+        stars = "*" if star is args.vararg else "**"
+        raise ctx.error(star, f"{stars}{star.arg} is not supported in a model function",
+                        "list every argument by name")
+    if args.posonlyargs:
+        raise ctx.error(args.posonlyargs[0], "positional-only arguments (/) are not supported",
+                        "remove the `/` from the argument list")
 
 
 def _is_main_guard(test) -> bool:
@@ -133,41 +218,55 @@ def _is_main_guard(test) -> bool:
             and test.left.id == "__name__")
 
 
+_IMPORTABLE = {"adc.lang": "lang", "numpy": "numpy", "math": "math"}
+_IMPORT_HINT = ("a model file may import only adc.lang, numpy and math (and the compiler "
+                "never runs the file); move other code out of the model")
+
+
 def _import(ctx: Context, node):
-    allowed = {"adc.lang": "lang", "numpy": "numpy", "math": "math"}
     if isinstance(node, ast.Import):
         for alias in node.names:
-            if alias.name not in allowed:
-                raise ctx.error(node, f"cannot import '{alias.name}' in a model file",
-                                "only adc.lang, numpy and math may be imported")
+            if alias.name not in _IMPORTABLE:
+                raise ctx.error(alias, f"cannot import '{alias.name}' in a model file",
+                                _IMPORT_HINT)
             if alias.asname is None and alias.name == "adc.lang":
                 ctx.globals["adc"] = ModuleRef("adc")
             else:
-                ctx.globals[alias.asname or alias.name] = ModuleRef(allowed[alias.name])
+                ctx.globals[alias.asname or alias.name] = ModuleRef(_IMPORTABLE[alias.name])
         return
-    mod = node.module or ""
+    mod = "." * node.level + (node.module or "")
     if mod == "adc" and all(a.name == "lang" for a in node.names):
         for a in node.names:
             ctx.globals[a.asname or a.name] = ModuleRef("lang")
         return
-    if mod not in allowed:
-        raise ctx.error(node, f"cannot import from '{mod}' in a model file",
-                        "only adc.lang, numpy and math may be imported")
+    if mod not in _IMPORTABLE:
+        raise ctx.error(node, f"cannot import from '{mod}' in a model file", _IMPORT_HINT)
     for a in node.names:
         if a.name == "*":
             if mod != "adc.lang":
-                raise ctx.error(node, "star imports are only allowed from adc.lang")
+                raise ctx.error(a, f"star imports are only allowed from adc.lang, not {mod}",
+                                f"import {mod} by name (import {mod}) or list the names")
             for name in list(library.FUNCTIONS) + list(library.CONSTANTS) + \
                     ["Param", "Data", "Index", "dim"]:
                 ctx.globals[name] = LangName(name)
             continue
-        ctx.globals[a.asname or a.name] = LangName(a.name)
+        if mod == "adc.lang" and not _lang_has(a.name):
+            raise ctx.error(a, f"adc.lang has no name '{a.name}'",
+                            "see the language reference for the functions adc.lang provides")
+        ctx.globals[a.asname or a.name] = LangName(a.name, mod)
+
+
+def _lang_has(name) -> bool:
+    import adc.lang  # our own NumPy reference module: importing it runs no user code
+    return (library.ALIASES.get(name, name) in library.FUNCTIONS or name in library.CONSTANTS
+            or name in ROLES or name == "dim" or hasattr(adc.lang, name))
 
 
 def _module_assign(ctx: Context, node):
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     if node.value is None:
-        raise ctx.error(node, "a module-level annotation needs a value")
+        raise ctx.error(node, "a module-level annotation needs a value",
+                        "give it a value, e.g. D: int = 64")
     value = _const_eval(ctx, node.value)
     for target in targets:
         _bind_const(ctx, target, value)
@@ -180,8 +279,14 @@ def _bind_const(ctx, target, value):
             and len(target.elts) == len(value):
         for t, v in zip(target.elts, value):
             _bind_const(ctx, t, v)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        n = f"{len(value)} values" if isinstance(value, tuple) else "not a tuple"
+        raise ctx.error(target, f"cannot unpack: {len(target.elts)} names on the left, but "
+                        f"the right side is {n}",
+                        "use as many names as the right side has values")
     else:
-        raise ctx.error(target, "cannot unpack this module-level assignment")
+        raise ctx.error(target, "only plain names can be assigned at module level",
+                        "e.g. D = 64 or N = dim(\"N\")")
 
 
 def _const_eval(ctx: Context, node):
@@ -200,17 +305,32 @@ def _const_eval(ctx: Context, node):
         if len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str) and node.args[0].value.isidentifier():
             return sp.Symbol(node.args[0].value, integer=True, positive=True)
-        raise ctx.error(node, "dim() takes one name, e.g. N = dim(\"N\")")
+        raise ctx.error(node, "dim() takes one name as a string",
+                        "e.g. N = dim(\"N\")")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_const_eval(ctx, node.operand)
+        value = _const_eval(ctx, node.operand)
+        if isinstance(value, (str, tuple)):
+            raise ctx.error(node, f"cannot negate {_article(_kind_name(value))}",
+                            "only numbers can be negated")
+        return -value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _const_eval(ctx, node.left), _const_eval(ctx, node.right)
-        return _BINOPS[type(node.op)](a, b)
+        try:
+            return _BINOPS[type(node.op)](a, b)
+        except (ArithmeticError, TypeError) as exc:
+            raise ctx.error(_operator_position(ctx, node.left, node.right) or node,
+                            f"cannot compute this constant: {exc}",
+                            "module-level values must be numbers, tuples or sizes") from None
     if isinstance(node, ast.Attribute):
         v = _attr_const(ctx, node)
         if v is not None:
             return v
-    raise ctx.error(node, "a module-level value must be a compile-time constant",
+    if isinstance(node, ast.Name) and node.id not in ctx.globals:
+        raise ctx.error(node, f"unknown name '{node.id}' in a compile-time constant",
+                        f"define it above at module level, e.g. {node.id} = 16 or "
+                        f"{node.id} = dim(\"{node.id}\")")
+    raise ctx.error(node, "this value must be a compile-time constant (adc does not run "
+                    "the file to compute it)",
                     "use int/float literals, tuples, or dim(\"NAME\") for a symbolic size")
 
 
@@ -233,37 +353,95 @@ def _call_name(ctx, func):
 
 # -- entry points ----------------------------------------------------------------------
 def entry_points(ctx: Context) -> list[ast.FunctionDef]:
-    """Public functions whose arguments are all annotated."""
+    """Public functions whose arguments are all annotated.
+
+    When there is none but a public function has some annotations, the user most likely
+    forgot one: point at it rather than report an empty file.
+    """
     out = []
     for name, fn in ctx.functions.items():
         args = fn.args.args + fn.args.kwonlyargs
         if not name.startswith("_") and args and all(a.annotation is not None for a in args):
             out.append(fn)
+    if not out:
+        for name, fn in ctx.functions.items():
+            args = fn.args.args + fn.args.kwonlyargs
+            missing = [a for a in args if a.annotation is None]
+            if not name.startswith("_") and missing and len(missing) < len(args):
+                raise ctx.error(missing[0], f"no entry point: argument '{missing[0].arg}' of "
+                                f"'{name}' has no annotation",
+                                "a public function is an entry point when every argument is "
+                                "annotated with Param[...], Data[...], Index[...], float or int")
     return out
+
+
+_ANNOTATION_HINT = ("annotate with Param[...], Data[...], Index[...] (imported from "
+                    "adc.lang), float or int; e.g. W: Param[D, H], y: Index[N], lr: float")
+
+
+def _role_of(ctx: Context, node):
+    """'Param'/'Data'/'Index' when `node` names one of them (bare or as lang.Param)."""
+    if isinstance(node, ast.Name):
+        v = ctx.globals.get(node.id)
+        return v.name if isinstance(v, LangName) and v.name in ROLES else None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and isinstance(ctx.globals.get(node.value.id), ModuleRef) and node.attr in ROLES:
+        return node.attr
+    return None
 
 
 def _annotation(ctx: Context, arg: ast.arg):
     ann = arg.annotation
     if isinstance(ann, ast.Name) and ann.id in ("float", "int"):
         return ann.id, ()
-    if isinstance(ann, ast.Subscript) and isinstance(ann.value, ast.Name):
-        kind = ctx.globals.get(ann.value.id)
-        if isinstance(kind, LangName) and kind.name in ROLES:
-            elts = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
-            return ROLES[kind.name], tuple(_dim(ctx, e) for e in elts)
-    raise ctx.error(ann or arg, f"argument '{arg.arg}' has an annotation adc does not know",
-                    "annotate with Param[...], Data[...], Index[...] (imported from adc.lang), "
-                    "float or int")
+    if isinstance(ann, ast.Subscript) and _role_of(ctx, ann.value):
+        role = _role_of(ctx, ann.value)
+        if isinstance(ann.slice, ast.Slice):
+            raise ctx.error(ann.slice, f"{role}[...] takes sizes, not a slice",
+                            f"write the sizes separated by commas, e.g. {role}[N, 3]")
+        elts = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+        return ROLES[role], tuple(_dim(ctx, e) for e in elts)
+    text = ast.unparse(ann)
+    if _role_of(ctx, ann) or isinstance(ann, ast.Call) and _role_of(ctx, ann.func):
+        role = _role_of(ctx, ann) or _role_of(ctx, ann.func)
+        raise ctx.error(ann, f"argument '{arg.arg}': {role} needs its shape in square "
+                        f"brackets", f"write {role}[N, D], or {role}[()] for a scalar")
+    base = ann.value if isinstance(ann, ast.Subscript) else ann
+    if isinstance(base, ast.Name) and base.id in ROLES and base.id not in ctx.globals:
+        raise ctx.error(ann, f"argument '{arg.arg}': {base.id} is not imported",
+                        f"add `from adc.lang import {base.id}` at the top of the file")
+    raise ctx.error(ann, f"argument '{arg.arg}' has annotation `{text}`, which adc does not "
+                    "know", _ANNOTATION_HINT)
 
 
 def _dim(ctx: Context, node):
+    if isinstance(node, (ast.List, ast.Tuple)):
+        raise ctx.error(node, "a size cannot be a list or tuple",
+                        "write the sizes directly, separated by commas: Param[N, 3]")
     value = _const_eval(ctx, node)
     if isinstance(value, bool) or not (isinstance(value, int) or
                                        (isinstance(value, sp.Expr) and value.is_integer)):
-        raise ctx.error(node, "a size must be an int, an int constant or a dim(\"NAME\")")
+        raise ctx.error(node, f"a size must be an int, an int constant or a dim(\"NAME\"), "
+                        f"not {value!r}", "e.g. Param[N, 3] with N = dim(\"N\")")
     if isinstance(value, int) and value < 1:
-        raise ctx.error(node, f"a size must be positive, got {value}")
+        raise ctx.error(node, f"a size must be positive, got {value}",
+                        "use Param[()] for a scalar")
     return sp.sympify(value)
+
+
+def _default_value(ctx: Context, arg: ast.arg, role, node):
+    """The compile-time default of a float/int argument (tensors have none)."""
+    if role in ROLES.values():
+        raise ctx.error(node, f"tensor argument '{arg.arg}' cannot have a default",
+                        "remove the default; the caller passes the array")
+    value = _const_eval(ctx, node)
+    ok = (isinstance(value, (int, float)) if role == "float" else isinstance(value, int)) \
+        and not isinstance(value, bool)
+    if not ok:
+        raise ctx.error(node, f"the default of {role} argument '{arg.arg}' must be "
+                        f"{'a number' if role == 'float' else 'an int'}, not {value!r}",
+                        f"e.g. {arg.arg}: {role} = {'0.5' if role == 'float' else '2'}")
+    return value
 
 
 def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
@@ -274,9 +452,7 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
     for a in fn.args.args + fn.args.kwonlyargs:
         role, shape = _annotation(ctx, a)
         default = defaults.get(a.arg)
-        if default is not None and role in ROLES.values():
-            raise ctx.error(default, f"tensor argument '{a.arg}' cannot have a default")
-        dval = _const_eval(ctx, default) if default is not None else None
+        dval = _default_value(ctx, a, role, default) if default is not None else None
         args.append(Arg(a.arg, role, shape, dval, default is not None))
         if role in ("float", "int"):
             env[a.arg] = as_value(sp.Symbol(a.arg, integer=True) if role == "int"
@@ -286,7 +462,8 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
         env[a.arg] = builder.view(t)
     for name in wrt:
         if not any(a.name == name for a in args):
-            raise ctx.error(fn, f"--wrt {name}: '{fn.name}' has no argument '{name}'")
+            raise ctx.error(fn, f"--wrt {name}: '{fn.name}' has no argument '{name}'",
+                            "name a Data argument of the entry point")
     lowerer = _Lowerer(ctx, builder)
     result = lowerer.run_body(fn.body, env, fn)
     outputs = lowerer.outputs(result, fn)
@@ -300,7 +477,7 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
         a = next(a for a in args if a.name == name)
         if a.role not in ("param", "data"):
             raise ctx.error(fn, f"--wrt {name}: only Param and Data arguments can be "
-                            "differentiated")
+                            "differentiated", "name a Data argument of the entry point")
     return Program(fn.name, args, builder.tensors, builder.stmts, outputs, dims, wrt_list,
                    list(dict.fromkeys(builder.index_bounds)), fn.lineno, ctx.path)
 
@@ -315,17 +492,43 @@ def _defaults(fn):
 
 
 class _Return(Exception):
-    def __init__(self, value):
+    def __init__(self, value, node):
         self.value = value
+        self.node = node
+
+
+_PY_NAMES = ("range", "len", "float", "int", "tuple")
+
+
+def _signature_text(name, fn) -> str:
+    """`sum(x, axis=None, keepdims=False)`: a library function as the user calls it."""
+    params = list(inspect.signature(fn).parameters.values())[1:]  # drop the builder
+    return f"{name}({', '.join(str(p) for p in params)})"
+
+
+def _helper_signature(fn: ast.FunctionDef) -> str:
+    return f"{fn.name}({ast.unparse(fn.args)})"
+
+
+def _shape_text(v) -> str:
+    shape = tuple(v.shape) if isinstance(v, Value) else ()
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class _Lowerer:
     """Walks statements and expressions of one entry point (helpers inlined)."""
 
+    MAX_DEPTH = 20
+
     def __init__(self, ctx: Context, builder: Builder):
         self.ctx = ctx
         self.b = builder
         self.depth = 0
+        self.calls: list[str] = []     # helpers being inlined, outermost first
+        self.return_node = None        # the `return` that produced run_body's value
+
+    def error(self, node, message, hint=""):
+        return self.ctx.error(node, message, hint)
 
     # -- statements --------------------------------------------------------------
     def run_body(self, body, env, fn):
@@ -333,14 +536,21 @@ class _Lowerer:
             for stmt in body:
                 self.statement(stmt, env)
         except _Return as r:
+            self.return_node = r.node
             return r.value
-        raise self.ctx.error(fn, f"function '{fn.name}' does not return a value",
-                             "end it with a return statement")
+        raise self.error(fn, f"function '{fn.name}' does not return a value",
+                         "end it with a return statement")
 
     def statement(self, node, env):
         self.b.origin = Origin(node.lineno, self.ctx.lines[node.lineno - 1].strip())
         if type(node) in _UNSUPPORTED:
-            raise self.ctx.error(node, _UNSUPPORTED[type(node)])
+            raise self.error(node, *_UNSUPPORTED[type(node)])
+        try:
+            self._statement(node, env)
+        except Located as exc:   # raised outside any expression (assignment, augmented op)
+            raise self.error(node, exc.message, exc.hint) from None
+
+    def _statement(self, node, env):
         if isinstance(node, ast.Assign):
             value = self.expr(node.value, env)
             for target in node.targets:
@@ -349,57 +559,92 @@ class _Lowerer:
             self.assign(node.target, self.expr(node.value, env), env)
         elif isinstance(node, ast.AugAssign):
             if not isinstance(node.target, ast.Name):
-                raise self.ctx.error(node, "augmented assignment needs a plain name on the left")
+                raise self.error(node.target, "augmented assignment needs a plain name on the "
+                                 "left", "tensors are immutable: write y = y + ... with a "
+                                 "whole tensor, or build a new one with where()")
             current = self.expr(node.target, env)
-            value = self.binop(node, current, self.expr(node.value, env), node.op)
+            value = self.binop(node, current, self.expr(node.value, env), node.op,
+                               node.target, node.value)
             self.assign(node.target, value, env)
         elif isinstance(node, ast.Return):
             if node.value is None:
-                raise self.ctx.error(node, "return needs a value")
-            raise _Return(self.expr(node.value, env))
+                raise self.error(node, "return needs a value",
+                                 "return a tensor, a number, or a tuple of them")
+            raise _Return(self.expr(node.value, env), node)
         elif isinstance(node, ast.For):
             self.for_loop(node, env)
         elif isinstance(node, ast.If):
-            cond = self.expr(node.test, env)
-            if isinstance(cond, Value) or isinstance(cond, sp.Basic) and cond.free_symbols:
-                raise self.ctx.error(node.test, "data-dependent `if`: the condition is not "
-                                     "known at compile time",
-                                     "use where(cond, a, b) to choose between tensors")
-            for s in (node.body if cond else node.orelse):
-                self.statement(s, env)
+            self.if_statement(node, env)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
                 and isinstance(node.value.value, str):
             return
         elif isinstance(node, ast.Pass):
             return
         elif isinstance(node, ast.Expr):
-            raise self.ctx.error(node, "an expression statement has no effect in a model",
-                                 "assign the result to a name or return it")
+            if type(node.value) in _UNSUPPORTED:
+                raise self.error(node.value, *_UNSUPPORTED[type(node.value)])
+            raise self.error(node, "an expression statement has no effect in a model "
+                             "(nothing is printed or stored)",
+                             "assign the result to a name or return it")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            raise self.ctx.error(node, "imports belong at the top of the model file")
+            raise self.error(node, "imports belong at the top of the model file",
+                             "move the import to the top level (only adc.lang, numpy, math)")
         elif isinstance(node, ast.FunctionDef):
-            raise self.ctx.error(node, "nested functions are not supported",
-                                 "define helper functions at the top level of the file")
+            raise self.error(node, "nested functions are not supported",
+                             "define helper functions at the top level of the file")
         else:
-            raise self.ctx.error(node, f"`{type(node).__name__}` statements are not supported "
-                                 "in a model", "use assignments, for-range loops, if on "
-                                 "constants, and return")
+            raise self.error(node, f"`{type(node).__name__}` statements are not supported "
+                             "in a model", "use assignments, for-range loops, if on "
+                             "constants, and return")
+
+    def if_statement(self, node, env):
+        cond = self.expr(node.test, env)
+        if isinstance(cond, Value):
+            raise self.error(node.test, "data-dependent `if`: the condition depends on "
+                             "argument values, which are not known at compile time",
+                             "use where(cond, a, b) to choose between values elementwise")
+        if isinstance(cond, sp.Basic) and cond.free_symbols:
+            names = ", ".join(sorted(str(x) for x in cond.free_symbols))
+            raise self.error(node.test, "data-dependent `if`: the condition depends on "
+                             f"{names}, known only when the function is called",
+                             "use where(cond, a, b) to choose between values; `if` needs "
+                             "a compile-time condition (constants, shapes, loop counters)")
+        try:
+            taken = bool(cond)
+        except TypeError:
+            raise self.error(node.test, "this `if` condition cannot be decided at compile "
+                             "time", "use where(cond, a, b)") from None
+        for s in (node.body if taken else node.orelse):
+            self.statement(s, env)
 
     def for_loop(self, node, env):
         it = node.iter
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
                 and it.func.id == "range" and not isinstance(env.get("range"), Value)):
-            raise self.ctx.error(it, "only `for NAME in range(K)` loops are supported")
+            raise self.error(it, "only `for NAME in range(K)` loops are supported",
+                             "loop over indices: for i in range(K), with a compile-time K")
         if node.orelse:
-            raise self.ctx.error(node, "for-else is not supported")
+            raise self.error(node.orelse[0], "for-else is not supported",
+                             "move the else-block after the loop")
+        if not 1 <= len(it.args) <= 3 or it.keywords:
+            raise self.error(it, "range() takes 1 to 3 positional arguments",
+                             "range(stop), range(start, stop) or range(start, stop, step)")
         bounds = [self.expr(a, env) for a in it.args]
         for a, v in zip(it.args, bounds):
             if isinstance(v, bool) or not isinstance(v, int):
-                raise self.ctx.error(a, "the loop bound must be a compile-time int",
-                                     "use an int literal or module-level int constant; "
-                                     "loops are unrolled")
+                why = ("it is known only when the function is called"
+                       if isinstance(v, sp.Basic) and v.free_symbols or isinstance(v, Value)
+                       else f"got {type(v).__name__}")
+                raise self.error(a, f"the loop bound `{ast.unparse(a)}` must be a "
+                                 f"compile-time int ({why})",
+                                 "use an int literal or a module-level int constant: loops "
+                                 "are unrolled at compile time")
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise self.error(it.args[2], "range() step must not be zero",
+                             "use a positive or negative int step")
         if not isinstance(node.target, ast.Name):
-            raise self.ctx.error(node.target, "the loop variable must be a plain name")
+            raise self.error(node.target, "the loop variable must be a plain name",
+                             "for i in range(K): unpacking is not supported")
         for k in range(*bounds):
             env[node.target.id] = k
             for s in node.body:
@@ -412,45 +657,68 @@ class _Lowerer:
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
-                raise self.ctx.error(target, "cannot unpack: the right side is not a tuple of "
-                                     f"{len(target.elts)} values")
+                got = f"{len(value)} values" if isinstance(value, tuple) else "not a tuple"
+                raise self.error(target, f"cannot unpack: {len(target.elts)} names on the "
+                                 f"left, but the right side is {got}",
+                                 "use as many names as the right side has values")
             for t, v in zip(target.elts, value):
                 self.assign(t, v, env)
         else:
-            raise self.ctx.error(target, "only names can be assigned to",
-                                 "tensors are immutable: build a new one with where(), "
-                                 "concatenate() or stack()")
+            raise self.error(target, "only names can be assigned to",
+                             "tensors are immutable: build a new one with where(), "
+                             "concatenate() or stack()")
 
     def outputs(self, result, fn):
+        where = self.return_node or fn
         values = result if isinstance(result, tuple) else (result,)
         names = []
         for k, v in enumerate(values):
-            if not isinstance(v, (Value, int, float, sp.Expr)):
-                raise self.ctx.error(fn, "an entry point must return tensors or numbers")
+            if isinstance(v, Value) and v.kind == "bool":
+                raise self.error(where, "an entry point cannot return a comparison",
+                                 "return where(cond, 1.0, 0.0) for a 0/1 tensor")
+            if isinstance(v, bool) or not isinstance(v, (Value, int, float, sp.Expr)):
+                what = "a nested tuple" if isinstance(v, tuple) else _article(_kind_name(v))
+                raise self.error(where, "an entry point must return tensors or numbers "
+                                 f"(or a flat tuple of them), not {what}",
+                                 "return a tensor, or a tuple such as `return loss, logits`")
             v = as_value(v)
             hint = "out" if len(values) == 1 else f"out{k}"
             force = v.tensor is None or self.b.tensors[v.tensor].role != "temp" \
                 or v.tensor in names
-            names.append(self.b.materialize(v, hint, force=force).tensor)
+            try:
+                names.append(self.b.materialize(v, hint, force=force).tensor)
+            except Located as exc:
+                raise self.error(where, exc.message, exc.hint) from None
         return names
 
     # -- expressions ---------------------------------------------------------------
     def expr(self, node, env):
         if type(node) in _UNSUPPORTED:
-            raise self.ctx.error(node, _UNSUPPORTED[type(node)])
+            raise self.error(node, *_UNSUPPORTED[type(node)])
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
-            raise self.ctx.error(node, f"`{type(node).__name__}` expressions are not supported "
-                                 "in a model")
+            raise self.error(node, f"`{type(node).__name__}` expressions are not supported "
+                             "in a model", "see the language reference for the expressions "
+                             "adc supports")
         try:
             return method(node, env)
         except Located as exc:
-            raise self.ctx.error(node, exc.message, exc.hint) from None
+            raise self.error(node, exc.message, exc.hint) from None
+        except (AdcError, _Return):
+            raise
+        except Exception as exc:
+            # Never a raw traceback for a model: say where lowering failed. The cause stays
+            # chained (`from exc`) for whoever debugs the compiler.
+            raise self.error(node, f"adc cannot lower this expression ({type(exc).__name__}: "
+                             f"{exc})", "check the operand types and shapes; if they look "
+                             "right, this is a compiler bug: please report it") from exc
 
     def expr_Constant(self, node, env):
-        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+        if isinstance(node.value, (int, float, str, bool)) or node.value is None \
+                or node.value is Ellipsis:
             return node.value
-        raise self.ctx.error(node, f"constant {node.value!r} is not supported")
+        raise self.error(node, f"constant {node.value!r} is not supported",
+                         "use int or float numbers")
 
     def expr_Name(self, node, env):
         if node.id in env:
@@ -461,18 +729,32 @@ class _Lowerer:
                 return library.CONSTANTS[g.name]
             return g
         if node.id in BUILTIN_TRAPS:
-            raise self.ctx.error(node, f"the builtin `{node.id}` is Python's, not adc's",
-                                 f"import it: `from adc.lang import {node.id}` (Python's "
-                                 f"builtin {node.id} of a matrix is not what you want)")
-        if node.id in ("range", "len", "float", "int", "tuple"):
+            raise self.error(node, f"`{node.id}` is Python's builtin here: import it from "
+                             f"adc.lang", f"add `from adc.lang import {node.id}` (Python's "
+                             f"builtin {node.id} of a matrix is not a scalar)")
+        if node.id in _PY_NAMES:
             return node.id
-        raise self.ctx.error(node, f"unknown name '{node.id}'",
-                             "define it, pass it as an argument, or import it from adc.lang")
+        if library.ALIASES.get(node.id, node.id) in library.FUNCTIONS \
+                or node.id in library.CONSTANTS:
+            raise self.error(node, f"unknown name '{node.id}': it is not imported",
+                             f"add `from adc.lang import {node.id}` at the top of the file")
+        raise self.error(node, f"unknown name '{node.id}'",
+                         "define it, pass it as an argument, or import it from adc.lang")
 
     def expr_Tuple(self, node, env):
         return tuple(self.expr(e, env) for e in node.elts)
 
     expr_List = expr_Tuple
+
+    def _attr_where(self, node):
+        """The position of `.attr`'s name, for a caret under it."""
+        if node.end_lineno is None:
+            return node
+        line = self.ctx.lines[node.end_lineno - 1].encode("utf-8") \
+            if 0 < node.end_lineno <= len(self.ctx.lines) else b""
+        col = node.end_col_offset - len(node.attr.encode("utf-8"))
+        return Where(node.end_lineno, col) if line[col:node.end_col_offset] == \
+            node.attr.encode("utf-8") else node
 
     def expr_Attribute(self, node, env):
         base = self.expr(node.value, env)
@@ -484,8 +766,9 @@ class _Lowerer:
             name = library.ALIASES.get(node.attr, node.attr)
             if name in library.FUNCTIONS or name in ROLES or name == "dim":
                 return LangName(name)
-            raise self.ctx.error(node, f"'{node.attr}' is not a function adc supports",
-                                 "see the language reference for the supported functions")
+            raise self.error(self._attr_where(node), f"`{ast.unparse(node)}` is not a "
+                             "function adc supports",
+                             "see the language reference for the supported functions")
         if isinstance(base, Value):
             if node.attr == "T":
                 return library.transpose(self.b, base)
@@ -493,20 +776,39 @@ class _Lowerer:
                 return tuple(int(s) if s.is_Integer else s for s in base.shape)
             if node.attr == "ndim":
                 return base.rank
-        raise self.ctx.error(node, f"attribute '.{node.attr}' is not supported",
-                             "only .T and .shape (and np./math. functions) are allowed")
+            if library.ALIASES.get(node.attr, node.attr) in library.FUNCTIONS:
+                raise self.error(self._attr_where(node), f"methods are not supported: "
+                                 f"`.{node.attr}`",
+                                 f"call the function instead: {node.attr}(x, ...) imported "
+                                 "from adc.lang")
+        raise self.error(self._attr_where(node), f"attribute '.{node.attr}' is not supported",
+                         "only .T and .shape (and np./math. functions) are allowed")
 
     def expr_Subscript(self, node, env):
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        for item in items:
+            if isinstance(item, ast.List):
+                # NumPy would gather with a list; the tuple-like reading would silently
+                # differ from the eager run, so refuse it.
+                raise self.error(item, "indexing with a list is not supported",
+                                 "pass the indices as an Index[...] argument, or use "
+                                 "arange(n) or a slice")
         base = self.expr(node.value, env)
         index = self.expr(node.slice, env)
         if isinstance(base, tuple):
-            if isinstance(index, int):
+            if isinstance(index, int) and not isinstance(index, bool):
+                if not -len(base) <= index < len(base):
+                    raise self.error(node.slice, f"index {index} is out of range for a tuple "
+                                     f"of {len(base)} values",
+                                     f"use an index from 0 to {len(base) - 1}")
                 return base[index]
-            raise self.ctx.error(node, "a tuple can only be indexed with an int constant")
+            raise self.error(node, "a tuple can only be indexed with an int constant",
+                             "e.g. x.shape[0]")
         if isinstance(base, Value):
             from .indexing import subscript
             return subscript(self.b, base, index)
-        raise self.ctx.error(node, "this value cannot be indexed")
+        raise self.error(node, f"{_article(_kind_name(base))} cannot be indexed",
+                         "only tensors, tuples and .shape can be indexed")
 
     def expr_Slice(self, node, env):
         parts = [self.expr(p, env) if p is not None else None
@@ -515,38 +817,69 @@ class _Lowerer:
 
     def expr_UnaryOp(self, node, env):
         v = self.expr(node.operand, env)
+        if isinstance(node.op, (ast.USub, ast.UAdd)) and \
+                not isinstance(v, (Value, int, float, sp.Expr)):
+            raise self.error(node, f"cannot negate {_article(_kind_name(v))}",
+                             "only tensors and numbers have a sign")
         if isinstance(node.op, ast.USub):
             return -v if not isinstance(v, Value) else elementwise(lambda x: -x, v)
         if isinstance(node.op, ast.UAdd):
             return v
         if isinstance(node.op, ast.Not) and not isinstance(v, Value):
             return not v
-        raise self.ctx.error(node, "this unary operator is not supported on tensors")
+        raise self.error(node, "this unary operator is not supported on tensors",
+                         "use where(cond, a, b) for logic on tensors")
 
     def expr_BinOp(self, node, env):
-        return self.binop(node, self.expr(node.left, env), self.expr(node.right, env), node.op)
+        return self.binop(node, self.expr(node.left, env), self.expr(node.right, env), node.op,
+                          node.left, node.right)
 
-    def binop(self, node, a, b, op):
+    def binop(self, node, a, b, op, left, right):
+        """a OP b; errors point at the operator (the operands may be long)."""
+        where = _operator_position(self.ctx, left, right) or node
+        try:
+            return self._binop(a, b, op)
+        except Located as exc:
+            message = exc.message
+            if isinstance(op, ast.MatMult):
+                message = f"cannot compute {_shape_text(a)} @ {_shape_text(b)}: {message}"
+            raise self.error(where, message, exc.hint) from None
+        except _OperatorError as exc:
+            raise self.error(where, exc.message, exc.hint) from None
+
+    def _binop(self, a, b, op):
+        symbol = _OP_SYMBOLS.get(type(op), type(op).__name__)
+        if type(op) not in _BINOPS and not isinstance(op, ast.MatMult):
+            raise _OperatorError(f"operator {symbol} is not supported",
+                                 "use + - * / ** @ (and where() for conditions)")
+        for v in (a, b):
+            if isinstance(v, Value) and v.kind == "bool":
+                raise _OperatorError(f"a comparison is not a number: it cannot be an operand "
+                                     f"of {symbol}", "use where(cond, a, b) to turn a "
+                                     "condition into numbers")
+            if not isinstance(v, (Value, int, float, sp.Expr)):
+                raise _OperatorError(f"unsupported operand for {symbol}: "
+                                     f"{_kind_name(v)}",
+                                     "operands must be tensors or numbers")
         if isinstance(op, ast.MatMult):
             return library.matmul(self.b, a, b)
-        if type(op) not in _BINOPS:
-            raise self.ctx.error(node, f"operator {type(op).__name__} is not supported")
         fn = _BINOPS[type(op)]
         if not isinstance(a, Value) and not isinstance(b, Value):
-            if isinstance(a, (int, float, sp.Expr)) and isinstance(b, (int, float, sp.Expr)):
-                return _const_binop(fn, a, b)
-            raise self.ctx.error(node, "unsupported operand types for this operator")
+            return _const_binop(fn, a, b)
         if type(op) in (ast.FloorDiv, ast.Mod):
-            raise self.ctx.error(node, "// and % are only supported on compile-time ints")
+            raise _OperatorError(f"{symbol} is only supported on compile-time ints",
+                                 "use / for tensors")
         return elementwise(lambda x, y: fn(x, y), a, b)
 
     def expr_Compare(self, node, env):
         if len(node.ops) != 1:
-            raise self.ctx.error(node, "chained comparisons are not supported")
+            raise self.error(node, "chained comparisons are not supported",
+                             "compare one pair at a time, e.g. where(x > 0, where(x < 1, ...))")
         a, b = self.expr(node.left, env), self.expr(node.comparators[0], env)
         op = type(node.ops[0])
         if op not in _CMPOPS:
-            raise self.ctx.error(node, "this comparison is not supported")
+            raise self.error(node, "this comparison is not supported",
+                             "use < <= > >= == !=")
         py, sym = _CMPOPS[op]
         if not isinstance(a, Value) and not isinstance(b, Value):
             return py(a, b)
@@ -555,68 +888,192 @@ class _Lowerer:
     def expr_BoolOp(self, node, env):
         values = [self.expr(v, env) for v in node.values]
         if any(isinstance(v, Value) for v in values):
-            raise self.ctx.error(node, "and/or work only on compile-time values",
-                                 "combine tensor conditions with nested where()")
+            raise self.error(node, "and/or work only on compile-time values",
+                             "combine tensor conditions with nested where()")
         return all(values) if isinstance(node.op, ast.And) else any(values)
 
     def expr_Call(self, node, env):
-        func = self.expr(node.func, env)
+        f = node.func
+        if isinstance(f, ast.Name) and f.id not in env and f.id not in self.ctx.globals \
+                and f.id not in BUILTIN_TRAPS and f.id not in _PY_NAMES \
+                and library.ALIASES.get(f.id, f.id) not in library.FUNCTIONS:
+            raise self.error(f, f"unknown function '{f.id}'",
+                             "define it with def at the top level of this file, or import "
+                             "it from adc.lang")
+        func = self.expr(f, env)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise self.ctx.error(a, "*args in calls is not supported")
+                raise self.error(a, "*args in calls is not supported",
+                                 "pass the arguments one by one")
             args.append(self.expr(a, env))
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
-                raise self.ctx.error(kw, "**kwargs in calls is not supported")
+                raise self.error(kw, "**kwargs in calls is not supported",
+                                 "pass the keyword arguments one by one")
             kwargs[kw.arg] = self.expr(kw.value, env)
         if isinstance(func, Helper):
             return self.inline(node, func.node, args, kwargs)
         if isinstance(func, LangName):
-            if func.name not in library.FUNCTIONS:
-                raise self.ctx.error(node, f"'{func.name}' cannot be called inside a function")
-            try:
-                return library.FUNCTIONS[func.name](self.b, *args, **kwargs)
-            except TypeError as exc:
-                raise self.ctx.error(node, f"bad arguments to {func.name}(): {exc}") from None
-        if func == "len" and len(args) == 1 and isinstance(args[0], Value):
+            return self.call_library(node, func, args, kwargs)
+        if func in ("len", "float", "int") and (len(args) != 1 or kwargs or
+                                                (func == "len") != isinstance(args[0], Value)):
+            raise self.error(node, f"{func}() is only supported as "
+                             + ("len(tensor)" if func == "len" else f"{func}(number)"),
+                             "len(x) is x.shape[0]" if func == "len" else
+                             "tensors are float already; use where() or a comparison for "
+                             "tests")
+        if func == "len":
+            if args[0].rank == 0:
+                raise self.error(node, "len() of a scalar", "len(x) is x.shape[0]; x has "
+                                 "no axes")
             s = args[0].shape[0]
             return int(s) if s.is_Integer else s
-        if func in ("float", "int") and len(args) == 1 and not isinstance(args[0], Value):
-            return (float if func == "float" else int)(args[0])
+        if func in ("float", "int"):
+            try:
+                return (float if func == "float" else int)(args[0])
+            except TypeError:
+                raise self.error(node, f"{func}() of a size known only at run time",
+                                 "use the size directly") from None
         if func == "range":
-            raise self.ctx.error(node, "range() can only be used in `for i in range(K)`")
-        raise self.ctx.error(node, "this is not a function adc can call",
-                             "call language functions from adc.lang or functions of this file")
+            raise self.error(node, "range() can only be used in `for i in range(K)`",
+                             "use arange(n) for a vector of indices")
+        raise self.error(node, f"`{ast.unparse(node.func)}` is not a function adc can call "
+                         f"(it is {_article(_kind_name(func))})",
+                         "call language functions from adc.lang or functions of this file")
+
+    def call_library(self, node, func: LangName, args, kwargs):
+        if func.name not in library.FUNCTIONS:
+            if func.name in ROLES or func.name == "dim":
+                raise self.error(node, f"{func.name} is for annotations and module-level "
+                                 "sizes; it cannot be called inside a function",
+                                 f"annotate arguments instead: x: {func.name}[N, D]"
+                                 if func.name in ROLES else "define sizes at module level")
+            raise self.error(node, f"'{func.name}' (from {func.module}) is not a function "
+                             "adc supports",
+                             "see the language reference for the supported functions")
+        lower = library.FUNCTIONS[func.name]
+        usage = _signature_text(func.name, lower)
+        try:
+            bound = inspect.signature(lower).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise self._bad_call(node, func.name, str(exc), usage, len(args)) from None
+        try:
+            return lower(self.b, *args, **kwargs)
+        except Located as exc:
+            # Library messages say what is wrong; add what was passed when they lack a hint.
+            given = [f"{name} of shape {_shape_text(v)}"
+                     for name, v in list(bound.arguments.items())[1:] if isinstance(v, Value)]
+            hint = exc.hint or (f"{func.name}() was given {', '.join(given)}; " if given
+                                else "") + f"call it as {usage}"
+            raise self.error(node, exc.message, hint) from None
+        except TypeError as exc:
+            raise self.error(node, f"bad arguments to {func.name}(): {exc}",
+                             f"call it as {usage}") from None
+
+    def _bad_call(self, node, name, reason, usage, n_given):
+        """A call whose arguments do not fit the signature: point at the culprit."""
+        bad_kw = re.search(r"unexpected keyword argument '(\w+)'", reason)
+        if bad_kw:
+            kw = next(k for k in node.keywords if k.arg == bad_kw.group(1))
+            return self.error(kw, f"{name}() has no argument '{kw.arg}'", f"call it as {usage}")
+        if "too many positional" in reason or "takes" in reason:
+            n_ok = n_given - 1
+            m = re.search(r"takes (\d+)", reason)
+            if m:
+                n_ok = int(m.group(1)) - 1     # minus the builder
+            first_extra = node.args[min(max(n_ok, 0), len(node.args) - 1)]
+            return self.error(first_extra, f"{name}() takes at most {n_ok} positional "
+                              f"argument{'s' if n_ok != 1 else ''}, {n_given} given",
+                              f"call it as {usage}")
+        missing = re.search(r"missing a required argument: '(\w+)'", reason)
+        if missing:
+            return self.error(node, f"{name}() is missing its argument '{missing.group(1)}'",
+                              f"call it as {usage}")
+        multiple = re.search(r"multiple values for argument '(\w+)'", reason)
+        if multiple:
+            return self.error(node, f"{name}() got two values for '{multiple.group(1)}'",
+                              f"call it as {usage}")
+        return self.error(node, f"bad arguments to {name}(): {reason}", f"call it as {usage}")
 
     def inline(self, node, fn: ast.FunctionDef, args, kwargs):
-        if self.depth > 20:
-            raise self.ctx.error(node, f"helper '{fn.name}' calls itself too deeply",
-                                 "recursion is not supported")
+        usage = _helper_signature(fn)
+        if self.depth >= self.MAX_DEPTH:
+            chain = self.calls
+            if fn.name not in chain:
+                raise self.error(node, f"helpers nest more than {self.MAX_DEPTH} calls deep",
+                                 "helpers are inlined at compile time; flatten the calls")
+            start = len(chain) - 1 - chain[::-1].index(fn.name)
+            cycle = " -> ".join(chain[start:] + [fn.name])
+            raise self.error(node, f"helper '{fn.name}' calls itself ({cycle}): recursion "
+                             "is not supported",
+                             "helpers are inlined at compile time; write the repetition "
+                             "as a `for i in range(K)` loop")
         params = [a.arg for a in fn.args.args]
         if len(args) > len(params):
-            raise self.ctx.error(node, f"{fn.name}() takes {len(params)} arguments, "
-                                 f"{len(args)} given")
+            raise self.error(node.args[len(params)], f"{fn.name}() takes {len(params)} "
+                             f"positional argument{'s' if len(params) != 1 else ''}, "
+                             f"{len(args)} given", f"call it as {usage}")
         env = dict(zip(params, args))
         defaults = _defaults(fn)
         for name in params + [a.arg for a in fn.args.kwonlyargs]:
             if name in kwargs:
+                if name in env:
+                    raise self.error(node, f"{fn.name}() got two values for '{name}'",
+                                     f"call it as {usage}")
                 env[name] = kwargs.pop(name)
             elif name not in env:
                 if name not in defaults:
-                    raise self.ctx.error(node, f"{fn.name}() is missing argument '{name}'")
+                    raise self.error(node, f"{fn.name}() is missing its argument '{name}'",
+                                     f"call it as {usage}")
                 env[name] = self.expr(defaults[name], {})
         if kwargs:
-            raise self.ctx.error(node, f"{fn.name}() got unexpected argument "
-                                 f"'{next(iter(kwargs))}'")
+            kw = next(k for k in node.keywords if k.arg in kwargs)
+            raise self.error(kw, f"{fn.name}() has no argument '{kw.arg}'",
+                             f"call it as {usage}")
         saved = self.b.origin
         self.depth += 1
+        self.calls.append(fn.name)
         try:
             return self.run_body(fn.body, env, fn)
         finally:
             self.depth -= 1
+            self.calls.pop()
             self.b.origin = saved
+
+
+class _OperatorError(Exception):
+    """An operator misuse found in `_binop`; `binop` locates it at the operator."""
+
+    def __init__(self, message, hint=""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+_OP_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+               ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&",
+               ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def _kind_name(v) -> str:
+    if isinstance(v, Value):
+        return "tensor"
+    if isinstance(v, (Helper, LangName)):
+        return "function"
+    if isinstance(v, ModuleRef):
+        return "module"
+    if isinstance(v, str) and v in _PY_NAMES:
+        return f"builtin {v}()"
+    if isinstance(v, (int, float, sp.Basic)) and not isinstance(v, bool):
+        return "number"
+    return {str: "string", tuple: "tuple", type(None): "None", bool: "bool",
+            slice: "slice"}.get(type(v), type(v).__name__)
 
 
 def _const_binop(fn, a, b):

@@ -11,12 +11,15 @@ def _normalise(items, rank):
     items = list(items) if isinstance(items, tuple) else [items]
     n_real = sum(1 for it in items if it is not None and it is not Ellipsis)
     if sum(1 for it in items if it is Ellipsis) > 1:
-        raise Located("an index can only have one '...'")
-    if Ellipsis in items:
+        raise Located("an index can only have one '...'",
+                      "keep one ... and spell out the other axes with :")
+    if n_real > rank:
+        raise Located(f"too many indices ({n_real}) for a tensor of rank {rank}",
+                      f"give at most {rank} indices (use None to add an axis)")
+    if Ellipsis in items:  # `...` stands for every axis the other items leave out
         pos = items.index(Ellipsis)
         items[pos:pos + 1] = [slice(None)] * (rank - n_real)
-    if n_real > rank:
-        raise Located(f"too many indices ({n_real}) for a tensor of rank {rank}")
+        return items
     return items + [slice(None)] * (rank - n_real)
 
 
@@ -25,7 +28,9 @@ def _int_index(v, n):
     if v.is_Integer and int(v) < 0:
         v = size(n) + v
     if v.is_Integer and size(n).is_Integer and not 0 <= int(v) < int(size(n)):
-        raise Located(f"index {v} is out of range for an axis of size {n}")
+        raise Located(f"index {v} is out of range for an axis of size {n}",
+                      f"use an index from 0 to {int(size(n)) - 1}, or a negative one "
+                      "counting from the end")
     return v
 
 
@@ -33,10 +38,13 @@ def _slice(sl: slice, n):
     """(start, step, length) of a slice with compile-time bounds on an axis of size n."""
     for part in (sl.start, sl.stop, sl.step):
         if part is not None and not isinstance(part, (int, sp.Expr)):
-            raise Located("slice bounds must be compile-time ints or sizes")
+            raise Located("slice bounds must be compile-time ints or sizes",
+                          "use int constants, dims or x.shape[i] (e.g. x[:, 2:5]); for "
+                          "run-time positions gather with an Index[...] tensor")
     step = 1 if sl.step is None else sl.step
     if not isinstance(step, int) or step <= 0:
-        raise Located("slice steps must be positive int constants")
+        raise Located("slice steps must be positive int constants",
+                      "e.g. x[::2]; reverse order is not supported")
     n = size(n)
     start = _clamp(sl.start, n, 0)
     stop = _clamp(sl.stop, n, n)
@@ -89,7 +97,9 @@ def subscript(b: Builder, x: Value, index) -> Value:
         elif isinstance(it, (int, sp.Expr)) and not isinstance(it, bool):
             plan.append(("fixed", (axis, _int_index(it, n))))
         else:
-            raise Located(f"unsupported index {it!r}")
+            raise Located(f"unsupported index {it!r}",
+                          "index with ints, slices, None, ... or integer tensors "
+                          "(Index[...] arguments or arange)")
         axis += 1
     if gather_at is not None and not adjacent:
         g = next(p for p, (kind, _) in enumerate(plan) if kind == "gather")
