@@ -61,28 +61,49 @@ def formulas(c) -> str:
 
 
 def graph(c) -> str:
-    """The computational graph as Graphviz DOT: tensors are nodes, reads are edges."""
+    """The computational graph as Graphviz DOT: tensors are nodes, reads are edges.
+
+    Arguments are boxes (parameters shaded), outputs have a double border, and each edge
+    is labelled with the operation that reads its source, e.g. `sum(W1*X)`.
+    """
     p = c.program
     out = [f'digraph "{p.name}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for name, t in p.tensors.items():
         shape = "box" if t.role in ("param", "data", "index") else "ellipse"
         style = ', style=filled, fillcolor="#dde8ff"' if t.role == "param" else ""
+        border = ", peripheries=2" if name in p.outputs else ""
         dims = ", ".join(str(s) for s in t.shape)
-        out.append(f'  "{name}" [shape={shape}, label="{name}\\n[{dims}]"{style}];')
-    for k, st in enumerate(p.stmts):
-        op = st.reduce if st.reduce != "none" else _op_name(st.body)
+        out.append(f'  "{name}" [shape={shape}, label="{name}\\n[{dims}]"{style}{border}];')
+    for st in p.stmts:
+        label = _dot_escape(_op_label(st))
         for src in sorted(reads(st)):
-            out.append(f'  "{src}" -> "{st.target}" [label="{op}"];')
+            out.append(f'  "{src}" -> "{st.target}" [label="{label}"];')
+            if st.argmax:   # the index of the extremum is computed from the same inputs
+                out.append(f'  "{src}" -> "{st.argmax}" [label="arg{st.reduce}"];')
     out.append("}")
     return "\n".join(out)
 
 
-def _op_name(body) -> str:
-    if isinstance(body, sp.Indexed):
+def _op_label(st, width=32) -> str:
+    """The statement's body with tensors by name (`relu(b1 + mm)`), or a short op name."""
+    if isinstance(st.body, sp.Indexed) and st.reduce == "none" and not st.rloops:
         return "copy"
-    if isinstance(body, (sp.Function, sp.Piecewise)):
-        return type(body).__name__
-    return type(body).__name__.lower()
+    body = st.body.xreplace({a: sp.Symbol(str(a.base)) for a in accesses(st.body)})
+    text = str(body)
+    if st.reduce != "none" or st.rloops:
+        text = f"{st.reduce if st.reduce != 'none' else 'sum'}({text})"
+    return text if len(text) <= width else _op_name(st)
+
+
+def _op_name(st) -> str:
+    names = sorted({type(f).__name__.lower() for f in st.body.atoms(sp.Function)})
+    top = type(st.body).__name__.lower()
+    name = ", ".join(names) if names else top
+    return f"{st.reduce}({name})" if st.reduce != "none" else name
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 __all__ = ["ir", "grad", "formulas", "graph", "accesses"]

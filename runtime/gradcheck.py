@@ -1,7 +1,14 @@
-"""Gradient checks of generated modules against central finite differences (float64)."""
+"""Gradient checks of generated modules against central finite differences (float64).
+
+A scalar entry point is checked through `f_value_and_grad`. An entry point with a
+non-scalar output (or several outputs) is checked through `f_vjp` with a fixed random
+cotangent u: the scalar <u, f(...)> is a random projection whose gradient is exactly
+`f_vjp(..., cotangent=u)`, and a wrong Jacobian entry shows up in it with probability 1.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -14,6 +21,18 @@ class GradCheckRow:
     shape: tuple
     rel_error: float
     checked: int
+    first: float = float("nan")   # the analytic gradient's first element (for tables)
+
+
+@dataclass
+class Objective:
+    """The scalar function a check differentiates, its value and analytic gradients."""
+
+    fn: Callable            # keyword arguments -> float
+    value: float
+    grads: object           # the entry point's f_Grads named tuple
+    via: str                # 'grad' (scalar output) or 'vjp' (random projection)
+    cotangent: object = None
 
 
 def _size(entry, sizes):
@@ -68,24 +87,58 @@ def numeric_gradient(fn, values: dict, name: str, eps=1e-6, max_points=None, see
     return points, estimates
 
 
-def check_gradients(module, fname: str, values: dict, eps=1e-6, max_points=64):
-    """Compare `fname_grad` with central differences for every differentiated argument.
+def random_cotangent(output, seed=0):
+    """A standard-normal cotangent shaped like `output` (a tuple for several outputs)."""
+    rng = np.random.default_rng(seed + 7919)  # not the stream the inputs were drawn from
+    if isinstance(output, tuple):
+        return tuple(rng.standard_normal(np.shape(o)) for o in output)
+    return rng.standard_normal(np.shape(output))
 
-    The error is relative to the larger of the two gradients' magnitudes, with a floor of
+
+def _project(cotangent, output) -> float:
+    """<u, f>: the sum of elementwise products over every output."""
+    if isinstance(output, tuple):
+        return float(sum(_project(u, o) for u, o in zip(cotangent, output)))
+    return float(np.sum(np.asarray(cotangent) * np.asarray(output, dtype=np.float64)))
+
+
+def objective(module, fname: str, values: dict, seed=0, suffix="") -> Objective:
+    """`fname` itself when its output is a scalar, else <u, fname(...)> for a random u.
+
+    suffix="_cuda" checks the GPU functions (f_cuda, f_value_and_grad_cuda, f_vjp_cuda).
+    """
+    fn = getattr(module, fname + suffix)
+    if hasattr(module, f"{fname}_value_and_grad{suffix}"):
+        value, grads = getattr(module, f"{fname}_value_and_grad{suffix}")(**values)
+        return Objective(fn, float(value), grads, "grad")
+    u = random_cotangent(fn(**values), seed)
+    grads = getattr(module, f"{fname}_vjp{suffix}")(**values, cotangent=u)
+
+    def projected(**args):
+        return _project(u, fn(**args))
+    return Objective(projected, projected(**values), grads, "vjp", u)
+
+
+def check_gradients(module, fname: str, values: dict, eps=1e-6, max_points=64, seed=0,
+                    target: Objective | None = None):
+    """Compare analytic gradients with central differences for every differentiated argument.
+
+    `target` is the `objective(...)` to check (computed here when not given). The error
+    is relative to the larger of the two gradients' magnitudes, with a floor of
     1e-4 * max(1, |f|): below that, differences are rounding noise of the differences
     (a gradient that is exactly zero, such as a bias before batch norm, is then checked
     absolutely).
     """
-    fn = getattr(module, fname)
-    value, grads = getattr(module, f"{fname}_value_and_grad")(**values)
-    floor = 1e-4 * max(1.0, abs(float(value)))
+    target = target or objective(module, fname, values, seed)
+    floor = 1e-4 * max(1.0, abs(target.value))
     rows = []
     for name in module.SIGNATURES[fname]["wrt"]:
-        analytic = np.asarray(getattr(grads, name), dtype=np.float64).reshape(-1)
-        points, numeric = numeric_gradient(fn, values, name, eps, max_points)
+        analytic = np.asarray(getattr(target.grads, name), dtype=np.float64).reshape(-1)
+        points, numeric = numeric_gradient(target.fn, values, name, eps, max_points, seed)
         picked = analytic[points] if analytic.size else analytic
         scale = max(np.max(np.abs(numeric), initial=0.0), np.max(np.abs(picked), initial=0.0),
                     floor)
         err = float(np.max(np.abs(picked - numeric), initial=0.0) / scale)
-        rows.append(GradCheckRow(name, np.shape(values[name]), err, len(points)))
+        first = float(analytic[0]) if analytic.size else 0.0
+        rows.append(GradCheckRow(name, np.shape(values[name]), err, len(points), first))
     return rows
