@@ -1,11 +1,12 @@
 """The pipeline, step by step: parse -> lower -> inline -> autodiff -> schedule -> backend -> emit."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
 from . import autodiff, emit, frontend, inline, schedule
-from .backends import numba_cpu
+from .backends import numba_cpu, numba_cuda
 from .errors import CompileError
 from .printer import KernelPrinter
 
@@ -25,11 +26,23 @@ class Compiled:
 
 
 def read_source(path: str) -> str:
+    """The model's text (universal newlines), read from its bytes: see `source_digest`."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise CompileError(f"cannot read model file: {exc.strerror}", path=path) from None
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise CompileError(f"the model file is not UTF-8 text (byte {exc.start})", path=path,
+                           hint="save the file as UTF-8") from None
+
+
+def source_digest(path: str) -> str:
+    """SHA-256 of the model file's bytes, as `sha256sum` prints it."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def lower(path: str, source: str, functions=(), wrt=()) -> list:
@@ -51,7 +64,10 @@ def lower(path: str, source: str, functions=(), wrt=()) -> list:
     return [frontend.lower_function(ctx, fn, wrt) for fn in fns]
 
 
-def compile_program(lowered) -> Compiled:
+TARGETS = ("cpu", "cuda", "all")
+
+
+def compile_program(lowered, target: str = "cpu") -> Compiled:
     prog = inline.inline_elementwise(lowered)
     adj = autodiff.reverse(prog)
     fwd = schedule.schedule_forward(prog.stmts, prog.tensors)
@@ -60,17 +76,24 @@ def compile_program(lowered) -> Compiled:
     forward_names = {n for n, t in prog.tensors.items() if t.role in ("temp", "argmax")}
     saved = [n for n in schedule.saved_for_backward(forward_names, bwd)
              if n not in prog.outputs]
+    # outputs the backward pass reads too (e.g. tanh' = 1 - out**2), passed before `saved`
+    outputs_read = schedule.saved_for_backward(set(prog.outputs), bwd)
     printer = KernelPrinter()
     fsrc = numba_cpu.forward_kernel(prog, fwd, saved, printer)
-    bsrc = numba_cpu.backward_kernel(prog, adj, bwd, saved, printer)
-    entry = emit.Entry(prog, fsrc, bsrc, saved, set(printer.used_helpers))
+    bsrc = numba_cpu.backward_kernel(prog, adj, bwd, outputs_read + saved, printer)
+    entry = emit.Entry(prog, fsrc, bsrc, saved, set(printer.used_helpers), outputs_read)
+    if target in ("cuda", "all"):
+        entry.cuda = numba_cuda.entry_source(prog, adj, fwd, bwd, saved, outputs_read)
     return Compiled(lowered, prog, adj, fwd, bwd, entry)
 
 
-def compile_source(path: str, source: str, functions=(), wrt=()) -> tuple[str, list]:
-    """(module text, per-entry Compiled) for a model's source."""
-    compiled = [compile_program(p) for p in lower(path, source, functions, wrt)]
-    text = emit.module_source([c.entry for c in compiled], path, source, VERSION)
+def compile_source(path: str, source: str, functions=(), wrt=(),
+                   target: str = "cpu", digest: str | None = None) -> tuple[str, list]:
+    """(module text, per-entry Compiled) for a model's source (`digest`: of the file's
+    bytes; by default of `source` itself)."""
+    compiled = [compile_program(p, target) for p in lower(path, source, functions, wrt)]
+    digest = digest or hashlib.sha256(source.encode()).hexdigest()
+    text = emit.module_source([c.entry for c in compiled], path, digest, VERSION)
     return text, compiled
 
 
@@ -82,10 +105,11 @@ def default_output(path: str) -> str:
 def compile_file(path: str, out: str | None = None, functions=(), wrt=(),
                  target="cpu") -> str:
     """Compile a model file and write the module atomically; returns the output path."""
-    if target not in ("cpu",):
-        raise CompileError(f"target '{target}' is not available yet (only 'cpu')", path=path)
+    if target not in TARGETS:
+        raise CompileError(f"unknown target '{target}'", path=path,
+                           hint=f"use one of: {', '.join(TARGETS)}")
     source = read_source(path)
-    text, _ = compile_source(path, source, functions, wrt)
+    text, _ = compile_source(path, source, functions, wrt, target, source_digest(path))
     out = out or default_output(path)
     emit.write_atomic(out, text)
     return out

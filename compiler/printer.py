@@ -45,11 +45,16 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_Mod(self, expr):
         a, b = expr.args
-        return f"({self._print(a)} % {self._print(b)})"
+        return f"({self._operand(a)} % {self._operand(b)})"
 
     def _print_idiv(self, expr):
         a, b = expr.args
-        return f"({self._print(a)} // {self._print(b)})"
+        return f"({self._operand(a)} // {self._operand(b)})"
+
+    def _operand(self, e) -> str:
+        """An operand of `%` or `//`, parenthesised unless it is atomic."""
+        text = self._print(e)
+        return text if e.is_Atom or isinstance(e, (sp.Indexed, sp.Function)) else f"({text})"
 
     def _print_floor(self, expr):
         num, den = sp.fraction(sp.together(expr.args[0]))

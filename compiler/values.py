@@ -21,7 +21,11 @@ REDUCE_NAMES = ("r", "s", "t", "u", "v", "w", "q", "z")
 CODEGEN_NAMES = {"np", "math", "njit", "prange", "range", "abs", "max", "min", "sum", "len",
                  "dtype", "acc", "best", "arg", "value", "namedtuple", "sigmoid", "softplus",
                  "relu", "leaky_relu", "elu", "maximum", "minimum", "float", "int",
-                 "bce_with_logits"}
+                 "bce_with_logits",
+                 # CUDA kernels and launchers
+                 "cuda", "real", "common", "k", "sizes", "thread", "lane", "flat", "rem",
+                 "partial", "partial_arg", "step", "SimpleNamespace", "float32", "float64",
+                 "int64"}
 
 
 def size(x) -> sp.Expr:

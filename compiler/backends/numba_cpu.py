@@ -190,7 +190,7 @@ def forward_kernel(prog: Program, sched: Schedule, saved: list, printer: KernelP
 
 def backward_kernel(prog: Program, adj, sched: Schedule, saved: list,
                     printer: KernelPrinter) -> str:
-    """`_f_backward(args, saved..., seeds...) -> gradients in `wrt` order`."""
+    """`_f_backward(args, outputs it reads..., saved..., seeds...) -> gradients in `wrt` order`."""
     tensors = dict(prog.tensors)
     tensors.update(adj.tensors)
     seeds = [adj.seeds[o] for o in prog.outputs]

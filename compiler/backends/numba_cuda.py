@@ -1,0 +1,522 @@
+"""Numba CUDA backend: scheduled blocks -> CUDA kernels and the host code that launches them.
+
+The same schedules as the CPU backend, mapped onto the GPU:
+
+- a fused loop nest becomes one kernel with one thread per element of its free loops
+  (small reductions inside it run serially in the thread);
+- a reduction to a single element (no free loops) becomes a one-block kernel that
+  strides over the reduced elements and combines them in shared memory (sum, or max/min
+  with the first maximal index, like the CPU code);
+- a GEMM-shaped contraction calls one tiled shared-memory matrix-product kernel;
+- an accumulation whose target is not owned by its thread (the adjoint of a broadcast,
+  a gather, a strided window) uses `cuda.atomic.add`.
+
+Kernels are built per float type by a factory `_f_cuda_kernels(real)` so that every
+literal is typed (`real(0.5)`): a float64 literal would silently promote float32 code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..cse import cse_block
+from ..ir import Program, accesses
+from ..printer import KernelPrinter, size_code
+from ..schedule import Gemm, Schedule
+from .numba_cpu import Code, dim_bindings, dtype_source, shape_code
+
+THREADS = 128          # threads per block of elementwise kernels
+REDUCE_THREADS = 256   # threads of a one-block reduction (a power of two)
+
+
+class CudaPrinter(KernelPrinter):
+    """KernelPrinter whose value-context literals and integers are cast to `real`."""
+
+    def __init__(self, int_names=(), int_tensors=()):
+        super().__init__()
+        self.int_names = set(int_names)   # loop indices, sizes, int arguments
+        self.int_tensors = set(int_tensors)
+        self._plain = 0                   # > 0 inside indices and comparisons
+
+    def _plainly(self, expr):
+        self._plain += 1
+        try:
+            return self._print(expr)
+        finally:
+            self._plain -= 1
+
+    def _real(self, text):
+        return text if self._plain else f"real({text})"
+
+    def _print_index(self, e):
+        return self._plainly(e)
+
+    def _print_Symbol(self, expr):
+        name = super()._print_Symbol(expr)
+        return self._real(name) if name in self.int_names else name
+
+    def _print_Integer(self, expr):
+        return self._real(str(int(expr)))
+
+    def _print_Float(self, expr):
+        return f"real({float(expr)!r})"
+
+    def _print_Rational(self, expr):
+        return f"real({float(expr.p) / float(expr.q)!r})"
+
+    def _print_NumberSymbol(self, expr):
+        return f"real({super()._print_NumberSymbol(expr)})"
+
+    def _print_Infinity(self, expr):
+        return "real(math.inf)"
+
+    def _print_NegativeInfinity(self, expr):
+        return "real(-math.inf)"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer and 1 < int(exp) <= 4:
+            # x*x*x: exact and typed (an integer power would go through float64)
+            return "(" + "*".join([self.parenthesize(base, 60)] * int(exp)) + ")"
+        if exp == -1:
+            return f"real(1.0) / {self.parenthesize(base, 100)}"
+        if exp == sp.Rational(1, 2):
+            return f"math.sqrt({self._print(base)})"
+        if exp == sp.Rational(-1, 2):
+            return f"real(1.0) / math.sqrt({self._print(base)})"
+        if exp.is_Integer and int(exp) < 0:
+            return f"real(1.0) / {self.parenthesize(base ** -exp, 0.5)}"
+        return f"{self.parenthesize(base, 60)}**{self.parenthesize(exp, 60)}"
+
+    def _print_Piecewise(self, expr):
+        *rest, (last, cond) = expr.args
+        out = self._print(last)
+        if cond != sp.true:
+            out = f"({out} if {self._print(cond)} else real(0.0))"
+        for value, c in reversed(rest):
+            out = f"({self._print(value)} if {self._print(c)} else {out})"
+        return out
+
+    def _print_Relational(self, expr):
+        op = expr.rel_op
+        lhs, rhs = expr.lhs, expr.rhs
+        ints = self.int_names, self.int_tensors
+        if _is_int(lhs, *ints) and _is_int(rhs, *ints):
+            return f"{self._plainly(lhs)} {op} {self._plainly(rhs)}"
+        return f"{self.parenthesize(lhs, 40)} {op} {self.parenthesize(rhs, 40)}"
+
+    def _print_sign(self, expr):
+        x = self._print(expr.args[0])
+        return f"(real(0.0) if {x} == 0 else math.copysign(real(1.0), {x}))"
+
+
+def _is_int(expr, int_names, int_tensors) -> bool:
+    """An integer-valued expression: loop indices, sizes, int tensors' elements."""
+    expr = sp.sympify(expr)
+    if expr.is_Integer:
+        return True
+    if isinstance(expr, sp.Symbol):
+        return str(expr) in int_names
+    if isinstance(expr, sp.Indexed):
+        return str(expr.base) in int_tensors
+    return bool(expr.args) and not expr.is_Pow and \
+        all(_is_int(a, int_names, int_tensors) for a in expr.args)
+
+
+def typed_helper_source(source: str) -> str:
+    """A CPU scalar helper rewritten for `@cuda.jit(device=True)`: typed float literals."""
+    return re.sub(r"(?<![\w.])(\d+\.\d+)", r"real(\1)", source)
+
+
+# ---- kernel units -------------------------------------------------------------------
+
+class Unit:
+    """One kernel: `kind` is 'map' (a thread per element), 'reduce' (one block) or 'serial'."""
+
+    def __init__(self, kind, loops, items, origin):
+        self.kind, self.loops, self.items, self.origin = kind, loops, items, origin
+
+
+def _owned(st, loops) -> bool:
+    """Each thread writes its own target element: the index is the distinct loop symbols."""
+    idx = tuple(sp.sympify(i) for i in st.target_index)
+    syms = tuple(s for s, _ in loops)
+    return all(isinstance(i, sp.Symbol) for i in idx) and set(idx) == set(syms) and \
+        len(set(idx)) == len(idx)
+
+
+def _atomic(st, loops) -> bool:
+    return st.accumulate and not _owned(st, loops)
+
+
+def kernel_units(nest) -> list:
+    """Split a fused nest into kernels that are race-free on the GPU."""
+    if not nest.loops:
+        units, serial = [], []
+        for st in nest.items:
+            if st.rloops:
+                if serial:
+                    units.append(Unit("serial", (), serial, nest.origin))
+                    serial = []
+                units.append(Unit("reduce", (), [st], nest.origin))
+            else:
+                serial.append(st)
+        if serial:
+            units.append(Unit("serial", (), serial, nest.origin))
+        return units
+    units, current, shared = [], [], set()
+    for st in nest.items:
+        reads_shared = {str(a.base) for a in accesses(sp.sympify(st.body))} & shared
+        if current and reads_shared:
+            # a value other threads accumulate into is complete only after the kernel
+            units.append(Unit("map", nest.loops, current, nest.origin))
+            current, shared = [], set()
+        current.append(st)
+        if _atomic(st, nest.loops):
+            shared.add(st.target)
+    units.append(Unit("map", nest.loops, current, nest.origin))
+    return units
+
+
+# ---- kernel source -------------------------------------------------------------------
+
+class KernelSource:
+    """Writes one unit as a `@cuda.jit` kernel and the host line that launches it."""
+
+    def __init__(self, prog: Program, tensors: dict, name: str, unit: Unit):
+        self.prog, self.tensors, self.name, self.unit = prog, tensors, name, unit
+        loop_syms = [str(s) for s, _ in unit.loops] + \
+            [str(s) for st in unit.items for s, _ in st.rloops]
+        int_args = [a.name for a in prog.args if a.role == "int"]
+        self.sizes = sorted(str(s) for s in prog.dims.values())
+        int_tensors = [n for n, t in tensors.items() if t.kind == "int"]
+        self.printer = CudaPrinter(loop_syms + self.sizes + int_args, int_tensors)
+        self.params = self._params()
+
+    def _params(self) -> list:
+        """(name, type code) of the kernel's arguments: sizes, scalars, then arrays."""
+        exprs, arrays = [], []
+        for st in self.unit.items:
+            exprs += [sp.sympify(st.body)] + [sp.sympify(i) for i in st.target_index]
+            exprs += [sp.sympify(e) for _, e in st.loops + st.rloops]
+            arrays += [st.target] + ([st.argmax] if st.argmax else [])
+        symbols = set().union(*(e.free_symbols for e in exprs))
+        arrays += [str(a.base) for e in exprs for a in e.atoms(sp.Indexed)]
+        names = {str(s) for s in symbols if not isinstance(s, sp.Indexed)} - set(arrays)
+        roles = {a.name: a.role for a in self.prog.args}
+        out = [(n, "i") for n in self.sizes if n in names]
+        out += [(n, "f" if roles[n] == "float" else "i") for n in sorted(names)
+                if roles.get(n) in ("float", "int")]
+        for n in sorted(set(arrays)):
+            t = self.tensors[n]
+            out.append((n, ("i" if t.kind == "int" else "f") + str(max(1, t.rank))))
+        return out
+
+    def source(self) -> str:
+        code = Code()
+        code.level = 1
+        code.add("@cuda.jit")
+        code.add(f"def {self.name}({', '.join(n for n, _ in self.params)}):")
+        code.indent()
+        if self.unit.origin:
+            code.add(f'"""line {self.unit.origin.line}: {_docstring(self.unit.origin.text)}"""')
+        getattr(self, f"_{self.unit.kind}")(code)
+        return code.text()
+
+    def launch(self) -> str:
+        args = ", ".join(n for n, _ in self.params)
+        if self.unit.kind == "map":
+            total = " * ".join(size_code(e) for _, e in self.unit.loops)
+            return f"k.{self.name}[_grid({total})]({args})"
+        threads = REDUCE_THREADS if self.unit.kind == "reduce" else 1
+        return f"k.{self.name}[1, {threads}]({args})"
+
+    # -- bodies
+
+    def _map(self, code):
+        total = " * ".join(size_code(e) for _, e in self.unit.loops)
+        code.add("thread = cuda.grid(1)")
+        code.add(f"if thread >= {total}:")
+        code.add("    return")
+        _unravel(code, "thread", self.unit.loops)
+        self._items(code)
+
+    def _serial(self, code):
+        self._items(code)
+
+    def _items(self, code):
+        pending = []
+        for st in self.unit.items:
+            if st.rloops:
+                self._flush(code, pending)
+                pending = []
+                self._thread_reduction(code, st)
+            else:
+                pending.append(st)
+        self._flush(code, pending)
+
+    def _flush(self, code, items):
+        if not items:
+            return
+        temps, bodies = cse_block([st.body for st in items])
+        p = self.printer
+        for sym, expr in temps:
+            code.add(f"{sym} = {p.doprint(expr)}")
+        for st, body in zip(items, bodies):
+            self._store(code, st, p.doprint(body))
+
+    def _store(self, code, st, value):
+        idx = self._index(st)
+        if self.unit.kind == "map" and _atomic(st, self.unit.loops):
+            where = idx if len(st.target_index) <= 1 else f"({idx})"
+            code.add(f"cuda.atomic.add({st.target}, {where}, {value})")
+        else:
+            op = "+=" if st.accumulate else "="
+            code.add(f"{st.target}[{idx}] {op} {value}")
+
+    def _index(self, st) -> str:
+        return ", ".join(self.printer._plainly(sp.sympify(i)) for i in st.target_index) or "0"
+
+    def _init_acc(self, code, kind, argmax):
+        if kind == "sum":
+            code.add("acc = real(0.0)")
+        else:
+            code.add(f"acc = real({'-' if kind == 'max' else ''}math.inf)")
+        if argmax:
+            code.add("arg = 0")
+
+    def _compare(self, kind):
+        return ">" if kind == "max" else "<"
+
+    def _thread_reduction(self, code, st):
+        kind = st.reduce if st.reduce != "none" else "sum"
+        self._init_acc(code, kind, st.argmax)
+        for sym, ext in st.rloops:
+            code.add(f"for {sym} in range({size_code(ext)}):")
+            code.indent()
+        self._accumulate(code, st, kind, _flat_code(st.rloops))
+        code.dedent(len(st.rloops))
+        self._finish(code, st)
+
+    def _accumulate(self, code, st, kind, flat):
+        temps, (body,) = cse_block([st.body])
+        p = self.printer
+        for sym, expr in temps:
+            code.add(f"{sym} = {p.doprint(expr)}")
+        if kind == "sum":
+            code.add(f"acc += {p.doprint(body)}")
+            return
+        code.add(f"value = {p.doprint(body)}")
+        code.add(f"if value {self._compare(kind)} acc:")
+        code.add("    acc = value")
+        if st.argmax:
+            code.add(f"    arg = {flat}")
+
+    def _finish(self, code, st):
+        self._store(code, st, "acc")
+        if st.argmax:
+            code.add(f"{st.argmax}[{self._index(st)}] = arg")
+
+    def _reduce(self, code):
+        (st,) = self.unit.items
+        kind = st.reduce if st.reduce != "none" else "sum"
+        total = " * ".join(size_code(e) for _, e in st.rloops)
+        code.add("lane = cuda.threadIdx.x")
+        self._init_acc(code, kind, st.argmax)
+        code.add(f"for flat in range(lane, {total}, {REDUCE_THREADS}):")
+        code.indent()
+        _unravel(code, "flat", st.rloops)
+        self._accumulate(code, st, kind, "flat")
+        code.dedent()
+        code.add("# combine the threads' partial results in shared memory")
+        code.add(f"partial = cuda.shared.array({REDUCE_THREADS}, real)")
+        code.add("partial[lane] = acc")
+        if st.argmax:
+            code.add(f"partial_arg = cuda.shared.array({REDUCE_THREADS}, int64)")
+            code.add("partial_arg[lane] = arg")
+        code.add("cuda.syncthreads()")
+        code.add(f"step = {REDUCE_THREADS // 2}")
+        code.add("while step > 0:")
+        code.indent()
+        code.add("if lane < step:")
+        code.indent()
+        if kind == "sum":
+            code.add("partial[lane] += partial[lane + step]")
+        else:
+            c = self._compare(kind)
+            first = " or (partial[lane + step] == partial[lane] and " \
+                "partial_arg[lane + step] < partial_arg[lane])" if st.argmax else ""
+            code.add(f"if partial[lane + step] {c} partial[lane]{first}:")
+            code.add("    partial[lane] = partial[lane + step]")
+            if st.argmax:
+                code.add("    partial_arg[lane] = partial_arg[lane + step]")
+        code.dedent()
+        code.add("cuda.syncthreads()")
+        code.add("step //= 2")
+        code.dedent()
+        code.add("if lane == 0:")
+        code.indent()
+        code.add("acc = partial[0]")
+        if st.argmax:
+            code.add("arg = partial_arg[0]")
+        self._finish(code, st.with_(loops=()))
+        code.dedent()
+
+
+def _docstring(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', "'''")
+
+
+def _unravel(code, flat, loops):
+    """Loop indices from a flat, row-major thread or element number."""
+    rest = flat
+    for k in range(len(loops) - 1, 0, -1):
+        sym, ext = loops[k]
+        code.add(f"{sym} = {rest} % {size_code(ext)}")
+        quotient = f"{rest} // {size_code(ext)}"
+        if k > 1:
+            code.add(f"rem = {quotient}")
+            rest = "rem"
+        else:
+            rest = quotient
+    code.add(f"{loops[0][0]} = {rest}")
+
+
+def _flat_code(rloops) -> str:
+    flat = sp.Integer(0)
+    for sym, ext in rloops:
+        flat = flat * ext + sym
+    return size_code(flat)
+
+
+# ---- one entry point -----------------------------------------------------------------
+
+class EntryKernels:
+    """All kernels of one entry point and the host functions that launch them."""
+
+    def __init__(self, prog: Program, adj, fwd: Schedule, bwd: Schedule, saved: list,
+                 outputs_read: list):
+        self.prog, self.adj, self.fwd, self.bwd, self.saved = prog, adj, fwd, bwd, saved
+        self.outputs_read = outputs_read
+        self.kernels: list[KernelSource] = []
+        self.helpers: set[str] = set()
+
+    def _kernel(self, tensors, unit) -> KernelSource:
+        target = unit.items[-1].target
+        ks = KernelSource(self.prog, tensors, f"k{len(self.kernels)}_{target}", unit)
+        self.kernels.append(ks)
+        return ks
+
+    def _host_blocks(self, code, sched, tensors, allocated, backward):
+        last_line = None
+        for block in sched.blocks:
+            origin = block.origin
+            if origin and origin.line != last_line:
+                code.add()
+                tag = " (backward)" if backward else ""
+                code.add(f"# line {origin.line}{tag}: {origin.text}")
+                last_line = origin.line
+            targets = [block.target] if isinstance(block, Gemm) else \
+                [x for st in block.items for x in (st.target, st.argmax) if x]
+            for name in dict.fromkeys(targets):
+                if name not in allocated and name in sched.alloc:
+                    code.add(_allocation(name, tensors[name], sched.alloc[name]))
+                    allocated.add(name)
+            if isinstance(block, Gemm):
+                code.add(f"_gemm(k, {block.target}, {block.a}, {block.ta}, {block.b}, "
+                         f"{block.tb}, {block.accumulate})")
+                continue
+            for unit in kernel_units(block):
+                code.add(self._kernel(tensors, unit).launch())
+
+    def host_forward(self) -> str:
+        p = self.prog
+        code = Code()
+        args = [a.name for a in p.args]
+        code.add(f"def _{p.name}_forward_cuda(k, {', '.join(args)}):")
+        code.indent()
+        code.add(f'"""Forward pass of `{p.name}` on the GPU: device arrays (outputs..., saved...)."""')
+        for line in dim_bindings(p):
+            code.add(line)
+        code.add(f"dtype = {dtype_source(p)}")
+        self._host_blocks(code, self.fwd, p.tensors, set(), backward=False)
+        code.add()
+        out = p.outputs + self.saved
+        code.add(f"return {', '.join(out)}{',' if len(out) == 1 else ''}")
+        return code.text()
+
+    def host_backward(self) -> str:
+        p, adj = self.prog, self.adj
+        tensors = {**p.tensors, **adj.tensors}
+        seeds = [adj.seeds[o] for o in p.outputs]
+        code = Code()
+        params = [a.name for a in p.args] + self.outputs_read + self.saved + seeds
+        code.add(f"def _{p.name}_backward_cuda(k, {', '.join(params)}):")
+        code.indent()
+        code.add(f'"""Backward pass of `{p.name}` on the GPU: reverse-mode adjoints, '
+                 'last statement first."""')
+        for line in dim_bindings(p):
+            code.add(line)
+        code.add(f"dtype = {dtype_source(p)}")
+        allocated = set(seeds)
+        self._host_blocks(code, self.bwd, tensors, allocated, backward=True)
+        grads = [adj.grads[n] for n in p.wrt]
+        missing = [g for g in grads if g not in allocated]
+        if missing:
+            code.add()
+            code.add("# arguments the output does not depend on")
+            for g in missing:
+                code.add(_allocation(g, tensors[g], "zeros"))
+        code.add()
+        code.add(f"return {', '.join(grads)}{',' if len(grads) == 1 else ''}")
+        return code.text()
+
+    def factory(self) -> str:
+        """`_f_cuda_kernels(real)`: the kernels for one float type (call after the hosts)."""
+        n = self.prog.name
+        code = Code()
+        code.add(f"def _{n}_cuda_kernels(real):")
+        code.indent()
+        code.add(f'"""The CUDA kernels of `{n}` with float type `real` (float32 or float64)."""')
+        code.add("common = _cuda_common(real)")
+        parts = [code.text()]
+        for ks in self.kernels:
+            parts.append(ks.source())
+            self.helpers |= ks.printer.used_helpers
+        helpers = "".join(f"    {h} = common.{h}\n" for h in sorted(self.helpers))
+        names = ["gemm=common.gemm", "fill_zero=common.fill_zero"] + \
+            [f"{ks.name}={ks.name}" for ks in self.kernels]
+        ret = "    return SimpleNamespace(\n" + \
+            "".join(f"        {x},\n" for x in names) + "    )"
+        return parts[0] + "\n" + helpers + "\n" + "\n\n".join(parts[1:]) + "\n\n" + ret
+
+    def kernel_types(self) -> dict:
+        """Kernel name -> argument type codes, for compiling each kernel ahead of time."""
+        return {ks.name: ",".join(c for _, c in ks.params) for ks in self.kernels}
+
+
+def _allocation(name, tensor, how) -> str:
+    dtype = "np.int64" if tensor.kind == "int" else "dtype"
+    if how == "zeros":
+        return f"{name} = _zeros(k, {shape_code(tensor)}, {dtype})"
+    return f"{name} = cuda.device_array({shape_code(tensor)}, {dtype})"
+
+
+@dataclass
+class CudaSource:
+    """The CUDA code of one entry point."""
+
+    factory: str          # `_f_cuda_kernels(real)`
+    host_forward: str     # `_f_forward_cuda(k, ...)`
+    host_backward: str    # `_f_backward_cuda(k, ...)`
+    kernel_types: dict    # kernel name -> argument type codes
+    helpers: set          # scalar helpers the kernels call
+
+
+def entry_source(prog, adj, fwd, bwd, saved, outputs_read) -> CudaSource:
+    ek = EntryKernels(prog, adj, fwd, bwd, saved, outputs_read)
+    host_forward, host_backward = ek.host_forward(), ek.host_backward()
+    factory = ek.factory()   # after the hosts: they create the kernels
+    return CudaSource(factory, host_forward, host_backward, ek.kernel_types(), set(ek.helpers))
