@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NEURON_AT := --at w0=2 --at x0=-1 --at w1=-3 --at x1=-2 --at w2=-3
+# the settings tests/runtime/test_sample_accuracy.py checks (>= 97% test accuracy)
+DIGITS_TRAIN := --epochs 20 --lr 0.003 --batch-size 16 --seed 0
 
 .PHONY: demo test setup clean
 
@@ -22,6 +24,8 @@ demo: $(BIN)/adc
 	sed -n '/^# ==== f/,$$p' build/neuron_adc.py
 	@echo "== gradient check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
 	$(BIN)/adc check samples/neuron.py $(NEURON_AT)
+	@echo "== train an MLP on scikit-learn's 8x8 digits: compile, train (progress bar), test accuracy, plot"
+	$(BIN)/adc train samples/digits_mlp.py --data digits $(DIGITS_TRAIN) --out build/digits_mlp
 
 test: $(BIN)/adc
 	$(BIN)/python -m pytest

@@ -1,1 +1,17 @@
-"""adc training runtime (gradient checks; optimisers come with the runtime issue)."""
+"""adc's training runtime, on top of generated modules.
+
+- `optimizers`: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW (fused Numba
+  update loops) and full-batch L-BFGS (SciPy)
+- `schedules`: learning-rate schedules (constant, step, exponential, 1/t, cosine, warm-up)
+- `initializers`: zeros, small Gaussian, Xavier, He; defaults by rank and activation
+- `data`: .npz/.csv and built-in datasets matched to a model's arguments, splits,
+  standardisation, seeded mini-batches
+- `trainer`: the Trainer (epochs, validation, early stopping, weight decay, metrics,
+  checkpoints, resume) and the `logits` convention for accuracy
+- `checkpoint`, `plotting`: atomic checkpoints and history files, the learning-curve PNG
+- `session`: one `adc train` run end to end
+- `gradcheck`: gradients against central finite differences
+
+The submodules are imported on demand (`from adc.runtime import trainer`), so
+`import adc.runtime` stays cheap.
+"""

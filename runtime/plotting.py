@@ -1,0 +1,46 @@
+"""The learning-curve plot: training and validation loss, and accuracy when known."""
+from __future__ import annotations
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .checkpoint import atomic_write
+
+SIZE_INCHES = (10, 4)
+DPI = 100          # so the PNG is 1000 x 400 pixels
+
+
+def _series(history, key):
+    points = [(row["epoch"], row[key]) for row in history if row.get(key) is not None]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def plot_history(history: list, path: str, title: str = "") -> str:
+    """Save loss (left) and accuracy (right) per epoch as a PNG; returns the path.
+
+    Uses the Agg canvas directly (no pyplot), so it changes no global matplotlib state.
+    """
+    fig = Figure(figsize=SIZE_INCHES, dpi=DPI)
+    FigureCanvasAgg(fig)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        epochs, values = _series(history, key)
+        if epochs:
+            loss_ax.plot(epochs, values, marker=".", label=label)
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    has_accuracy = False
+    for key, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
+        epochs, values = _series(history, key)
+        if epochs:
+            acc_ax.plot(epochs, values, marker=".", label=label)
+            has_accuracy = True
+    acc_ax.set(xlabel="epoch", ylabel="accuracy",
+               title="accuracy" if has_accuracy else "accuracy (not a classifier)")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI))

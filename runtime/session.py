@@ -1,0 +1,140 @@
+"""One training run end to end, as `adc train` does it: compile, load and check data,
+split, standardise, initialise, train, test, and write history, plot and checkpoint."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import data as data_mod
+from .checkpoint import write_history
+from .initializers import follow_activations, init_params
+from .optimizers import DEFAULT_LR, make_optimizer
+from .plotting import plot_history
+from .trainer import FitResult, Trainer, TrainingError, predict_function
+
+
+@dataclass
+class RunOptions:
+    model: str
+    data: str
+    function: str = "loss"
+    epochs: int = 20
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float | None = None              # None: the optimiser's DEFAULT_LR
+    schedule: str = "constant"
+    schedule_options: dict = field(default_factory=dict)
+    warmup: float = 0.0
+    init: str = "auto"
+    val_split: float = 0.1
+    patience: int | None = None
+    weight_decay: float = 0.0
+    seed: int = 0
+    standardize: bool = True
+    out_dir: str | None = None           # default: adc-runs/<model name>
+    checkpoint: str | None = None        # default: <out_dir>/checkpoint.npz
+    resume: bool = False
+    plot: str | None = None              # default: <out_dir>/learning_curve.png
+    progress: bool = True
+    target: str = "cpu"
+
+
+@dataclass
+class RunReport:
+    summary: dict                        # name -> value, for the summary line
+    paths: dict                          # what -> where it was written
+    fit: FitResult
+
+
+def default_out_dir(model: str) -> str:
+    return os.path.join("adc-runs", os.path.splitext(os.path.basename(model))[0])
+
+
+def module_path(model: str, out_dir: str) -> str:
+    """Where `adc train` writes the generated module: OUT/<model>_adc.py."""
+    return os.path.join(out_dir, os.path.splitext(os.path.basename(model))[0] + "_adc.py")
+
+
+def prepare_data(opts: RunOptions, spec, target):
+    """(train, val, test) checked against the model, split and standardised."""
+    arrays, test = data_mod.load_data(opts.data, spec)
+    arrays = data_mod.check_arrays(arrays, spec, where=opts.data)
+    if test is not None:
+        test = data_mod.check_arrays(test, spec, where=f"{opts.data} (test split)")
+    train, val = data_mod.split_validation(arrays, opts.val_split, opts.seed, stratify=target)
+    if opts.standardize:
+        scaler = data_mod.Standardizer.fit(train, data_mod.feature_names(spec, target))
+        train, val, test = scaler.apply(train), scaler.apply(val), scaler.apply(test)
+    return train, val, test
+
+
+def run(opts: RunOptions, module=None) -> RunReport:
+    """Train as `adc train` does; `module` skips compiling (an already compiled model)."""
+    if opts.target != "cpu":
+        raise TrainingError(f"the {opts.target.upper()} target is not available for "
+                            "training yet; use --target cpu")
+    out_dir = opts.out_dir or default_out_dir(opts.model)
+    paths = {"checkpoint": opts.checkpoint or os.path.join(out_dir, "checkpoint.npz"),
+             "history_csv": os.path.join(out_dir, "history.csv"),
+             "history_json": os.path.join(out_dir, "history.json"),
+             "plot": opts.plot or os.path.join(out_dir, "learning_curve.png")}
+    os.makedirs(out_dir, exist_ok=True)
+    if module is None:
+        import adc
+        paths["module"] = module_path(opts.model, out_dir)
+        module = adc.compile(opts.model, paths["module"])
+    spec = data_mod.ModelSpec.from_module(module, opts.function)
+    predict, target = predict_function(module, opts.model, spec)
+    train, val, test = prepare_data(opts, spec, target)
+
+    with open(opts.model, encoding="utf-8") as f:
+        roles = follow_activations(f.read(), opts.function)
+    shapes = {n: tuple(spec.args[n]["shape"]) for n in spec.params}
+    bad = [n for n, s in shapes.items() if any(isinstance(d, str) for d in s)]
+    if bad:
+        raise data_mod.DataError(f"parameter(s) {', '.join(bad)} have symbolic sizes; "
+                                 "give them module-level int constants to train the model")
+    params = init_params(shapes, opts.init, opts.seed, roles)
+
+    optimizer = make_optimizer(opts.optimizer)
+    trainer = Trainer(module, opts.function, optimizer=optimizer,
+                      lr=opts.lr if opts.lr is not None else DEFAULT_LR[opts.optimizer],
+                      schedule=opts.schedule, schedule_options=opts.schedule_options,
+                      warmup=opts.warmup, epochs=opts.epochs, batch_size=opts.batch_size,
+                      weight_decay=opts.weight_decay, patience=opts.patience, seed=opts.seed,
+                      predict=predict, target=target, checkpoint=paths["checkpoint"],
+                      progress=opts.progress)
+    fit = trainer.fit(params, train, val, resume=opts.resume)
+
+    summary = {"epochs": len(fit.history)}
+    if fit.best_epoch is not None and opts.patience is not None:
+        summary["best_epoch"] = fit.best_epoch
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        if fit.final.get(key) is not None:
+            summary[key] = fit.final[key]
+    if test is not None:
+        scores = trainer.evaluate(params, test)
+        summary["test_loss"] = scores["loss"]
+        if "accuracy" in scores:
+            summary["test_accuracy"] = scores["accuracy"]
+    summary["seconds"] = fit.seconds
+    write_history(fit.history, paths["history_csv"], paths["history_json"])
+    plot_history(fit.history, paths["plot"],
+                 f"{os.path.basename(opts.model)} on {os.path.basename(opts.data)}")
+    return RunReport(summary, paths, fit)
+
+
+def summary_line(summary: dict) -> str:
+    """`name=value` pairs: counts as integers, accuracies as fractions (4 decimals),
+    losses to 6 significant digits."""
+    parts = []
+    for key, value in summary.items():
+        if isinstance(value, int):
+            parts.append(f"{key}={value}")
+        elif key == "seconds":
+            parts.append(f"{key}={value:.1f}")
+        elif key.endswith("accuracy"):
+            parts.append(f"{key}={value:.4f}")
+        else:
+            parts.append(f"{key}={value:.6g}")
+    return " ".join(parts)

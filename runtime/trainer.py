@@ -1,0 +1,351 @@
+"""The Trainer: epochs of shuffled mini-batches over a compiled model's value-and-grad.
+
+    module = adc.compile("samples/digits_mlp.py", "build/digits_mlp_adc.py")
+    trainer = Trainer(module, "loss", optimizer=Adam(), lr=1e-2, epochs=30,
+                      batch_size=32, patience=5, predict=predict, target="y")
+    result = trainer.fit(params, train, val)      # params are updated in place
+
+Each epoch: one pass of seeded mini-batches (`data.batch_indices`), an optimiser step
+per batch at the scheduled rate, then the validation loss (and accuracy) with the
+epoch's final weights. The history row of an epoch holds `epoch`, `lr`, `train_loss`
+(the mean of the epoch's batch losses, weighted by batch size), `val_loss`, and for
+classifiers `train_accuracy` and `val_accuracy` (fractions, on the whole split).
+
+- L2 weight decay (`weight_decay`) adds `weight_decay * W` to the gradient of every
+  weight (rank >= 2; biases are not decayed) inside the optimiser's fused loop; losses
+  in the history are the model's own, without that term. (AdamW's decoupled decay is a
+  hyper-parameter of `AdamW` instead.)
+- Early stopping (`patience=k`): stop after k epochs without a better monitored loss
+  (validation loss, or training loss without a validation split) and put the best
+  weights back. With `patience` set, the returned weights are the best epoch's.
+- Checkpoints (`checkpoint=PATH`): written atomically after every epoch with the
+  weights, the optimiser's state, the step counter, the early-stopping state and the
+  history. `fit(..., resume=True)` continues from it; because batch order and learning
+  rates depend only on (seed, epoch, step), a resumed run reproduces an uninterrupted
+  one bit for bit.
+- L-BFGS (`optimizer=LBFGS(iterations=k)`) trains full-batch: each epoch is one SciPy
+  L-BFGS-B run of k iterations on the whole training split.
+
+Accuracy convention (classifiers). A model file makes itself a classifier by defining a
+function named `logits` (see `LOGITS`) that takes some of the loss's arguments by the
+same names and returns the scores: shape (N, C) for C classes (the prediction is the
+argmax of a row) or (N,) for a binary classifier (the prediction is `score > 0`). The
+loss's one Data/Index argument that `logits` does not take is the target (labels, `y`
+in the built-in datasets). `logits` may be an ordinary helper without annotations, which
+the loss calls: it is then run eagerly with NumPy through `adc.lang` (the model file is
+imported for that, and only for that); if it is an annotated entry point, its compiled
+version is used. `predict_function` implements the lookup.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from . import data as data_mod
+from .optimizers import Optimizer
+from .schedules import make_schedule
+
+LOGITS = "logits"
+EVAL_CHUNK = 4096      # rows per forward call when evaluating a whole split
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (the loss diverged, a checkpoint does not fit the run)."""
+
+
+@dataclass
+class FitResult:
+    history: list
+    params: dict
+    best_epoch: int | None
+    stopped_early: bool
+    seconds: float = 0.0
+    final: dict = field(default_factory=dict)   # the history row of the returned weights
+
+
+# ---- the `logits` convention ----
+
+def _import_model(path: str):
+    name = "_adc_eager_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def predict_function(module, model_path: str, spec: data_mod.ModelSpec):
+    """(predict(arrays, params) -> scores, target name), or (None, None) for a model
+    without a `logits` function or without exactly one argument left over as target."""
+    if LOGITS in getattr(module, "SIGNATURES", {}):
+        fn, names = getattr(module, LOGITS), list(module.SIGNATURES[LOGITS]["args"])
+    else:
+        with open(model_path, encoding="utf-8") as f:
+            if f"def {LOGITS}(" not in f.read():
+                return None, None
+        fn = getattr(_import_model(model_path), LOGITS, None)
+        if not callable(fn):
+            return None, None
+        names = list(inspect.signature(fn).parameters)
+    known = set(spec.inputs) | set(spec.params)
+    if not set(names) <= known:
+        return None, None
+    targets = [n for n in spec.inputs if n not in names]
+    if len(targets) != 1:
+        return None, None
+
+    def predict(arrays, params):
+        values = {**arrays, **params}
+        return np.asarray(fn(**{n: values[n] for n in names}))
+
+    return predict, targets[0]
+
+
+def accuracy_of(scores: np.ndarray, labels: np.ndarray) -> int:
+    """How many rows the scores classify correctly (argmax, or score > 0 when 1-D)."""
+    predicted = np.argmax(scores, axis=1) if scores.ndim == 2 else (scores > 0)
+    return int(np.sum(predicted.astype(np.int64) == labels.astype(np.int64)))
+
+
+# ---- the trainer ----
+
+class Trainer:
+    """Mini-batch training of one scalar entry point of a generated module."""
+
+    def __init__(self, module, fname: str = "loss", *, optimizer: Optimizer,
+                 lr: float = 1e-3, schedule="constant", schedule_options=None,
+                 warmup: float = 0.0, epochs: int = 10, batch_size: int = 32,
+                 weight_decay: float = 0.0, patience: int | None = None, seed: int = 0,
+                 predict=None, target: str | None = None, checkpoint: str | None = None,
+                 progress: bool = False, hyper: dict | None = None):
+        self.module, self.fname = module, fname
+        self.spec = data_mod.ModelSpec.from_module(module, fname)
+        self.value_and_grad = getattr(module, f"{fname}_value_and_grad")
+        self.value = getattr(module, fname)
+        self.optimizer = optimizer
+        self.lr, self.schedule, self.warmup = float(lr), schedule, float(warmup)
+        self.schedule_options = dict(schedule_options or {})
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.weight_decay, self.patience, self.seed = float(weight_decay), patience, int(seed)
+        self.predict, self.target = predict, target
+        self.checkpoint, self.progress = checkpoint, progress
+        self.hyper = dict(hyper or {})
+        if self.batch_size < 1 or self.epochs < 0:
+            raise ValueError("batch_size must be >= 1 and epochs >= 0")
+        if patience is not None and patience < 1:
+            raise ValueError("patience must be >= 1")
+
+    # -- evaluation --
+
+    def _chunks(self, arrays):
+        n = data_mod.n_samples(arrays)
+        for start in range(0, n, EVAL_CHUNK):
+            idx = np.arange(start, min(n, start + EVAL_CHUNK))
+            yield data_mod.take(arrays, idx), len(idx)
+
+    def evaluate(self, params: dict, arrays: dict) -> dict:
+        """{"loss": mean loss over the rows, "accuracy": fraction correct (classifiers)}."""
+        out = {"loss": self._mean_loss(params, arrays)}
+        if self.predict is not None:
+            out["accuracy"] = self._accuracy(params, arrays)
+        return out
+
+    def _mean_loss(self, params, arrays) -> float:
+        # the loss is a mean over rows, so chunks combine weighted by their size
+        total, n = 0.0, 0
+        for chunk, size in self._chunks(arrays):
+            total += float(self.value(**chunk, **params, **self.hyper)) * size
+            n += size
+        return total / n
+
+    def _accuracy(self, params, arrays) -> float:
+        correct, n = 0, 0
+        for chunk, size in self._chunks(arrays):
+            correct += accuracy_of(self.predict(chunk, params), chunk[self.target])
+            n += size
+        return correct / n
+
+    # -- one epoch --
+
+    def _decay(self, params) -> dict:
+        return {n: self.weight_decay for n, p in params.items() if p.ndim >= 2}
+
+    def _penalty(self, params) -> float:
+        """The L2 term the decay gradient belongs to (L-BFGS needs the value too)."""
+        return sum(0.5 * w * float(np.sum(params[n] ** 2))
+                   for n, w in self._decay(params).items())
+
+    def _batch_epoch(self, params, train, epoch, state):
+        n = data_mod.n_samples(train)
+        decay, total, lr = self._decay(params), 0.0, None
+        for idx in data_mod.batch_indices(n, self.batch_size, self.seed, epoch):
+            value, grads = self.value_and_grad(**data_mod.take(train, idx), **params,
+                                               **self.hyper)
+            if not math.isfinite(float(value)):
+                raise TrainingError(f"training diverged: the loss is {float(value)} at epoch "
+                                    f"{epoch + 1}, step {state['step'] + 1}; try a smaller "
+                                    f"learning rate (now {self.lr:g})")
+            lr = float(self._schedule_fn(state["step"]))
+            self.optimizer.step(params, grads, lr, decay)
+            state["step"] += 1
+            total += float(value) * len(idx)
+        return total / n, lr
+
+    def _full_batch_epoch(self, params, train, state):
+        decay = self._decay(params)
+
+        def objective(p):
+            value, grads = self.value_and_grad(**train, **p, **self.hyper)
+            grads = {n: np.asarray(getattr(grads, n)) + decay.get(n, 0.0) * p[n] for n in p}
+            return float(value) + self._penalty(p), grads
+
+        self.optimizer.minimize(objective, params)
+        state["step"] = self.optimizer.t
+        value = float(self.value(**train, **params, **self.hyper))
+        if not math.isfinite(value):
+            raise TrainingError(f"training diverged: the loss is {value}")
+        return value, None
+
+    # -- checkpoints --
+
+    def _settings(self, n_train) -> dict:
+        """What a checkpoint must share with the run that resumes it."""
+        return {"model_sha256": getattr(self.module, "SOURCE_SHA256", ""),
+                "function": self.fname, "optimizer": self.optimizer.name,
+                "optimizer_hyper": self.optimizer.hyper(), "lr": self.lr,
+                "schedule": self.schedule if isinstance(self.schedule, str) else "custom",
+                "schedule_options": self.schedule_options,
+                "warmup": self.warmup, "batch_size": self.batch_size,
+                "weight_decay": self.weight_decay, "seed": self.seed, "n_train": n_train,
+                "hyper": self.hyper}
+
+    def _save(self, params, state, n_train):
+        arrays = {f"param/{n}": p for n, p in params.items()}
+        if state["best"] is not None:
+            arrays.update({f"best/{n}": p for n, p in state["best"].items()})
+        arrays.update({f"opt/{k}": v for k, v in self.optimizer.state_dict().items()})
+        meta = {k: state[k] for k in ("epoch", "step", "best_loss", "best_epoch", "wait",
+                                      "stopped", "history")}
+        meta["settings"] = self._settings(n_train)
+        ckpt.save_checkpoint(self.checkpoint, arrays, meta)
+
+    def _load(self, params, n_train) -> dict:
+        arrays, meta = ckpt.load_checkpoint(self.checkpoint)
+        want = json_round_trip(self._settings(n_train))
+        differ = [k for k in want if meta.get("settings", {}).get(k) != want[k]]
+        if differ:
+            have = meta.get("settings", {})
+            raise ckpt.CheckpointError(
+                f"checkpoint {self.checkpoint} was written by a different run: "
+                + "; ".join(f"{k} was {have.get(k)!r}, now {want[k]!r}" for k in differ))
+        for name, p in params.items():
+            key = f"param/{name}"
+            if key not in arrays or arrays[key].shape != p.shape:
+                raise ckpt.CheckpointError(f"checkpoint {self.checkpoint} has no parameter "
+                                           f"'{name}' of shape {p.shape}")
+            p[...] = arrays[key]
+        best = {n[5:]: arrays[n] for n in arrays if n.startswith("best/")}
+        self.optimizer.load_state_dict({k[4:]: v for k, v in arrays.items()
+                                        if k.startswith("opt/")})
+        state = {k: meta[k] for k in ("epoch", "step", "best_loss", "best_epoch", "wait",
+                                      "stopped", "history")}
+        state["best"] = best or None
+        return state
+
+    # -- the loop --
+
+    def fit(self, params: dict, train: dict, val: dict | None = None,
+            resume: bool = False) -> FitResult:
+        """Train `params` (name -> float64 array, updated in place) on `train`."""
+        missing = [n for n in self.spec.params if n not in params]
+        if missing:
+            raise ValueError(f"no initial value for parameter(s) {', '.join(missing)}")
+        n_train = data_mod.n_samples(train)
+        steps = 1 if self.optimizer.full_batch else math.ceil(n_train / self.batch_size)
+        self._schedule_fn = self.schedule if callable(self.schedule) else make_schedule(
+            self.schedule, self.lr, self.epochs, steps, self.warmup, **self.schedule_options)
+        if resume:
+            state = self._load(params, n_train)
+        else:
+            state = {"epoch": 0, "step": 0, "best_loss": None, "best_epoch": None,
+                     "wait": 0, "stopped": False, "history": [], "best": None}
+        started = time.perf_counter()
+        name = getattr(self.module, "__name__", self.fname).removesuffix("_adc")
+        bar = _progress(self.progress, self.epochs, state["epoch"], name)
+        try:
+            while state["epoch"] < self.epochs and not state["stopped"]:
+                self._run_epoch(params, train, val, state)
+                if self.checkpoint:
+                    self._save(params, state, n_train)
+                if bar is not None:
+                    bar.set_postfix(_postfix(state["history"][-1]), refresh=False)
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self._result(params, state, time.perf_counter() - started)
+
+    def _run_epoch(self, params, train, val, state):
+        epoch = state["epoch"]
+        if self.optimizer.full_batch:
+            train_loss, lr = self._full_batch_epoch(params, train, state)
+        else:
+            train_loss, lr = self._batch_epoch(params, train, epoch, state)
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss}
+        if self.predict is not None:
+            row["train_accuracy"] = self._accuracy(params, train)
+        if val is not None:
+            scores = self.evaluate(params, val)
+            row["val_loss"] = scores["loss"]
+            if "accuracy" in scores:
+                row["val_accuracy"] = scores["accuracy"]
+        state["history"].append(row)
+        state["epoch"] = epoch + 1
+        self._early_stopping(params, state, row["val_loss" if val is not None else "train_loss"])
+
+    def _early_stopping(self, params, state, monitored):
+        if self.patience is None:
+            return
+        if state["best_loss"] is None or monitored < state["best_loss"]:
+            state.update(best_loss=monitored, best_epoch=state["epoch"], wait=0,
+                         best={n: p.copy() for n, p in params.items()})
+            return
+        state["wait"] += 1
+        state["stopped"] = state["wait"] >= self.patience
+
+    def _result(self, params, state, seconds) -> FitResult:
+        history = state["history"]
+        final = history[-1] if history else {}
+        if self.patience is not None and state["best"] is not None:
+            for n, p in params.items():
+                p[...] = state["best"][n]
+            final = history[state["best_epoch"] - 1]
+        return FitResult(history, params, state["best_epoch"], state["stopped"], seconds,
+                         dict(final))
+
+
+def json_round_trip(value):
+    """`value` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+def _postfix(row) -> dict:
+    keys = ("train_loss", "val_loss", "val_accuracy")
+    return {k: f"{row[k]:.4g}" for k in keys if row.get(k) is not None}
+
+
+def _progress(enabled, total, initial, name):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc=f"training {name}", unit="epoch",
+                file=sys.stderr, dynamic_ncols=True)
