@@ -311,11 +311,14 @@ def cross_entropy(logits, labels):
 def binary_cross_entropy_with_logits(z, y):
     """Mean of softplus(z) - y*z = -y*log(sigmoid(z)) - (1-y)*log(1-sigmoid(z)).
 
-    Written as (max(z, 0) - y*z) + log1p(exp(-|z|)) so that for y = 1, z >> 0 the
-    large terms cancel exactly before the tiny log1p term is added.
+    Written as (1 - y)*z + log1p(exp(-z)) for z > 0 and -y*z + log1p(exp(z)) otherwise:
+    two terms >= 0 for y in [0, 1], so nothing cancels. (max(z, 0) - y*z would subtract
+    two numbers near 1000 for z = 1000, y = 0.9999, leaving the rounding error of y*z.)
     """
     z = np.asarray(z)
-    return np.mean((np.maximum(z, 0) - np.multiply(y, z)) + np.log1p(np.exp(-np.abs(z))))
+    y = np.asarray(y)
+    linear = np.where(z > 0, (1 - y) * z, -y * z)
+    return np.mean(linear + np.log1p(np.exp(-np.abs(z))))
 
 
 def mse(pred, target):

@@ -12,8 +12,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 __all__ = [
-    "sigmoid", "softplus", "bce_with_logits", "relu", "leaky_relu", "elu", "maximum", "minimum",
-    "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
+    "sigmoid", "softplus", "bce_with_logits", "sigmoid_minus", "relu", "leaky_relu", "elu",
+    "maximum", "minimum", "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
 ]
 
 
@@ -40,13 +40,34 @@ class softplus(sp.Function):
 
 
 class bce_with_logits(sp.Function):
-    """softplus(z) - y*z, summed as (max(z, 0) - y*z) + log1p(exp(-|z|)) for accuracy."""
+    """softplus(z) - y*z, as a sum of two terms that are >= 0 for y in [0, 1].
+
+    z > 0: (1 - y)*z + log1p(exp(-z)); z <= 0: -y*z + log1p(exp(z)). Never
+    max(z, 0) - y*z: for z = 1000, y = 0.9999 that subtracts two numbers near 1000, and
+    the result, 0.1, inherits the rounding error of y*z (1e-13, a relative 1e-12).
+    """
 
     nargs = 2
 
     def fdiff(self, argindex=1):
         z, y = self.args
-        return sigmoid(z) - y if argindex == 1 else -z
+        return sigmoid_minus(z, y) if argindex == 1 else -z
+
+
+class sigmoid_minus(sp.Function):
+    """sigmoid(z) - y, the logit gradient of bce_with_logits, without rounding sigmoid(z).
+
+    For z > 0 it is (1 - y) - sigmoid(-z): sigmoid(z) itself rounds to 1 there, and
+    sigmoid(z) - 1 would lose the whole e^-z of a y = 1 gradient. It is one function
+    rather than a SymPy sum because SymPy flattens and reorders sums, and
+    (-sigmoid(-z) - y) + 1 cancels just the same.
+    """
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        z, _ = self.args
+        return sigmoid(z).fdiff() if argindex == 1 else sp.Integer(-1)
 
 
 class relu(sp.Function):
@@ -133,8 +154,19 @@ HELPERS = {
     ),
     "bce_with_logits": (
         "def bce_with_logits(z, y):\n"
-        "    # (max(z, 0) - y*z) first: for z >> 0, y = 1 it is exactly 0, then the tiny log1p\n"
-        "    return (max(z, 0.0) - y * z) + math.log1p(math.exp(-abs(z)))\n"
+        "    # softplus(z) - y*z as two terms >= 0 (y in [0, 1]): nothing cancels\n"
+        "    if z > 0:\n"
+        "        return (1.0 - y) * z + math.log1p(math.exp(-z))\n"
+        "    return -y * z + math.log1p(math.exp(z))\n"
+    ),
+    "sigmoid_minus": (
+        "def sigmoid_minus(z, y):\n"
+        "    # sigmoid(z) - y; for z > 0 as (1 - y) - sigmoid(-z), since sigmoid(z) rounds to 1\n"
+        "    if z > 0:\n"
+        "        t = math.exp(-z)\n"
+        "        return (1.0 - y) - t / (1.0 + t)\n"
+        "    t = math.exp(z)\n"
+        "    return t / (1.0 + t) - y\n"
     ),
     "relu": (
         "def relu(x):\n"
@@ -172,6 +204,19 @@ def _np_softplus(x):
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def _np_bce_with_logits(z, y):
+    import numpy as np
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, (1.0 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _np_sigmoid_minus(z, y):
+    import numpy as np
+    z = np.asarray(z, dtype=float)
+    t = np.exp(-np.abs(z))
+    return np.where(z > 0, (1.0 - y) - t / (1.0 + t), t / (1.0 + t) - y)
+
+
 def _np_maximum(a, b):
     import numpy as np
     return np.where(a >= b, a, b)
@@ -188,8 +233,8 @@ def _numpy_funcs():
         "sigmoid": _np_sigmoid,
         "softplus": _np_softplus,
         "relu": lambda x: np.where(x > 0, x, 0.0 * x),
-        "bce_with_logits": lambda z, y: (np.maximum(z, 0.0) - y * z)
-        + np.log1p(np.exp(-np.abs(z))),
+        "bce_with_logits": _np_bce_with_logits,
+        "sigmoid_minus": _np_sigmoid_minus,
         "leaky_relu": lambda x, s: np.where(x > 0, x, s * x),
         "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
         "maximum": _np_maximum,

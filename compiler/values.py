@@ -14,6 +14,7 @@ import sympy as sp
 
 from .errors import Located
 from .ir import Origin, Stmt, Tensor, access
+from .ops import HELPERS
 
 FREE_NAMES = ("i", "j", "k", "l", "m", "n", "o", "p")
 REDUCE_NAMES = ("r", "s", "t", "u", "v", "w", "q", "z")
@@ -25,7 +26,7 @@ CODEGEN_NAMES = {"np", "math", "njit", "prange", "range", "abs", "max", "min", "
                  # CUDA kernels and launchers
                  "cuda", "real", "common", "k", "sizes", "thread", "lane", "flat", "rem",
                  "partial", "partial_arg", "step", "SimpleNamespace", "float32", "float64",
-                 "int64"}
+                 "int64"} | set(HELPERS)   # every scalar helper the kernels may call
 
 
 def size(x) -> sp.Expr:
