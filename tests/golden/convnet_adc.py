@@ -61,9 +61,9 @@ def _shape_text(shape):
 def _float_dtype(fname, values):
     """The common float dtype of the float arrays among the arguments (float64 if none)."""
     spec = SIGNATURES[fname]["args"]
-    kinds = [np.asarray(values[n]).dtype for n, a in spec.items()
-             if a["role"] in ("param", "data") and isinstance(values[n], np.ndarray)
-             and values[n].dtype.kind == "f"]
+    kinds = [np.dtype(values[n].dtype) for n, a in spec.items()
+             if a["role"] in ("param", "data") and hasattr(values[n], "dtype")
+             and hasattr(values[n], "shape") and np.dtype(values[n].dtype).kind == "f"]
     dtype = np.result_type(*kinds) if kinds else np.dtype(np.float64)
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
@@ -86,38 +86,59 @@ def _bind_shape(fname, name, array, expected, sizes):
                          f"expected {_shape_text(want)}")
 
 
-def _prepare(fname, values):
-    """Validate and convert the arguments of `fname`; return (kernel arguments, sizes)."""
+def _prepare(fname, values, device_view=None):
+    """Validate and convert the arguments of `fname`; return (kernel arguments, sizes).
+
+    `device_view(value)` (CUDA only) gives a device array used as it is, or None for a
+    host value, which is converted here.
+    """
     spec = SIGNATURES[fname]["args"]
     dtype = _float_dtype(fname, values)
     sizes, out = {}, []
     for name, arg in spec.items():
         value, role = values[name], arg["role"]
         if role in ("float", "int"):
-            if isinstance(value, np.ndarray) and value.ndim == 0:
-                value = value.item()
-            if not isinstance(value, (int, float, np.integer, np.floating)) or \
-                    isinstance(value, bool) or (role == "int" and not
-                                                isinstance(value, (int, np.integer))):
-                raise ValueError(f"{fname}: argument '{name}' must be a Python {role}, "
-                                 f"got {type(value).__name__}")
-            out.append(float(value) if role == "float" else int(value))
+            out.append(_scalar_arg(fname, name, role, value))
             continue
-        array = np.asarray(value)
-        if role == "index":
+        array = device_view(value) if device_view else None
+        if array is not None:
+            _check_device_dtype(fname, name, role, array, dtype)
+        elif role == "index":
+            array = np.asarray(value)
             if array.dtype.kind not in "iu":
                 raise ValueError(f"{fname}: argument '{name}' is an Index and must be an "
                                  f"integer array, got dtype {array.dtype}")
             array = np.asarray(array, dtype=np.int64, order="C")
         else:
+            array = np.asarray(value)
             scalar = not isinstance(value, np.ndarray) and isinstance(value, (int, float))
             if array.dtype.kind != "f" and not scalar:
-                raise ValueError(f"{fname}: argument '{name}' is a {arg['role'].capitalize()} "
+                raise ValueError(f"{fname}: argument '{name}' is a {role.capitalize()} "
                                  f"and must be a float array, got dtype {array.dtype}")
             array = np.asarray(array, dtype=dtype, order="C")
         _bind_shape(fname, name, array, arg["shape"], sizes)
         out.append(array.reshape(1) if array.ndim == 0 else array)
     return out, sizes
+
+
+def _scalar_arg(fname, name, role, value):
+    """A `float` or `int` hyper-parameter as a Python number."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not isinstance(value, (int, float, np.integer, np.floating)) or \
+            isinstance(value, bool) or (role == "int" and not
+                                        isinstance(value, (int, np.integer))):
+        raise ValueError(f"{fname}: argument '{name}' must be a Python {role}, "
+                         f"got {type(value).__name__}")
+    return float(value) if role == "float" else int(value)
+
+
+def _check_device_dtype(fname, name, role, array, dtype):
+    """Device arrays are used without a copy, so their dtype must already be right."""
+    want = np.dtype(np.int64) if role == "index" else dtype
+    if array.dtype != want:
+        raise ValueError(f"{fname}: argument '{name}' is a {role.capitalize()} device array "
+                         f"and must have dtype {want}, got dtype {array.dtype}")
 
 
 def _check_index(fname, name, array, bound):
@@ -226,7 +247,7 @@ def _loss_forward(X, y, K, W, b):
     shifted = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
-            shifted[i, j] = logits[i, j] - shift[i]
+            shifted[i, j] = (0 if j == shift_arg[i] else logits[i, j] - shift[i])
     rest = np.empty((N,), dtype)
     for i in range(N):
         acc = 0.0
@@ -265,8 +286,9 @@ def _loss_backward(X, y, K, W, b, rest, shift_arg, shifted, h_2, pool_arg, h, pa
     d_shift = np.zeros((N,), dtype)
     for i in range(N):
         for j in range(10):
-            d_logits[i, j] = d_shifted[i, j]
-            d_shift[i] += -d_shifted[i, j]
+            tmp0 = j == shift_arg[i]
+            d_logits[i, j] = (0 if tmp0 else 1)*d_shifted[i, j]
+            d_shift[i] += (0 if tmp0 else -1)*d_shifted[i, j]
     for i in range(N):
         d_logits[i, shift_arg[i]] += d_shift[i]
 

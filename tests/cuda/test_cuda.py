@@ -1,0 +1,88 @@
+"""The CUDA target without a GPU: every sample's CUDA functions run in Numba's simulator and
+agree with the CPU functions, and every generated kernel compiles to PTX for cc 9.0.
+
+Both checks run in subprocesses: the simulator must be chosen before numba.cuda is
+imported, and PTX compilation needs a process without it. They run side by side.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SAMPLES
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE_FILES = sorted(glob.glob(os.path.join(SAMPLES, "*.py")))
+NAMES = [os.path.splitext(os.path.basename(p))[0] for p in SAMPLE_FILES]
+FLOAT64_TOO = {"neuron", "convnet", "batch_norm_mlp"}   # float64 PTX for a few samples
+
+
+def _start(script, args, out_dir, simulator):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    return subprocess.Popen([sys.executable, os.path.join(HERE, script), out_dir, *args],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process) -> dict:
+    out, err = process.communicate(timeout=1800)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """{'sim': ..., 'ptx': ...} from the two workers, run in parallel."""
+    sim_dir = str(tmp_path_factory.mktemp("cuda-sim"))
+    ptx_dir = str(tmp_path_factory.mktemp("cuda-ptx"))
+    few = [p for p, n in zip(SAMPLE_FILES, NAMES) if n in FLOAT64_TOO]
+    rest = [p for p, n in zip(SAMPLE_FILES, NAMES) if n not in FLOAT64_TOO]
+    rest = [f"--float32-only={p}" for p in rest]
+    sim = _start("sim_worker.py", SAMPLE_FILES, sim_dir, simulator=True)
+    ptx = _start("ptx_worker.py", ["--float64", *few, *rest], ptx_dir, simulator=False)
+    return {"sim": _finish(sim), "ptx": _finish(ptx)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_simulator_agrees_with_cpu(results, name):
+    """f_cuda, f_vjp_cuda and f_value_and_grad_cuda == the CPU functions (float64)."""
+    sample = results["sim"][name]
+    assert "error" not in sample, sample.get("error")
+    for fname, errors in sample.items():
+        bad = {k: v for k, v in errors.items() if not v <= 1e-10}
+        assert not bad, f"{name}.{fname}: relative errors {bad}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_kernel_compiles_to_ptx(results, name):
+    """compile_ptx(cc=(9, 0)) for each kernel; float32 kernels never widen to float64."""
+    kernels = results["ptx"][name]
+    failed = {k: v for k, v in kernels.items() if v != "ok"}
+    assert kernels and not failed, failed
+    assert any(k.endswith("float32") for k in kernels)
+    if name in FLOAT64_TOO:
+        assert any(k.endswith("float64") for k in kernels)
+
+
+def test_device_arrays_stay_on_the_device(results):
+    """Device arrays in: device arrays out, and nothing was copied to the host."""
+    device = results["sim"]["_device"]
+    assert device["value_type"] == "FakeCUDAArray"        # the simulator's device array
+    assert device["grad_types"] == ["FakeCUDAArray"]
+    assert device["copies_to_host"] == 0
+    assert device["value_error"] <= 1e-12 and device["grad_error"] <= 1e-12
+    assert device["host_value_type"] == "ndarray"         # host arrays in: NumPy out
+
+
+def test_bad_input_gets_the_cpu_path_error(results):
+    messages = results["sim"]["_device"]["messages"]
+    assert messages["device_shape"] == "layer: argument 'X' has shape (5, 5), expected (N=5, 4)"
+    assert "argument 'W'" in messages["device_dtype"] and "float64" in messages["device_dtype"]
+    assert messages["host_dtype"] == messages["host_dtype_cpu"]
+    assert messages["host_shape"] == messages["host_shape_cpu"]
