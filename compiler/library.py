@@ -118,21 +118,33 @@ def _shifted_rest(b, x, axes):
 
     Leaving the max element's exp(0) = 1 out of the sum lets every consumer use
     log1p(rest): log-sum-exp = m + log1p(rest) keeps full relative accuracy even when
-    the loss is tiny (logits [30, 0]), where m + log(1 + rest) loses digits. m carries
-    a gradient (to its argmax), since the formula treats the max element specially.
+    the loss is tiny (logits [30, 0]), where m + log(1 + rest) loses digits.
+
+    z is 0 at the first max by construction (not x - m, which is also 0 there): the max
+    element then reaches the result only through m, so its gradient is minus the sum of
+    the other elements' gradients (every consumer is shift-invariant), which is small
+    exactly when the true gradient is. With z = x - m there, the paths through z and m
+    would meet as -1 + (1 - e^-40), the cross-entropy gradient of logits [40, 0] at
+    label 0, which rounds to 0 instead of -e^-40.
     """
     m, arg = b.reduce(x, axes, "max", True, "shift", with_arg=True)
-    z = b.materialize(elementwise(lambda u, v: u - v, x, m), "shifted")
     strides = {}
     stride = sp.Integer(1)
     for d in reversed(axes):
         strides[d] = stride
         stride = stride * size(x.shape[d])
 
-    def others(idx):
+    def is_first_max(idx):
         flat = sum((idx[d] * strides[d] for d in axes), sp.Integer(0))
-        return sp.Piecewise((sp.Integer(0), sp.Eq(flat, arg.build(idx_at(idx, axes)))),
-                            (sp.exp(z.build(idx)), True))
+        return sp.Eq(flat, arg.build(idx_at(idx, axes)))
+
+    def shifted(idx):
+        return sp.Piecewise((sp.Integer(0), is_first_max(idx)),
+                            (x.build(idx) - m.build(idx_at(idx, axes)), True))
+    z = b.materialize(Value(x.shape, "float", shifted), "shifted")
+
+    def others(idx):
+        return sp.Piecewise((sp.Integer(0), is_first_max(idx)), (sp.exp(z.build(idx)), True))
     rest = b.reduce(Value(x.shape, "float", others), axes, "sum", True, "rest")
     return m, z, rest
 
@@ -292,14 +304,19 @@ def matmul(b, x, y):
     if y.rank == 1:
         bt = _LETTERS[: x.rank - 2]
         return contract(b, [bt + "ik", "k"], [x, y], bt + "i")
-    if x.rank > 2 and y.rank > 2 and x.rank != y.rank:
-        raise Located("batched @ needs operands of the same rank")
-    bx = _LETTERS[: x.rank - 2]
-    by = _LETTERS[: y.rank - 2]
-    out_batch = bx if len(bx) >= len(by) else by
-    if bx and by and any(not same_size(p, q) for p, q in zip(x.shape[:-2], y.shape[:-2])):
-        raise Located(f"batch sizes {tuple(x.shape[:-2])} and {tuple(y.shape[:-2])} differ")
-    return contract(b, [bx + "ik", by + "kj"], [x, y], out_batch + "ij")
+    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])   # NumPy: the batch axes broadcast
+    letters = _LETTERS[: len(batch)]
+    (xv, xt), (yv, yt) = _batch_operand(x, batch, letters), _batch_operand(y, batch, letters)
+    return contract(b, [xt + "ik", yt + "kj"], [xv, yv], letters + "ij")
+
+
+def _batch_operand(v: Value, batch, letters):
+    """(v without its broadcast size-1 batch axes, the batch letters of what is left)."""
+    own = v.shape[:-2]
+    offset = len(batch) - len(own)
+    dropped = [d for d, n in enumerate(own) if size(n) == 1 and size(batch[offset + d]) != 1]
+    term = "".join(letters[offset + d] for d in range(len(own)) if d not in dropped)
+    return (squeeze(v, dropped) if dropped else v), term
 
 
 def dot(b, x, y):
