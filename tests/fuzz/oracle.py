@@ -314,6 +314,16 @@ def check_module(module, eager_fn, entry, specs, values, seed, scalar=None):
                                                      equal_nan=True):
                 raise Failure("grad-unstable", f"{entry}_grad d/d{name} differs from "
                               f"{entry}_value_and_grad's (uninitialised memory?)")
+        if hasattr(module, f"{entry}_vjp"):      # the same kernels, seeded with u
+            u = 1.0 + (seed % 5) * 0.25
+            scaled = compiled_call(getattr(module, f"{entry}_vjp"), values, f"{entry}_vjp",
+                                   cotangent=u)
+            for name in wrt:
+                a, b = u * np.asarray(getattr(grads, name)), np.asarray(getattr(scaled, name))
+                if a.shape != b.shape or not np.allclose(a, b, rtol=1e-10, atol=1e-300,
+                                                         equal_nan=True):
+                    raise Failure("vjp-scalar", f"{entry}_vjp(cotangent={u}) d/d{name} is "
+                                  f"not {u} * {entry}_grad")
         target, f_value, what = eager_fn, float(expected[0]), "grad"
     else:
         if not hasattr(module, f"{entry}_vjp"):
@@ -371,5 +381,16 @@ def check_source(source: str, entry: str, specs, workdir: str, tag: str, seed: i
 def check_program(program, workdir: str, tag: str | None = None):
     """check_source for a progen.Program."""
     tag = tag or f"gen_{program.seed}"
-    return check_source(program.source, program.entry, specs_of_program(program), workdir,
-                        tag, program.seed, wrt=program.wrt, float32=program.float32)
+    module = check_source(program.source, program.entry, specs_of_program(program),
+                          workdir, tag, program.seed, wrt=program.wrt,
+                          float32=program.float32)
+    for entry, args, _ in program.others:      # more entry points of the same module
+        eager = sys.modules[f"eager_{tag}"]
+        specs = specs_of_program(type("P", (), {"args": args})())
+        values = draw_inputs(specs, program.seed)
+        eager_run(getattr(eager, entry), values)
+        try:
+            check_module(module, getattr(eager, entry), entry, specs, values, program.seed)
+        except NearKink:
+            pass
+    return module

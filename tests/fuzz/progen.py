@@ -122,6 +122,7 @@ class Program:
     seed: int = 0
     wrt: tuple = ()           # Data arguments also differentiated (adc compile --wrt)
     float32: bool = False     # also call the module on float32 inputs
+    others: list = field(default_factory=list)   # more entry points: (entry, args, scalar)
 
 
 # Names the compiler hands out itself, or that the generated module uses: a user may
@@ -474,11 +475,15 @@ class Gen:
         if 1 <= len(shape) <= 3:
             makers += [(self.matmul, 2.5), (self.softmax_, 0.8)]
         if len(shape) == 2:
-            makers += [(self.outer_, 0.4), (self.transposed, 0.5)]
+            makers += [(self.outer_, 0.4)]
+        if len(shape) in (2, 3):
+            makers += [(self.transposed, 0.5)]
         if not shape:
             makers += [(self.dot_, 0.5)]
+        if shape:
+            makers += [(self.concat_, 0.5), (self.stack_, 0.4)]
         if shape and not shape[0].symbolic:
-            makers += [(self.concat_, 0.5), (self.stack_, 0.4), (self.reshape_, 0.5)]
+            makers += [(self.reshape_, 0.5)]
         if len(shape) in (1, 2):
             makers += [(self.einsum_, 0.4)]
         fn = self.rng.choices([m for m, _ in makers], [w for _, w in makers])[0]
@@ -634,6 +639,16 @@ class Gen:
             a, b = self.positive(sa, depth), self.bounded(sb, depth)
             self.features.add("pow-tensor")
             return Expr(f"{paren(a)} ** {paren(b)}", shape)
+        if self.chance(0.12) and op in ("+", "-", "*"):
+            c = self.pick(["2", "3", "0.5", "1.5"] + ([self.hyper("float", 0.2, 2.0)]
+                                                    if self.chance(0.3) else []))
+            e = self.expr(shape, depth)
+            self.features.add("scalar-left")
+            return Expr(f"{c} {op} {paren(e)}", shape)
+        if self.chance(0.05):
+            e = self.bounded(shape, depth)
+            self.features.add("scalar-base-pow")
+            return Expr(f"{self.pick(['2', '1.5', '0.5'])} ** {paren(e)}", shape)
         a, b = self.expr(sa, depth), self.expr(sb, depth)
         if a.text == b.text:
             b = Expr(f"{self.pick(FLOATS)} * {paren(b)}", b.shape, b.bounded)
@@ -772,6 +787,19 @@ class Gen:
         return self.expr(shape, depth)
 
     def transposed(self, shape, depth) -> Expr:
+        """e.T, transpose(e), or for rank 3 transpose(e, axes) / e.T (all axes reversed)."""
+        if len(shape) == 3:
+            perm = list(range(3))
+            self.rng.shuffle(perm)
+            src = [None] * 3
+            for out_ax, in_ax in enumerate(perm):
+                src[in_ax] = shape[out_ax]
+            e = self.expr(tuple(src), depth)
+            self.features.add("transpose-3d")
+            if perm == [2, 1, 0] and self.chance(0.5):
+                return Expr(f"{paren(e)}.T", shape, e.bounded, e.positive, atom=True)
+            return Expr(f"{self.fn('transpose')}({e.text}, {tuple(perm)})", shape,
+                        e.bounded, e.positive)
         e = self.expr((shape[1], shape[0]), depth)
         self.features.add("transpose")
         if self.chance(0.5):
@@ -787,6 +815,8 @@ class Gen:
         k = (self.dim(),)
         a, b = self.expr(k, depth), self.matmul_operand(k, depth)
         self.features.add("dot")
+        if self.chance(0.5):
+            return Expr(f"{paren(a)} @ {paren(b)}", ())
         return Expr(f"{self.fn('dot')}({a.text}, {b.text})", ())
 
     def einsum_(self, shape, depth) -> Expr:
@@ -805,25 +835,32 @@ class Gen:
         return Expr(f"{self.fn('einsum')}('{spec}', {a.text}, {b.text})", shape)
 
     def concat_(self, shape, depth) -> Expr:
-        """concatenate([a, b], axis=0) along a constant first axis of size >= 2."""
-        n = shape[0].value
-        if n < 2:
+        """concatenate([a, b], axis=k) along a constant axis of size >= 2."""
+        axes = [k for k, d in enumerate(shape) if not d.symbolic and d.value >= 2]
+        if not axes:
             return None
+        k = self.pick(axes)
+        n = shape[k].value
         n1 = self.rng.randint(1, n - 1)
-        a = self.expr((lit(n1),) + shape[1:], depth)
-        b = self.expr((lit(n - n1),) + shape[1:], depth)
-        self.features.add("concatenate")
-        axis = self.pick(["", ", axis=0", f", {-len(shape)}"]) if len(shape) > 0 else ""
+        a = self.expr(shape[:k] + (lit(n1),) + shape[k + 1:], depth)
+        b = self.expr(shape[:k] + (lit(n - n1),) + shape[k + 1:], depth)
+        self.features.add("concatenate" if k == 0 else "concatenate-axis")
+        axis = self.pick(["", ", axis=0", f", {-len(shape)}"]) if k == 0 else \
+            self.pick([f", axis={k}", f", {k - len(shape)}", f", axis={k - len(shape)}"])
         return Expr(f"{self.fn('concatenate')}([{a.text}, {b.text}]{axis})", shape)
 
     def stack_(self, shape, depth) -> Expr:
-        """stack([a, b], axis=0) for a first axis of size 2 (or 3)."""
-        n = shape[0].value
-        if n not in (2, 3):
+        """stack([a, b(, c)], axis=k) for an axis of size 2 or 3."""
+        axes = [k for k, d in enumerate(shape) if d.key in ("2", "3")]
+        if not axes:
             return None
-        parts = [self.expr(shape[1:], depth).text for _ in range(n)]
-        self.features.add("stack")
-        return Expr(f"{self.fn('stack')}([{', '.join(parts)}])", shape)
+        k = self.pick(axes)
+        rest = shape[:k] + shape[k + 1:]
+        parts = [self.expr(rest, depth).text for _ in range(shape[k].value)]
+        self.features.add("stack" if k == 0 else "stack-axis")
+        axis = "" if k == 0 and self.chance(0.5) else \
+            self.pick([f", axis={k}", f", axis={k - len(shape)}"])
+        return Expr(f"{self.fn('stack')}([{', '.join(parts)}]{axis})", shape)
 
     def reshape_(self, shape, depth) -> Expr:
         """reshape of an expression with the same number of elements (maybe with -1)."""
@@ -937,7 +974,20 @@ class Gen:
         self.features.add("augassign")
 
     def unpack(self):
-        """a, b = e1, e2"""
+        """a, b = e1, e2 -- or a, b = helper(e) with a helper returning a tuple"""
+        if self.chance(0.3):
+            shape = self.scope_shape(0, 3)
+            name = self.helper("pair", lambda n: (
+                f"def {n}(u, scale=1.0):\n    return tanh(u) * scale, sigmoid(u)\n"))
+            e = self.expr(shape, 1)
+            n1, n2 = self.fresh(), self.fresh()
+            extra = self.pick(["", ", 2.0", f", scale={self.number(0.5, 2.0, 'scale')}"])
+            self.lines.append(f"    {n1}, {n2} = {name}({e.text}{extra})")
+            self.bind(n1, Expr(n1, shape, atom=True))
+            self.bind(n2, Expr(n2, shape, True, atom=True))
+            self.computed |= {n1, n2}
+            self.features.add("helper-tuple")
+            return
         s1, s2 = self.shape(0, 2), self.shape(0, 2)
         e1, e2 = self.expr(s1, 1), self.expr(s2, 1)
         n1, n2 = self.fresh(), self.fresh()
@@ -1056,7 +1106,7 @@ class Gen:
                                    f", {self.number(0.5, 2.0, 'margin', True)}"])
                 return Expr(f"multiclass_hinge({logits.text}, {y.name}{extra})", ())
             return Expr(f"cross_entropy({logits.text}, {y.name})", ())
-        shape = self.shape(1, 2)
+        shape = tuple(self.base_dim(d) for d in self.shape(1, 2))
         pred = self.expr(shape)
         if kind == "mse":
             target = self.pick_or_new(shape)
@@ -1093,6 +1143,28 @@ class Gen:
 
     # -- the whole program --------------------------------------------------------------
     def program(self) -> Program:
+        """The whole model: one entry point, sometimes a second one sharing the helpers."""
+        self.functions = []
+        first = self.function()
+        others = []
+        if self.chance(0.12):
+            self.args, self.lines, self.scope, self.computed = [], [], [], set()
+            others.append(self.function())
+            self.features.add("two-entry-points")
+        entry, args, outs = first
+        data = [a.name for a in args if a.role == "Data" and a.domain == "normal"]
+        wrt = (self.pick(data),) if data and self.chance(0.12) and not others else ()
+        float32 = self.chance(0.15)
+        for flag, on in (("wrt-data", wrt), ("float32", float32)):
+            if on:
+                self.features.add(flag)
+        return Program(self.source(), entry, args, {d.text: d.value for d in self.sym},
+                       len(outs), len(outs) == 1 and not outs[0].shape, self.features,
+                       self.seed, wrt, float32,
+                       [(e, a, len(o) == 1 and not o[0].shape) for e, a, o in others])
+
+    def function(self):
+        """One entry point: arguments, 0-6 statements, a return; (name, args, outputs)."""
         for _ in range(self.rng.randint(1, 3)):
             shape = self.shape(0, 3)
             self.new_arg(shape)
@@ -1116,16 +1188,10 @@ class Gen:
         self.used_names.add(entry)
         ret = ", ".join(o.text for o in outs)
         self.lines.append(f"    return {ret}")
-        data = [a.name for a in self.args if a.role == "Data" and a.domain == "normal"]
-        wrt = (self.pick(data),) if data and self.chance(0.12) else ()
-        float32 = self.chance(0.15)
-        for flag, on in (("wrt-data", wrt), ("float32", float32)):
-            if on:
-                self.features.add(flag)
-        return Program(self.source(entry), entry, self.ordered_args(),
-                       {d.text: d.value for d in self.sym}, len(outs),
-                       len(outs) == 1 and not outs[0].shape, self.features, self.seed,
-                       wrt, float32)
+        if self.chance(0.1):
+            self.lines.insert(0, '    """An entry point (its docstring is not code)."""')
+        self.functions.append((entry, self.ordered_args(), list(self.lines)))
+        return entry, self.args, outs
 
     def ordered_args(self) -> list:
         """Tensors (and floats without defaults) first, defaults after, keyword-only last."""
@@ -1135,13 +1201,7 @@ class Gen:
         self.args = plain + dflt + kwonly
         return self.args
 
-    def source(self, entry) -> str:
-        args = self.ordered_args()
-        sig = []
-        for a in args:
-            if a.kwonly and "*" not in sig:
-                sig.append("*")
-            sig.append(f"{a.name}: {a.annotation()}")
+    def source(self) -> str:
         head = ['"""A generated model (tests/fuzz/progen.py, seed %d)."""' % self.seed]
         if self.uses_np:
             head.append("import numpy as np")
@@ -1150,14 +1210,26 @@ class Gen:
         text = "\n".join(head) + "\n\n" + "\n".join(self.size_decls) + "\n\n\n"
         for h in self.helpers:
             text += h + "\n\n"
-        text += f"def {entry}({', '.join(sig)}):\n" + "\n".join(self.lines) + "\n"
+        for k, (entry, args, lines) in enumerate(self.functions):
+            sig = []
+            for a in args:
+                if a.kwonly and "*" not in sig:
+                    sig.append("*")
+                sig.append(f"{a.name}: {a.annotation()}")
+            text += ("\n\n" if k else "") + f"def {entry}({', '.join(sig)}):\n" + \
+                "\n".join(lines) + "\n"
+        if self.chance(0.05):
+            text += '\n\nif __name__ == "__main__":\n    pass\n'
+            self.features.add("main-guard")
         return text
 
     def imported_names(self) -> set:
         """The adc.lang names the source uses (for an explicit import list)."""
         import re
+        lines = [line for _, _, ls in self.functions for line in ls]
+        anns = [a.annotation() for _, args, _ in self.functions for a in args]
         words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", "\n".join(
-            self.lines + self.helpers + self.size_decls + [a.annotation() for a in self.args])))
+            lines + self.helpers + self.size_decls + anns)))
         return {w for w in words if w in adc.lang.__all__} | {"Param"}
 
 

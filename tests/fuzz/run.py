@@ -81,8 +81,8 @@ def run_mutants(args, workdir):
             print(f"mutant {seed} ({mutant.sample}: {mutant.how}): {exc}", flush=True)
             if args.out:
                 os.makedirs(args.out, exist_ok=True)
-                with open(os.path.join(args.out, f"mutant_{seed}.py"), "w") as f:
-                    f.write(mutant.source + f"\n# {mutant.how}\n# {exc}\n")
+                with open(os.path.join(args.out, f"mutant_{seed}.py"), "wb") as f:
+                    f.write(mutant.source + f"\n# {mutant.how}\n# {exc}\n".encode())
         except Exception as exc:
             classes.setdefault(f"harness: {oracle.last_frame(exc)}", []).append(seed)
             print(f"mutant {seed}: HARNESS {oracle.last_frame(exc)}", flush=True)
