@@ -514,14 +514,10 @@ def check_mutant(m: Mutant, workdir: str, run: bool = False) -> str:
             raise Failure("accepted-invalid", f"compiled, but the {exc}") from exc
         if run:
             try:
-                with time_limit(TIME_LIMIT):
-                    oracle.check_module(module, getattr(eager, entry), entry, specs, values,
-                                        m.seed)
+                oracle.in_child(lambda: oracle.check_module(
+                    module, getattr(eager, entry), entry, specs, values, m.seed), TIME_LIMIT)
             except oracle.NearKink:
                 pass
-            except TimeLimit:
-                raise Failure("hang", f"{entry}: running took more than {TIME_LIMIT}s") \
-                    from None
             except oracle.InvalidProgram:
                 result = "invalid-input"
     return result

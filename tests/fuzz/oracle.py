@@ -20,7 +20,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import pickle
+import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 
@@ -286,6 +289,75 @@ def same_inputs(before: dict, after: dict, what: str):
             raise Failure("mutates-input", f"{what} wrote into argument '{name}'")
 
 
+# -- running compiled code in a child process -------------------------------------------------
+CALL_TIME_LIMIT = 300
+
+
+def in_child(fn, timeout=CALL_TIME_LIMIT):
+    """fn() in a forked child: a segfault or a hang of compiled code becomes a Failure
+    ("crash", "hang") instead of killing the fuzzer. Failure, NearKink and
+    InvalidProgram raised by fn are raised again here; fn's return value is dropped."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # the child
+        os.close(r)
+        try:
+            fn()
+            msg = ("ok",)
+        except Failure as exc:
+            msg = ("failure", exc.kind, exc.detail[:4000])
+        except NearKink as exc:
+            msg = ("kink", str(exc))
+        except InvalidProgram as exc:
+            msg = ("invalid", str(exc)[:4000])
+        except BaseException as exc:               # a bug in the harness
+            msg = ("error", last_frame(exc))
+        with os.fdopen(w, "wb") as out:
+            out.write(pickle.dumps(msg))
+        os._exit(0)
+    os.close(w)
+    deadline = time.time() + timeout
+    chunks = []
+    os.set_blocking(r, False)
+    status = None
+    while status is None:
+        try:
+            chunk = os.read(r, 65536)
+            if chunk:
+                chunks.append(chunk)
+        except BlockingIOError:
+            pass
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = st
+        elif time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(r)
+            raise Failure("hang", f"compiled code ran for more than {timeout}s")
+        else:
+            time.sleep(0.005)
+    os.set_blocking(r, True)
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    if os.WIFSIGNALED(status):
+        raise Failure("crash", f"the process running the compiled module died of signal "
+                      f"{signal.Signals(os.WTERMSIG(status)).name}")
+    msg = pickle.loads(b"".join(chunks)) if chunks else ("error", "no result from child")
+    if msg[0] == "failure":
+        raise Failure(msg[1], msg[2])
+    if msg[0] == "kink":
+        raise NearKink(msg[1])
+    if msg[0] == "invalid":
+        raise InvalidProgram(msg[1])
+    if msg[0] == "error":
+        raise RuntimeError(f"harness error in the child: {msg[1]}")
+
+
 # -- the whole check ------------------------------------------------------------------------
 def check_module(module, eager_fn, entry, specs, values, seed, scalar=None):
     """All comparisons of one compiled entry point at one input point."""
@@ -363,11 +435,12 @@ def check_source(source: str, entry: str, specs, workdir: str, tag: str, seed: i
     module = compile_model(path, os.path.join(workdir, f"{tag}_adc.py"), wrt)
     for attempt in range(tries):
         values = draw_inputs(specs, seed + 1000 * attempt)
-        try:
-            check_module(module, getattr(eager, entry), entry, specs, values,
-                         seed + attempt)
+        def run():
+            check_module(module, getattr(eager, entry), entry, specs, values, seed + attempt)
             if float32:
                 check_float32(module, getattr(eager, entry), entry, values)
+        try:
+            in_child(run)
             return module
         except NearKink:
             continue
@@ -390,7 +463,8 @@ def check_program(program, workdir: str, tag: str | None = None):
         values = draw_inputs(specs, program.seed)
         eager_run(getattr(eager, entry), values)
         try:
-            check_module(module, getattr(eager, entry), entry, specs, values, program.seed)
+            in_child(lambda: check_module(module, getattr(eager, entry), entry, specs, values,
+                                          program.seed))
         except NearKink:
             pass
     return module

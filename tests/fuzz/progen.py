@@ -292,6 +292,9 @@ class Gen:
             arg.default = None if default is None else int(round(default))
         self.args.append(arg)
         self.features.add(f"hyper-{kind}")
+        if kind == "float":       # usable as a scalar leaf too (and rebound: s = s * 2)
+            self.scope.append((arg.name, Expr(arg.name, (), abs(hi) <= 4 and abs(lo) <= 4,
+                                              lo > 0.05, atom=True)))
         return arg.name
 
     def number(self, lo, hi, prefer=None, layer=False) -> str:
@@ -952,13 +955,22 @@ class Gen:
             name = self.fresh(self.pick(["d_" + n for n, _ in self.scope[:3]] or ["h"]))
         self.lines.append(f"    {name} = {e.text}")
         self.bind(name, Expr(name, shape, e.bounded, e.positive, atom=True))
-        if not e.atom:
-            self.computed.add(name)
-        else:
+        if e.atom:
+            self.note_views(e.text)      # name = other[...] may be a view of other
             self.computed.discard(name)
+        else:
+            self.computed.add(name)
 
     def bind(self, name, e):
         self.scope = [(n, v) for n, v in self.scope if n != name] + [(name, e)]
+        self.note_views(e.text if not e.text == name else "")
+
+    def note_views(self, text: str):
+        """Names that `text` may alias (a name or a slice of one) are no longer safe for
+        an in-place `name op= ...`: NumPy would write through the view."""
+        import re
+        for word in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text):
+            self.computed.discard(word)
 
     def augassign(self):
         """name op= expr on an existing local or argument."""
@@ -992,6 +1004,7 @@ class Gen:
         e1, e2 = self.expr(s1, 1), self.expr(s2, 1)
         n1, n2 = self.fresh(), self.fresh()
         self.lines.append(f"    {n1}, {n2} = {e1.text}, {e2.text}")
+        self.note_views(e1.text + " " + e2.text)
         self.bind(n1, Expr(n1, s1, e1.bounded, e1.positive, atom=True))
         self.bind(n2, Expr(n2, s2, e2.bounded, e2.positive, atom=True))
         self.features.add("unpack")

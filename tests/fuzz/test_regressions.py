@@ -38,9 +38,12 @@ def check(tmp_path, source, entry="f", sizes=None, domains=None, wrt=(), seed=0,
             if domains and s.name in domains:
                 s.domain = domains[s.name]
         values = oracle.draw_inputs(specs, seed)
-        oracle.check_module(module, getattr(eager, entry), entry, specs, values, seed)
-        if float32:
-            oracle.check_float32(module, getattr(eager, entry), entry, values)
+
+        def run():
+            oracle.check_module(module, getattr(eager, entry), entry, specs, values, seed)
+            if float32:
+                oracle.check_float32(module, getattr(eager, entry), entry, values)
+        oracle.in_child(run)
     except oracle.Failure as exc:
         pytest.fail(f"{exc}\n--- model ---\n{source}", pytrace=False)
     return module
@@ -235,3 +238,37 @@ def test_bytes_python_cannot_read_give_a_located_error(tmp_path, junk):
     """A NUL byte or invalid UTF-8 was an error with no line:col."""
     src = HEAD.encode() + b"def f(x: Param[3]):\n    return sum(x" + junk + b")\n"
     rejected(tmp_path, src, line=5)
+
+
+def test_cse_temporary_is_computed_after_the_values_it_reads(tmp_path):
+    """In the fused loop `tmp0 = a[i]*g[i]` was hoisted above `a[i] = 2.0*g[i]`: the
+    value read uninitialised memory."""
+    check(tmp_path, HEAD + "def f(g: Param[3]):\n    a = g * 2.0\n"
+          "    p = sin(a * g) + cos(a * g)\n    c = a[0]\n    return p\n")
+
+
+@pytest.mark.parametrize("body", ["s = s * 2.0\n    return sum(s * x)",
+                                  "s = sum(x) * s\n    return s * sum(x)"])
+def test_rebinding_a_float_hyper_parameter(tmp_path, body):
+    """The kernel took the argument `s` and the local `s`: duplicate argument (SyntaxError)."""
+    check(tmp_path, HEAD + f"def f(x: Param[3], s: float = 0.5):\n    {body}\n")
+
+
+def test_labels_shorter_than_the_logits_rows_is_not_a_crash(tmp_path):
+    """Index[1] labels for (N, C) logits compiled; the kernel read y[i] for every row i
+    out of bounds and the process died (SIGSEGV). NumPy's eager run uses one row; a
+    located error (the labels must have the logits' rows) would do too."""
+    src = ("from adc.lang import Data, Param, Index, dim, cross_entropy\nN = dim(\"N\")\n\n"
+           "def f(X: Data[N, 4], y: Index[1], W: Param[4, 3]):\n"
+           "    return cross_entropy(X @ W, y)\n")
+    if _cli(tmp_path, src) == "compiled":
+        check(tmp_path, src, sizes={"N": 2000})
+
+
+def test_in_place_update_through_a_view_follows_numpy_or_is_rejected(tmp_path):
+    """`v = h[1:]; h -= 1.0` changes v in NumPy (a view); adc computed v from the old h.
+    Either follow NumPy or reject `op=` on an array that has live views."""
+    src = HEAD + ("def f(x: Param[3]):\n    h = x * 2.0\n    v = h[1:]\n    h -= 1.0\n"
+                  "    return sum(v * x[1:])\n")
+    if _cli(tmp_path, src) == "compiled":
+        check(tmp_path, src)
