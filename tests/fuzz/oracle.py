@@ -173,7 +173,8 @@ def compare_values(got, expected_outs, what="value"):
         g = np.asarray(g)
         if g.shape != e.shape:
             raise Failure("value-shape", f"{what}[{k}]: shape {g.shape}, eager {e.shape}")
-        if g.dtype != np.float64:
+        if g.dtype != np.float64 and not (g.dtype.kind in "iu" and np.all(e == g)):
+            # (a model returning the constant 1 gives an int, eagerly as well)
             raise Failure("value-dtype", f"{what}[{k}]: dtype {g.dtype} for float64 inputs")
         err = float(np.max(np.abs(g - e), initial=0.0))
         scale = max(1.0, float(np.max(np.abs(e), initial=0.0)))
@@ -301,6 +302,8 @@ def in_child(fn, timeout=CALL_TIME_LIMIT):
     pid = os.fork()
     if pid == 0:                                    # the child
         os.close(r)
+        import faulthandler
+        faulthandler.disable()     # a crash is reported by the parent, without a dump
         try:
             fn()
             msg = ("ok",)

@@ -454,10 +454,26 @@ class Gen:
             self.features.add("gather-axis1")
             return Expr(f"{src.text}[:, {idx.name}]", shape, src.bounded, src.positive,
                         atom=True)
+        if self.chance(0.12) and len(shape) >= 2:
+            # a 2-D index array: x[idx] with idx (a, b) has shape (a, b) + x.shape[1:]
+            src = self.pick_or_new((rows,) + tuple(shape[2:]))
+            idx = self.index_arg((shape[0], shape[1]), rows.value)
+            self.features.add("gather-2d-index")
+            return Expr(f"{src.text}[{idx.name}]", shape, src.bounded, src.positive,
+                        atom=True)
+        if self.chance(0.12) and len(shape) == 2 and not shape[1].symbolic:
+            # a gather and a slice: x[idx, 1:]
+            src = self.pick_or_new((rows, lit(shape[1].value + 1)))
+            idx = self.index_arg((shape[0],), rows.value)
+            self.features.add("gather-slice")
+            return Expr(f"{src.text}[{idx.name}, 1:]", shape, src.bounded, src.positive,
+                        atom=True)
         src = self.pick_or_new((rows,) + tuple(shape[1:]))
         idx = self.index_arg((shape[0],), rows.value)
         self.features.add("gather")
-        return Expr(f"{src.text}[{idx.name}]", shape, src.bounded, src.positive, atom=True)
+        form = self.pick(["[{}]", "[{}]", "[{}, ...]"]) if len(shape) > 1 else "[{}]"
+        return Expr(f"{src.text}{form.format(idx.name)}", shape, src.bounded, src.positive,
+                    atom=True)
 
     def pick_or_new(self, shape) -> Expr:
         """A visible name of exactly `shape`, or a new argument (or a slice of one)."""

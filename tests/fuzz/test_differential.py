@@ -134,3 +134,28 @@ def test_oracle_catches(eager_f, wrong, kind):
     with pytest.raises(oracle.Failure) as info:
         run_fake(eager_f, **wrong)
     assert info.value.kind == kind, info.value
+
+
+def test_oracle_catches_a_wrong_vjp_of_a_tuple_output(eager_f):
+    """A tensor output is checked through f_vjp with a random cotangent."""
+    def g(x, y):
+        return np.tanh(x) * y, float(np.sum(x))
+
+    def g_vjp(x, y, cotangent):
+        u, s = cotangent
+        return types.SimpleNamespace(x=(1 - np.tanh(x) ** 2) * y * u + s + 1e-3)
+    sig = {"g": {"args": {"x": {"role": "param", "shape": (3,)},
+                          "y": {"role": "data", "shape": (3,)}}, "wrt": ["x"]}}
+    module = types.SimpleNamespace(g=g, g_vjp=g_vjp, SIGNATURES=sig)
+    values = oracle.draw_inputs(SPECS, 0)
+    with pytest.raises(oracle.Failure) as info:
+        oracle.check_module(module, g, "g", SPECS, values, 0)
+    assert info.value.kind == "vjp", info.value
+
+
+def test_a_crash_in_compiled_code_is_a_failure():
+    import os
+    import signal
+    with pytest.raises(oracle.Failure) as info:
+        oracle.in_child(lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    assert info.value.kind == "crash"

@@ -175,11 +175,13 @@ def test_nesting_too_deep_for_python_is_a_located_error(tmp_path):
     assert _cli(tmp_path, src) == "rejected"
 
 
-def test_entry_point_named_like_a_scalar_helper(tmp_path):
-    """The kernels call the scalar helper relu(); an entry point relu replaced it."""
+@pytest.mark.parametrize("name", ["relu", "np"])
+def test_entry_point_named_like_a_name_the_module_uses(tmp_path, name):
+    """The kernels call the scalar helper relu() and np.*; an entry point of that name
+    replaced them (TypingError / AttributeError at call time)."""
     check(tmp_path, "from adc.lang import Param, Index, dim, multiclass_hinge\n"
-          "N = dim(\"N\")\n\ndef relu(s: Param[N, 3], y: Index[N]):\n"
-          "    return multiclass_hinge(s, y)\n", entry="relu")
+          f"N = dim(\"N\")\n\ndef {name}(s: Param[N, 3], y: Index[N]):\n"
+          "    return multiclass_hinge(s, y)\n", entry=name)
 
 
 def _cli(tmp_path, source):
@@ -270,5 +272,27 @@ def test_in_place_update_through_a_view_follows_numpy_or_is_rejected(tmp_path):
     Either follow NumPy or reject `op=` on an array that has live views."""
     src = HEAD + ("def f(x: Param[3]):\n    h = x * 2.0\n    v = h[1:]\n    h -= 1.0\n"
                   "    return sum(v * x[1:])\n")
+    if _cli(tmp_path, src) == "compiled":
+        check(tmp_path, src)
+
+
+def test_a_tensor_passed_as_eps_is_a_clear_error(tmp_path):
+    """layer_norm(a, g, b, g): 'adc cannot lower this expression (SympifyError ...)', an
+    internal error, instead of saying that eps must be a number."""
+    rejected(tmp_path, HEAD + "def f(a: Param[N, 3], g: Param[3], b: Param[3]):\n"
+             "    return sum(layer_norm(a, g, b, g))\n", line=5)
+
+
+def test_subscript_of_a_float_argument_is_rejected(tmp_path):
+    """`p[...]` of a float argument compiled; Python cannot subscript a float."""
+    rejected(tmp_path, HEAD + "def f(x: Param[3], p: float = 0.5):\n    p = p[...]\n"
+             "    return sum(x * p)\n", line=5)
+
+
+def test_bool_constant_in_arithmetic(tmp_path):
+    """`h + True` crashed the front end (TypeError: BooleanAtom not allowed in this
+    context, a traceback). NumPy reads True as 1; a located error would do too."""
+    src = HEAD + ("def f(x: Param[N, 3], W: Param[3, 2], y: Index[N]):\n"
+                  "    h = x @ W + True\n    return cross_entropy(h, y)\n")
     if _cli(tmp_path, src) == "compiled":
         check(tmp_path, src)
