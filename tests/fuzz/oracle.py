@@ -284,6 +284,37 @@ def check_float32(module, eager_fn, entry, values):
                 raise Failure("float32-dtype", f"{entry}_grad d/d{name}: dtype {dt}")
 
 
+def compare_signature(fn, eager_fn, entry):
+    """`f` has the signature of the source: names, order, kinds (keyword-only) and defaults."""
+    import inspect
+    try:
+        got, want = inspect.signature(fn), inspect.signature(eager_fn)
+    except (TypeError, ValueError):
+        return
+    def shape(sig):
+        return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+    if shape(got) != shape(want):
+        raise Failure("signature", f"{entry}{got} but the model says {entry}{want}")
+
+
+def positional_call(fn, values):
+    """fn called with its positional-or-keyword arguments by position (None: not needed)."""
+    import inspect
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    pos = []
+    for p in params:            # a prefix: a missing argument (its default) ends it
+        if p.kind != p.POSITIONAL_OR_KEYWORD or p.name not in values:
+            break
+        pos.append(p.name)
+    if not pos:
+        return None
+    kw = {k: v for k, v in values.items() if k not in pos}
+    return lambda: fn(*copy.deepcopy([values[n] for n in pos]), **copy.deepcopy(kw))
+
+
 def same_inputs(before: dict, after: dict, what: str):
     for name, v in before.items():
         if isinstance(v, np.ndarray) and not np.array_equal(v, after[name]):
@@ -368,6 +399,11 @@ def check_module(module, eager_fn, entry, specs, values, seed, scalar=None):
     fn = getattr(module, entry)
     got = compiled_call(fn, values, entry)
     compare_values(got, expected, entry)
+    compare_signature(fn, eager_fn, entry)
+    positional = positional_call(fn, values)
+    if positional is not None:
+        compare_values(compiled_call(positional, {}, f"{entry} (positional)"), expected,
+                       f"{entry} (positional arguments)")
     # the call must not write into the caller's arrays
     args = copy.deepcopy(values)
     try:

@@ -380,7 +380,9 @@ class Gen(Expressions):
         out = (size + 2 * pad - k) // stride + 1
         if out >= 2 and self.chance(0.6):
             pool = self.pick(["max_pool2d", "avg_pool2d"])
-            self.lines.append(f"    {h} = {pool}(relu({h}), 2)")
+            k2 = 2 if out < 3 or self.chance(0.5) else 3
+            st = self.pick(["", "", ", 1", f", stride={self.rng.randint(1, 2)}"])
+            self.lines.append(f"    {h} = {pool}(relu({h}), {k2}{st})")
             self.features.add(pool)
         elif self.chance(0.4) and n.value >= 2:
             g, b = self.new_arg((f,), "Param"), self.new_arg((f,), "Param")

@@ -385,6 +385,9 @@ class Expressions:
             e = self.positive(shape, depth)
             p = self.number(0.5, 2.5, "p") if self.chance(0.5) else \
                 self.pick(["1.5", "0.5", "2.5", "-0.5", "-1.0"])
+            if self.chance(0.2):
+                self.features.add("power-fn")
+                return Expr(f"power({e.text}, {p})", shape, False, False)
             return Expr(f"{paren(e)} ** {p}", shape, False, False)
         if kind == "pow_neg":
             e = self.positive(shape, depth)
@@ -465,7 +468,7 @@ class Expressions:
         """where(cond, a, b) with a comparison of random expressions as the condition."""
         c1 = self.expr(self.operand_shape(shape), depth + 1)
         c2 = self.pick(["0.0", "0.2", "-0.3"])
-        op = self.pick([">", "<", ">=", "<="])
+        op = self.pick([">", "<", ">=", "<=", ">", "!="])
         a, b = self.expr(shape, depth), self.expr(self.operand_shape(shape), depth)
         self.features.add("where")
         return Expr(f"{self.fn('where')}({paren(c1)} {op} {c2}, {a.text}, {b.text})", shape,

@@ -296,3 +296,9 @@ def test_bool_constant_in_arithmetic(tmp_path):
                   "    h = x @ W + True\n    return cross_entropy(h, y)\n")
     if _cli(tmp_path, src) == "compiled":
         check(tmp_path, src)
+
+
+def test_keyword_only_arguments_keep_their_star(tmp_path):
+    """The generated f(x, s=0.5) lost the `*` of f(x, *, s=0.5) (known, issue 8 item 11)."""
+    check(tmp_path, HEAD + "def f(x: Param[3], *, s: float = 0.5):\n"
+          "    return sum(tanh(x) * s)\n")
