@@ -302,3 +302,9 @@ def test_keyword_only_arguments_keep_their_star(tmp_path):
     """The generated f(x, s=0.5) lost the `*` of f(x, *, s=0.5) (known, issue 8 item 11)."""
     check(tmp_path, HEAD + "def f(x: Param[3], *, s: float = 0.5):\n"
           "    return sum(tanh(x) * s)\n")
+
+
+def test_keyword_only_argument_without_a_default_after_a_default(tmp_path):
+    """f(x, s=0.5, *, t) was emitted as f(x, s=0.5, t): a SyntaxError at import."""
+    check(tmp_path, HEAD + "def f(x: Param[3], s: float = 0.5, *, t: float):\n"
+          "    return sum(tanh(x) * s * t)\n")
