@@ -203,6 +203,13 @@ def test_abs_of_a_parameter_times_data(tmp_path):
     check(tmp_path, HEAD + "def f(c: Data[()], w: Param[3]):\n    return sum(abs(c * w))\n")
 
 
+def test_sigmoid_of_a_product_with_exp_prints_valid_code(tmp_path):
+    """The same printer hole without abs in the source: sigmoid's stable form takes |z|,
+    and SymPy rewrites |w*exp(a)| as |w|*exp(re(a)) -> '# Not supported in Python'."""
+    check(tmp_path, HEAD + "def f(w: Param[3], a: Param[3]):\n"
+          "    return sum(sigmoid(w * exp(a)))\n")
+
+
 def test_parameter_name_with_a_leading_underscore(tmp_path):
     """f_Grads is a namedtuple: a field '_x' made the module fail at import."""
     check(tmp_path, HEAD + "def f(_x: Param[3]):\n    return sum(tanh(_x))\n")
