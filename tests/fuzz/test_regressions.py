@@ -118,11 +118,22 @@ def test_local_named_like_the_adjoint_of_a_parameter(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["value", "acc", "arg", "np", "math", "njit", "sizes",
-                                  "tmp0", "namedtuple", "dtype", "i", "r", "out", "total",
-                                  "mm", "grads", "values", "SIGNATURES", "N_", "best"])
+                                  "tmp0", "tmp", "namedtuple", "dtype", "k", "step", "prange",
+                                  "float64", "cuda", "SimpleNamespace", "i", "r", "out",
+                                  "total", "mm", "grads", "values", "N_", "best"])
 def test_any_identifier_can_name_an_argument(tmp_path, name):
-    check(tmp_path, HEAD + f"def f({name}: Param[N, 3], w: Param[3]):\n"
-          f"    h = tanh({name} @ w)\n    return sum(h * h)\n")
+    """Arguments named like the compiler's own names: KeyError in autodiff.grad_tensor
+    (every name of values.CODEGEN_NAMES). Locals of these names work."""
+    check(tmp_path, HEAD + f"def f({name}: Param[N, 3], ww: Param[3]):\n"
+          f"    h = tanh({name} @ ww)\n    return sum(h * h)\n")
+
+
+@pytest.mark.parametrize("name", ["SIGNATURES", "f_Grads", "f_value_and_grad", "f_grad"])
+def test_argument_named_like_a_global_of_the_generated_module(tmp_path, name):
+    """The wrappers' parameters shadow the module's globals: f_value_and_grad(f_Grads=...)
+    calls the array ('ndarray' object is not callable); SIGNATURES breaks f_vjp."""
+    check(tmp_path, HEAD + f"def f({name}: Param[N, 3], ww: Param[3]):\n"
+          f"    h = tanh({name} @ ww)\n    return sum(h * h)\n")
 
 
 @pytest.mark.parametrize("call", ["batch_norm(x, g, b, eps)", "batch_norm(x, g, b, eps=eps)",
