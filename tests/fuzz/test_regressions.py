@@ -128,6 +128,14 @@ def test_any_identifier_can_name_an_argument(tmp_path, name):
           f"    h = tanh({name} @ ww)\n    return sum(h * h)\n")
 
 
+@pytest.mark.parametrize("name", ["arg", "prange", "value", "np", "math", "acc"])
+def test_any_identifier_can_name_a_data_argument(tmp_path, name):
+    """A Data argument of such a name compiles, but the kernel reads a renamed `arg_`
+    that is never defined: NameError (a Numba TypingError) at call time."""
+    check(tmp_path, HEAD + f"def f({name}: Data[3], ww: Param[3]):\n"
+          f"    return sum(tanh(ww * {name}))\n")
+
+
 @pytest.mark.parametrize("name", ["SIGNATURES", "f_Grads", "f_value_and_grad", "f_grad"])
 def test_argument_named_like_a_global_of_the_generated_module(tmp_path, name):
     """The wrappers' parameters shadow the module's globals: f_value_and_grad(f_Grads=...)
@@ -186,13 +194,13 @@ def test_nesting_too_deep_for_python_is_a_located_error(tmp_path):
     assert _cli(tmp_path, src) == "rejected"
 
 
-@pytest.mark.parametrize("name", ["relu", "np"])
+@pytest.mark.parametrize("name", ["relu", "np", "math"])
 def test_entry_point_named_like_a_name_the_module_uses(tmp_path, name):
     """The kernels call the scalar helper relu() and np.*; an entry point of that name
     replaced them (TypingError / AttributeError at call time)."""
-    check(tmp_path, "from adc.lang import Param, Index, dim, multiclass_hinge\n"
+    check(tmp_path, "from adc.lang import Param, Index, dim, multiclass_hinge, tanh\n"
           f"N = dim(\"N\")\n\ndef {name}(s: Param[N, 3], y: Index[N]):\n"
-          "    return multiclass_hinge(s, y)\n", entry=name)
+          "    return multiclass_hinge(tanh(s), y)\n", entry=name)
 
 
 def _cli(tmp_path, source):
