@@ -37,7 +37,8 @@ from adc.cli.main import main as adc_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLES = sorted(glob.glob(os.path.join(ROOT, "samples", "*.py")))
-TIME_LIMIT = 120      # seconds for one compile (a hang is a failure)
+TIME_LIMIT = 30       # seconds for one compile of a sample (they take 1-3 s): a hang
+RUN_TIME_LIMIT = 180  # seconds to JIT, run and check one compiled mutant
 
 
 @dataclass
@@ -515,7 +516,8 @@ def check_mutant(m: Mutant, workdir: str, run: bool = False) -> str:
         if run:
             try:
                 oracle.in_child(lambda: oracle.check_module(
-                    module, getattr(eager, entry), entry, specs, values, m.seed), TIME_LIMIT)
+                    module, getattr(eager, entry), entry, specs, values, m.seed),
+                    RUN_TIME_LIMIT)
             except oracle.NearKink:
                 pass
             except oracle.InvalidProgram:

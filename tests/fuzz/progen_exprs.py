@@ -186,7 +186,8 @@ class Expressions:
         forms = [f":{m}", f"{n - m}:", f"-{m}:", f"{n - m}:{n}", f"0:{m}"]
         if m < n:
             a = self.rng.randint(0, n - m)
-            forms += [f"{a}:{a + m}", f":{m - n}", f"{a}:{a - n + m}" if a - n + m < 0 else f"{a}:"]
+            forms += [f"{a}:{a + m}", f":{m - n}",
+                      f"{a}:{a - n + m}" if a - n + m < 0 else f"{a}:"]
         for s in (2, 3):
             for a in range(0, n):
                 if len(range(a, n, s)) == m:
