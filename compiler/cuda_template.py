@@ -54,16 +54,19 @@ def _upload(args):
     return [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
 
 
-def _cotangent_cuda(fname, value, shape, dtype, sizes):
+def _cotangent_cuda(fname, value, want, dtype):
+    """A fresh device array holding the cotangent: the backward pass accumulates into it."""
     view = _device_view(value)
     if view is None:
-        return cuda.to_device(_cotangent(fname, value, shape, dtype, sizes))
-    want = tuple(sizes[s] if isinstance(s, str) else s for s in shape)
+        return cuda.to_device(_cotangent(fname, value, want, dtype))
+    want = tuple(want)
     if view.shape != want or view.dtype != dtype:
         raise ValueError(f"{fname}: the cotangent is a {view.dtype} device array of shape "
                          f"{_shape_text(view.shape)}, expected {dtype} of shape "
                          f"{_shape_text(want)} (the output's shape)")
-    return view.reshape(1) if view.ndim == 0 else view
+    seed = cuda.device_array(max(view.size, 1), dtype)
+    seed.copy_to_device(view.reshape(view.size) if view.ndim else view.reshape(1))
+    return seed.reshape(view.shape) if view.ndim else seed
 
 
 def _from_device(array, shape, on_device):

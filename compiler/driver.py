@@ -9,6 +9,7 @@ from . import autodiff, emit, frontend, inline, schedule
 from .backends import numba_cpu, numba_cuda
 from .errors import CompileError
 from .printer import KernelPrinter
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 VERSION = "0.1.0"
 
@@ -72,7 +73,7 @@ def compile_program(lowered, target: str = "cpu") -> Compiled:
     adj = autodiff.reverse(prog)
     fwd = schedule.schedule_forward(prog.stmts, prog.tensors)
     tensors = {**prog.tensors, **adj.tensors}
-    bwd = schedule.schedule_backward(adj.stmts, adj.groups, tensors)
+    bwd = schedule.schedule_backward(adj.stmts, adj.groups, tensors, adj.seeds.values())
     forward_names = {n for n, t in prog.tensors.items() if t.role in ("temp", "argmax")}
     saved = [n for n in schedule.saved_for_backward(forward_names, bwd)
              if n not in prog.outputs]
@@ -91,10 +92,24 @@ def compile_source(path: str, source: str, functions=(), wrt=(),
                    target: str = "cpu", digest: str | None = None) -> tuple[str, list]:
     """(module text, per-entry Compiled) for a model's source (`digest`: of the file's
     bytes; by default of `source` itself)."""
-    compiled = [compile_program(p, target) for p in lower(path, source, functions, wrt)]
+    try:
+        compiled = [compile_program(p, target) for p in lower(path, source, functions, wrt)]
+    except PrintMethodNotImplementedError as exc:
+        raise _internal(path, f"no printing rule for {exc}") from exc
     digest = digest or hashlib.sha256(source.encode()).hexdigest()
     text = emit.module_source([c.entry for c in compiled], path, digest, VERSION)
+    try:
+        compile(text, default_output(path), "exec")
+    except SyntaxError as exc:
+        raise _internal(path, f"the generated module is not valid Python ({exc.msg}, "
+                        f"line {exc.lineno})") from exc
     return text, compiled
+
+
+def _internal(path, what) -> CompileError:
+    """A failure of adc itself, reported before anything is written."""
+    return CompileError(f"internal error: {what}; nothing was written", path=path,
+                        hint="this is a bug in adc: please report it with the model file")
 
 
 def default_output(path: str) -> str:

@@ -73,6 +73,11 @@ def _output_expr(p: Program, k: int, var: str) -> str:
     return f"{var}[0]" if p.tensors[p.outputs[k]].rank == 0 else var
 
 
+def _output_shape(p: Program, k: int) -> str:
+    """The shape of output k as the caller sees it (rank-0 outputs are stored as (1,))."""
+    return "()" if p.tensors[p.outputs[k]].rank == 0 else f"results[{k}].shape"
+
+
 def _grads_expr(p: Program, var: str) -> str:
     items = []
     for k, name in enumerate(p.wrt):
@@ -119,15 +124,15 @@ def wrappers(e: Entry) -> str:
               f"    args, sizes = _{n}_args({names})",
               f"    results = _{n}_forward(*args)",
               f"    dtype = results[0].dtype"]
+    shapes = "(" + "".join(f"{_output_shape(p, k)}, " for k in range(nout)) + ")"
     if nout == 1:
-        lines.append(f"    seeds = [_cotangent(\"{n}\", cotangent, "
-                     f"SIGNATURES[\"{n}\"][\"returns\"][0][\"shape\"], dtype, sizes)]")
+        lines.append(f"    seeds = [_cotangent(\"{n}\", cotangent, {_output_shape(p, 0)}, dtype)]")
     else:
         lines.append(f"    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != {nout}:")
         lines.append(f"        raise ValueError(\"{n}_vjp: cotangent must be a tuple of {nout} arrays, "
                      "one per output\")")
-        lines.append(f"    seeds = [_cotangent(\"{n}\", {seeds_from}, r[\"shape\"], dtype, sizes)"
-                     f" for k, r in enumerate(SIGNATURES[\"{n}\"][\"returns\"])]")
+        lines.append(f"    seeds = [_cotangent(\"{n}\", {seeds_from}, shape, dtype)"
+                     f" for k, shape in enumerate({shapes})]")
     lines += [f"    grads = _{n}_backward(*args, {backward_inputs(e)}, *seeds)",
               f"    return {_grads_expr(p, 'grads')}", "", ""]
     if _scalar_output(p):
@@ -215,6 +220,7 @@ def _pretty(obj, indent=0) -> str:
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never half."""
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".tmp", dir=directory)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions

@@ -106,6 +106,10 @@ def _sized(p: Program, t) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
+def _output_shape(p, k: int) -> str:
+    return "()" if p.tensors[p.outputs[k]].rank == 0 else f"results[{k}].shape"
+
+
 def wrappers(e, params, values_dict, backward_inputs) -> str:
     """f_cuda, f_vjp_cuda, f_value_and_grad_cuda and f_grad_cuda of one entry point."""
     p, n = e.prog, e.prog.name
@@ -142,16 +146,15 @@ def wrappers(e, params, values_dict, backward_inputs) -> str:
               f"    args, sizes, on_device, k = _{n}_cuda_args({names})",
               f"    results = _{n}_forward_cuda(k, *args)",
               f"    dtype = np.dtype(results[0].dtype)",
-              f"    returns = SIGNATURES[\"{n}\"][\"returns\"]"]
+              f"    shapes = (" + "".join(f"{_output_shape(p, k)}, " for k in range(nout)) + ")"]
     if nout == 1:
-        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", cotangent, returns[0][\"shape\"], "
-                     "dtype, sizes)]")
+        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", cotangent, shapes[0], dtype)]")
     else:
         lines.append(f"    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != {nout}:")
         lines.append(f"        raise ValueError(\"{n}_vjp_cuda: cotangent must be a tuple of "
                      f"{nout} arrays, one per output\")")
-        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", c, r[\"shape\"], dtype, sizes)"
-                     " for c, r in zip(cotangent, returns)]")
+        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", c, shape, dtype)"
+                     " for c, shape in zip(cotangent, shapes)]")
     lines += [f"    grads = _{n}_backward_cuda(k, *args, {backward_inputs(e)}, *seeds)",
               f"    return {grads_expr}", "", ""]
     if nout == 1 and p.tensors[p.outputs[0]].rank == 0:

@@ -35,6 +35,18 @@ def _const_int(x, what):
     return x
 
 
+def _scalar(x, what) -> sp.Expr:
+    """A number, a size, or a run-time `float`/`int` argument as a scalar SymPy body."""
+    if isinstance(x, Value):
+        if x.rank != 0 or x.kind == "bool":
+            raise Located(f"{what} must be a number or a float argument, not a tensor of "
+                          f"shape {tuple(x.shape)}", f"pass a scalar for {what}")
+        return to_expr(x.build(()))
+    if isinstance(x, bool) or not isinstance(x, (int, float, sp.Expr)):
+        raise Located(f"{what} must be a number or a float argument, got {x!r}")
+    return to_expr(x)
+
+
 def _float_operand(v, fname):
     v = as_value(v)
     if v.kind == "bool":
@@ -233,7 +245,7 @@ def mse(b, pred, target):
 
 def multiclass_hinge(b, scores, labels, margin=1.0):
     scores, labels = _labels(b, scores, labels, "multiclass_hinge")
-    delta = to_expr(margin)
+    delta = _scalar(margin, "margin")
 
     def build(idx):
         i, j = idx
@@ -434,7 +446,7 @@ def _normalise(b, x, gamma, beta, eps, axes, channel_axis, fname):
     mu = mean(b, x, tuple(axes), keepdims=True)
     centred = b.materialize(elementwise(lambda u, v: u - v, x, mu), "centred")
     variance = mean(b, elementwise(lambda u: u ** 2, centred), tuple(axes), keepdims=True)
-    inv_std = b.materialize(elementwise(lambda v: 1 / sp.sqrt(v + to_expr(eps)), variance),
+    inv_std = b.materialize(elementwise(lambda v: 1 / sp.sqrt(v + _scalar(eps, "eps")), variance),
                             "inv_std")
     gamma, beta = as_value(gamma), as_value(beta)
     for name, p in (("gamma", gamma), ("beta", beta)):

@@ -13,7 +13,7 @@ class KernelPrinter(PythonCodePrinter):
     """PythonCodePrinter with tensor accesses, helper calls and plain float literals."""
 
     def __init__(self, settings=None):
-        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=False))
+        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=True))
         self.used_helpers: set[str] = set()
 
     def _print_Indexed(self, expr):

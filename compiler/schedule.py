@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .ir import Origin, Stmt, accesses, is_plain_target, reads
+from .values import same_size
 
 
 @dataclass
@@ -52,8 +53,29 @@ def _plain_symbols(index) -> tuple | None:
     return None
 
 
+def spans(tensor, index, extents) -> bool:
+    """True when `tensor[index]` over loops of these extents visits every element once.
+
+    The index must be distinct loop symbols, one per axis, each looping over the whole
+    axis: `X[i, r]` with r < 3 reads only a slice of a (N, 6) array.
+    """
+    idx = _plain_symbols(index)
+    if idx is None or len(idx) != tensor.rank:
+        return False
+    return all(s in extents and same_size(extents[s], n) for s, n in zip(idx, tensor.shape))
+
+
+def covers(st: Stmt, tensor) -> bool:
+    """True when one run of `st` writes every element of its target exactly once."""
+    if tensor.rank == 0:
+        return not st.loops and not (st.accumulate and st.rloops)
+    if st.accumulate and st.rloops:
+        return False
+    return len(st.loops) == tensor.rank and spans(tensor, st.target_index, dict(st.loops))
+
+
 def as_gemm(st: Stmt, tensors) -> Gemm | None:
-    """Recognise a GEMM- or GEMV-shaped contraction."""
+    """Recognise a GEMM- or GEMV-shaped contraction of whole arrays."""
     if st.argmax or st.reduce not in ("sum", "none") or tensors[st.target].rank == 0:
         return None
     if not st.accumulate and (st.reduce != "sum" or not is_plain_target(st)):
@@ -81,6 +103,12 @@ def as_gemm(st: Stmt, tensors) -> Gemm | None:
     ia, ib = _plain_symbols(fa.indices), _plain_symbols(fb.indices)
     if ia is None or ib is None:
         return None
+    # np.dot reads whole arrays: every operand and the target must span its tensor
+    extents = dict(st.all_loops)
+    for t, idx in ((tensors[st.target], st.target_index), (tensors[str(fa.base)], ia),
+                   (tensors[str(fb.base)], ib)):
+        if not spans(t, idx, extents):
+            return None
     if len(target) == 2:
         p, q = target
         if set(ia) != {p, r} or set(ib) != {r, q}:
@@ -118,7 +146,10 @@ def schedule_forward(stmts, tensors) -> Schedule:
             alloc[st.target] = "gemm"
             nest = None
             continue
-        alloc.setdefault(st.target, "zeros" if tensors[st.target].zero_init else "empty")
+        if st.target not in alloc:
+            whole = covers(st, tensors[st.target]) and not st.accumulate
+            alloc[st.target] = "empty" if whole and not tensors[st.target].zero_init \
+                else "zeros"
         if st.argmax:
             alloc[st.argmax] = "empty"
         if nest is not None and _fusable(nest, st, written) and st.target not in written:
@@ -134,9 +165,12 @@ def schedule_forward(stmts, tensors) -> Schedule:
     return Schedule(blocks, alloc)
 
 
-def schedule_backward(stmts, groups, tensors) -> Schedule:
-    """Blocks for the adjoint statements (one nest per forward statement)."""
-    blocks, alloc, written = [], {}, set()
+def schedule_backward(stmts, groups, tensors, seeds=()) -> Schedule:
+    """Blocks for the adjoint statements (one nest per forward statement).
+
+    `seeds` are the adjoints that arrive holding the cotangent: they are written already.
+    """
+    blocks, alloc, written = [], {}, set(seeds)
     pos = 0
     while pos < len(stmts):
         end = pos
@@ -158,9 +192,8 @@ def schedule_backward(stmts, groups, tensors) -> Schedule:
             for st in rest:
                 first = st.target not in written
                 alone = sum(1 for o in rest if o.target == st.target) == 1
-                covers = _plain_symbols(st.target_index) is not None and \
-                    set(_plain_symbols(st.target_index)) == {s for s, _ in st.loops}
-                if first and alone and covers and tensors[st.target].rank > 0:
+                if first and alone and covers(st, tensors[st.target]) \
+                        and tensors[st.target].rank > 0:
                     st = st.with_(accumulate=False)
                     alloc[st.target] = "empty"
                 elif first:

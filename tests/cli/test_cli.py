@@ -195,9 +195,19 @@ def test_compile_refuses_to_overwrite_the_model(folder):
         assert f.read() == before
 
 
-def test_compile_into_a_missing_folder_is_a_user_error(folder):
+def test_compile_creates_missing_folders(folder):
+    """`-o build/m.py` on a fresh clone (no build/): the folders are made, atomically."""
     model = copy_sample("gate", folder)
     out = os.path.join(folder, "no", "such", "dir", "m.py")
+    result = run("compile", model, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert os.path.isfile(out)
+    assert os.listdir(os.path.dirname(out)) == ["m.py"]   # no temporary file left
+
+
+def test_compile_under_a_file_is_a_user_error(folder):
+    model = copy_sample("gate", folder)
+    out = os.path.join(model, "m.py")          # a "folder" that is a file
     assert_clean_user_error(run("compile", model, "-o", out), out, "cannot write")
 
 

@@ -149,14 +149,14 @@ def _check_index(fname, name, array, bound):
                          f"expected 0 <= {name} < {bound}")
 
 
-def _cotangent(fname, value, shape, dtype, sizes):
-    """A cotangent (seed) of the output's shape, as a kernel array."""
+def _cotangent(fname, value, want, dtype):
+    """A cotangent (seed) of the output's shape `want`, as a fresh kernel array: the
+    backward pass accumulates into it, so it is never the caller's array."""
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise ValueError(f"{fname}: the cotangent must be a float array, got {array.dtype}")
-    array = np.asarray(array, dtype=dtype, order="C")
-    want = tuple(sizes[s] if isinstance(s, str) else s for s in shape)
-    if array.shape != want:
+    array = np.array(array, dtype=dtype, order="C", copy=True)
+    if array.shape != tuple(want):
         raise ValueError(f"{fname}: the cotangent has shape {_shape_text(array.shape)}, "
                          f"expected {_shape_text(want)} (the output's shape)")
     return array.reshape(1) if array.ndim == 0 else array
@@ -358,7 +358,7 @@ def loss_vjp(X, y, K, W, b, *, cotangent):
     args, sizes = _loss_args(X, y, K, W, b)
     results = _loss_forward(*args)
     dtype = results[0].dtype
-    seeds = [_cotangent("loss", cotangent, SIGNATURES["loss"]["returns"][0]["shape"], dtype, sizes)]
+    seeds = [_cotangent("loss", cotangent, (), dtype)]
     grads = _loss_backward(*args, *results[1:], *seeds)
     return loss_Grads(grads[0], grads[1], grads[2])
 

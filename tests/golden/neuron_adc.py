@@ -148,14 +148,14 @@ def _check_index(fname, name, array, bound):
                          f"expected 0 <= {name} < {bound}")
 
 
-def _cotangent(fname, value, shape, dtype, sizes):
-    """A cotangent (seed) of the output's shape, as a kernel array."""
+def _cotangent(fname, value, want, dtype):
+    """A cotangent (seed) of the output's shape `want`, as a fresh kernel array: the
+    backward pass accumulates into it, so it is never the caller's array."""
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise ValueError(f"{fname}: the cotangent must be a float array, got {array.dtype}")
-    array = np.asarray(array, dtype=dtype, order="C")
-    want = tuple(sizes[s] if isinstance(s, str) else s for s in shape)
-    if array.shape != want:
+    array = np.array(array, dtype=dtype, order="C", copy=True)
+    if array.shape != tuple(want):
         raise ValueError(f"{fname}: the cotangent has shape {_shape_text(array.shape)}, "
                          f"expected {_shape_text(want)} (the output's shape)")
     return array.reshape(1) if array.ndim == 0 else array
@@ -226,7 +226,7 @@ def f_vjp(w0, x0, w1, x1, w2, *, cotangent):
     args, sizes = _f_args(w0, x0, w1, x1, w2)
     results = _f_forward(*args)
     dtype = results[0].dtype
-    seeds = [_cotangent("f", cotangent, SIGNATURES["f"]["returns"][0]["shape"], dtype, sizes)]
+    seeds = [_cotangent("f", cotangent, (), dtype)]
     grads = _f_backward(*args, *results[1:], *seeds)
     return f_Grads(grads[0].reshape(()), grads[1].reshape(()), grads[2].reshape(()), grads[3].reshape(()), grads[4].reshape(()))
 
