@@ -15,7 +15,7 @@ import numpy as np
 from ..compiler import driver, inspect_views
 from ..compiler.errors import AdcError, CompileError
 
-SHOW = ("ir", "grad", "code", "formulas", "graph")
+SHOW = ("ir", "grad", "jvp", "hvp", "code", "formulas", "graph")
 MODEL = click.Path(exists=True, dir_okay=False)
 
 
@@ -80,8 +80,9 @@ def compile_cmd(model, output, target, functions, wrt):
 @click.option("--function", "functions", multiple=True,
               help="Entry point to show (repeatable; default: all of them).")
 @click.option("--show", type=click.Choice(SHOW), default="ir", show_default=True,
-              help="ir: the indexed assignments; grad: the adjoint program; code: the "
-                   "generated module; formulas: derivative formulas; graph: Graphviz DOT.")
+              help="ir: the indexed assignments; grad: the adjoint program; jvp: the "
+                   "tangent program (forward mode); hvp: the Hessian-vector program; code: "
+                   "the generated module; formulas: derivative formulas; graph: Graphviz DOT.")
 @click.option("--wrt", multiple=True, help="Also differentiate this Data argument.")
 @click.option("--target", type=click.Choice(["cpu", "cuda", "all"]), default="cpu",
               show_default=True, help="With --show code: which kernels to show.")
@@ -95,7 +96,8 @@ def inspect_cmd(model, functions, show, wrt, target):
     if show == "code":
         click.echo(text, nl=False)
         return
-    views = {"ir": inspect_views.ir, "grad": inspect_views.grad,
+    views = {"ir": inspect_views.ir, "grad": inspect_views.grad, "jvp": inspect_views.jvp,
+             "hvp": inspect_views.hvp,
              "formulas": inspect_views.formulas, "graph": inspect_views.graph}
     click.echo("\n\n".join(views[show](c) for c in compiled))
 

@@ -16,9 +16,11 @@ import sympy as sp
 from . import library
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program
+from .names import CALL_KEYWORDS
 from .values import Builder, Value, as_value, elementwise, to_expr
 
 LANG_MODULES = ("adc.lang",)
+_KEYWORD_OWNER = {"cotangent": "vjp", "tangents": "jvp", "vector": "hvp"}
 BUILTIN_TRAPS = ("sum", "max", "min", "abs")
 ROLES = {"Param": "param", "Data": "data", "Index": "index"}
 
@@ -449,17 +451,24 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
     builder = Builder(ctx.reserved)
     env, args = {}, []
     defaults = _defaults(fn)
+    kwonly = {a.arg for a in fn.args.kwonlyargs}
     for a in fn.args.args + fn.args.kwonlyargs:
+        if a.arg in CALL_KEYWORDS:
+            raise ctx.error(a, f"an entry point's argument cannot be named '{a.arg}': the "
+                            f"generated {fn.name}_{_KEYWORD_OWNER[a.arg]} takes a keyword "
+                            f"argument of that name", f"rename it, e.g. {a.arg}_")
         role, shape = _annotation(ctx, a)
         default = defaults.get(a.arg)
         dval = _default_value(ctx, a, role, default) if default is not None else None
-        args.append(Arg(a.arg, role, shape, dval, default is not None))
+        ident = a.arg
         if role in ("float", "int"):
-            env[a.arg] = as_value(sp.Symbol(a.arg, integer=True) if role == "int"
-                                  else sp.Symbol(a.arg))
-            continue
-        t = builder.add_tensor(a.arg, shape, "int" if role == "index" else "float", role)
-        env[a.arg] = builder.view(t)
+            arg = Arg(a.arg, role, shape, dval, default is not None, a.arg in kwonly, ident)
+            env[a.arg] = as_value(arg.symbol())
+        else:
+            t = builder.add_tensor(a.arg, shape, "int" if role == "index" else "float", role)
+            env[a.arg] = builder.view(t)
+            arg = Arg(a.arg, role, shape, dval, default is not None, a.arg in kwonly, t.name)
+        args.append(arg)
     for name in wrt:
         if not any(a.name == name for a in args):
             raise ctx.error(fn, f"--wrt {name}: '{fn.name}' has no argument '{name}'",

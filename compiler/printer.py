@@ -9,12 +9,27 @@ from . import ops
 _HELPER_FUNCS = set(ops.HELPERS)
 
 
-class KernelPrinter(PythonCodePrinter):
-    """PythonCodePrinter with tensor accesses, helper calls and plain float literals."""
+def helpers_used(programs) -> set:
+    """The scalar helper functions (sigmoid, relu, ...) the programs' bodies call."""
+    found = set()
+    for prog in programs:
+        for st in prog.stmts:
+            for f in sp.sympify(st.body).atoms(sp.Function):
+                if type(f).__name__ in _HELPER_FUNCS:
+                    found.add(type(f).__name__)
+    return found
 
-    def __init__(self, settings=None):
+
+class KernelPrinter(PythonCodePrinter):
+    """PythonCodePrinter with tensor accesses, helper calls and plain float literals.
+
+    Strict: an expression it has no rule for raises instead of printing a comment.
+    `helpers` maps a helper's language name to its name in the module (see names.py).
+    """
+
+    def __init__(self, helpers=None, settings=None):
         super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=True))
-        self.used_helpers: set[str] = set()
+        self.helpers = dict(helpers or {})
 
     def _print_Indexed(self, expr):
         idx = ", ".join(self._print_index(i) for i in expr.indices)
@@ -65,8 +80,7 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Function(self, expr):
         name = type(expr).__name__
         if name in _HELPER_FUNCS:
-            self.used_helpers.add(name)
-            return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            return f"{self.helpers.get(name, name)}({', '.join(self._print(a) for a in expr.args)})"
         return super()._print_Function(expr)
 
     def _print_Piecewise(self, expr):
