@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from click.testing import CliRunner
 import adc
 from adc.cli.main import main
 
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 NEURON_AT = ["--at", "w0=2", "--at", "x0=-1", "--at", "w1=-3", "--at", "x1=-2",
              "--at", "w2=-3"]
@@ -328,6 +329,15 @@ def table_rows(output):
     return rows
 
 
+def value_rows(output):
+    """{label: (compiled, eager, rel. error, status)} from the value rows of the check table
+    (`  value  compiled 0.73  eager 0.73  rel. error 0.00e+00  ok`; `[0]` for arrays)."""
+    pattern = (r"^  (value(?: #\d+)?)\s+compiled(?:\[0\])? (\S+)\s+eager(?:\[0\])? (\S+)"
+               r"\s+rel\. error (\S+)  (ok|FAIL)$")
+    return {m[1]: (float(m[2]), float(m[3]), float(m[4]), m[5])
+            for m in re.finditer(pattern, output, re.M)}
+
+
 def test_check_the_neuron_at_the_course_point(neuron_check):
     assert neuron_check.exit_code == 0, neuron_check.output
     value = float(re.search(r"^f = (\S+)$", neuron_check.output, re.M)[1])
@@ -336,7 +346,19 @@ def test_check_the_neuron_at_the_course_point(neuron_check):
     assert list(rows) == ["w0", "x0", "w1", "x1", "w2"]
     assert [round(g, 2) for g, _, _ in rows.values()] == [-0.20, 0.39, -0.39, -0.59, 0.20]
     assert all(err <= 1e-6 and status == "ok" for _, err, status in rows.values())
-    assert "gradient check passed" in neuron_check.output
+    compiled, eager, err, status = value_rows(neuron_check.output)["value"]
+    assert round(compiled, 6) == round(eager, 6) == 0.731059
+    assert err <= 1e-12 and status == "ok"
+    assert "check passed: values match the eager NumPy run" in neuron_check.output
+
+
+def test_check_the_gate_at_the_course_point():
+    result = run("check", os.path.join(SAMPLES, "gate.py"),
+                 "--at", "x=-2", "--at", "y=5", "--at", "z=-4")
+    assert result.exit_code == 0, result.output
+    assert value_rows(result.output)["value"] == (-12.0, -12.0, 0.0, "ok")
+    assert {n: g for n, (g, _, _) in table_rows(result.output).items()} == \
+        {"x": -4.0, "y": -4.0, "z": 3.0}
 
 
 def corrupt_on_load(monkeypatch, wrapper_name, corrupt):
@@ -372,6 +394,7 @@ def test_check_fails_with_exit_1_on_a_wrong_gradient(monkeypatch):
     assert rows["w0"][2] == "FAIL" and rows["w0"][1] > 1e-3
     assert all(status == "ok" for name, (_, _, status) in rows.items() if name != "w0")
     assert "gradient check failed" in result.stderr
+    assert value_rows(result.output)["value"][3] == "ok"
 
 
 def test_check_non_scalar_outputs_through_the_vjp(folder):
@@ -383,6 +406,10 @@ def test_check_non_scalar_outputs_through_the_vjp(folder):
     rows = table_rows(result.output)
     assert set(rows) == {"W", "b", "a", "c"}
     assert all(err <= 1e-6 and status == "ok" for _, err, status in rows.values())
+    # one value row per output, each compared element by element with the eager run
+    values = value_rows(result.output)
+    assert set(values) == {"value", "value #1", "value #2"}
+    assert all(err <= 1e-12 and status == "ok" for _, _, err, status in values.values())
 
 
 def test_check_catches_a_wrong_vjp(folder, monkeypatch):
@@ -415,11 +442,238 @@ def test_check_a_model_whose_derivative_reads_its_output(folder):
     ["--at", "w0"],             # not NAME=VALUE
     ["--at", "w0=two"],         # not a number
     ["--size", "N=3"],          # the neuron has no symbolic size
+    ["--range", "1"],           # not LO:HI
+    ["--range", "a:b"],         # not numbers
+    ["--range", "2:1"],         # LO > HI
+    ["--range", "1:1"],         # an empty interval (use --at)
+    ["--range", "0:inf"],       # not finite
+    ["--range", "q=0:1"],       # no such argument
+    ["--range", "=0:1"],        # an empty name
 ])
 def test_check_bad_option_values_are_usage_errors(args):
     result = run("check", os.path.join(SAMPLES, "neuron.py"), *args)
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
+    assert "Usage:" in result.output and "Traceback" not in result.output
+
+
+# ---- adc check against the eager NumPy run (the independent oracle) ------------------
+TANH_MODEL = """\
+from adc.lang import Param, Data, tanh, sum
+
+def f(w: Param[3], x: Data[3]):
+    return sum(tanh(w * x))
+"""
+
+LOG_MODEL = """\
+from adc.lang import Param, log, sum
+
+def f(x: Param[4]):
+    return sum(log(x))
+"""
+
+
+def test_check_fails_when_the_compiled_value_differs_from_the_eager_run(folder, monkeypatch):
+    # In-process, the patch changes only the eager run (the compiled module never calls
+    # adc.lang): a compiled value that disagrees with the model file's NumPy meaning.
+    real_tanh = adc.lang.tanh
+    monkeypatch.setattr(adc.lang, "tanh", lambda x: real_tanh(x) + 1e-3)
+    result = run("check", write_model(folder, "squash", TANH_MODEL))
+    assert result.exit_code == 1, result.output
+    compiled, eager, err, status = value_rows(result.output)["value"]
+    assert status == "FAIL" and err > 1e-5
+    assert abs(eager - compiled - 3e-3) < 1e-9     # three elements, 1e-3 each
+    # the derivative of tanh(x) + 1e-3 is tanh's: the gradients still agree
+    assert {status for _, _, status in table_rows(result.output).values()} == {"ok"}
+    assert "value check failed: the compiled f differs from the eager NumPy run" \
+        in result.stderr
+    assert "check passed" not in result.output
+
+
+def test_check_fails_on_a_module_that_agrees_only_with_itself(monkeypatch):
+    # Value and gradients scaled together: consistent, so finite differences of the
+    # compiled function would pass it. The eager run does not.
+    def double(value_and_grad):
+        def wrong(*args, **kw):
+            value, grads = value_and_grad(*args, **kw)
+            return 2 * value, grads._replace(**{n: 2 * g for n, g in grads._asdict().items()})
+        return wrong
+    corrupt_on_load(monkeypatch, "{f}_value_and_grad", double)
+    corrupt_on_load(monkeypatch, "{f}", lambda f: lambda *a, **kw: 2 * f(*a, **kw))
+    result = run("check", os.path.join(SAMPLES, "neuron.py"), *NEURON_AT)
+    assert result.exit_code == 1, result.output
+    assert value_rows(result.output)["value"][3] == "FAIL"
+    assert {status for _, _, status in table_rows(result.output).values()} == {"FAIL"}
+    assert "value check failed" in result.stderr and "gradient check failed" in result.stderr
+
+
+def test_check_a_compiled_nan_where_the_eager_run_is_finite_is_a_failure(monkeypatch):
+    corrupt_on_load(monkeypatch, "{f}", lambda f: lambda *a, **kw: f(*a, **kw) * np.nan)
+    result = run("check", os.path.join(SAMPLES, "neuron.py"), *NEURON_AT)
+    assert result.exit_code == 1, result.output
+    assert "  value        compiled nan" in result.output
+    assert value_rows(result.output)["value"][3] == "FAIL"
+    assert "the compiled value is nan" in result.stderr
+
+
+def test_check_at_fills_a_whole_array(folder):
+    result = run("check", write_model(folder, "logs", LOG_MODEL), "--at", "x=2")
+    assert result.exit_code == 0, result.output
+    compiled, eager, _, status = value_rows(result.output)["value"]
+    assert status == "ok" and round(compiled, 5) == round(eager, 5) == round(4 * np.log(2), 5)
+    assert table_rows(result.output)["x"][0] == 0.5    # d/dx log(x) at x = 2
+
+
+def test_check_at_fills_an_index_array_with_an_integer(folder):
+    model = write_model(folder, "ce", "from adc.lang import Param, Index, cross_entropy\n\n"
+                        "def f(z: Param[4, 3], y: Index[4]):\n"
+                        "    return cross_entropy(z, y)\n")
+    assert run("check", model, "--at", "y=2").exit_code == 0
+    result = run("check", model, "--at", "y=0.5")
+    assert result.exit_code == 2 and "'y' is an index argument" in result.output
+
+
+@pytest.mark.parametrize("span", ["0.5:2", "x=0.5:2"])
+def test_check_range_moves_the_draw_into_the_domain(folder, span):
+    model = write_model(folder, "logs", LOG_MODEL)
+    result = run("check", model, "--range", span)
+    assert result.exit_code == 0, result.output
+    assert table_rows(result.output)["x"][2] == "ok"
+
+
+def test_range_draws_uniformly_between_its_bounds(folder):
+    from adc.runtime import gradcheck
+    module = adc.compile(copy_sample("linear_regression", folder))
+    spec = module.SIGNATURES["loss"]["args"]
+    floats = [n for n, a in spec.items() if a["role"] in ("param", "data")]
+    values = gradcheck.random_inputs(module, "loss", {"N": 50}, seed=1, ranges={None: (2, 3)})
+    for name in floats:
+        assert np.all((2 <= np.asarray(values[name])) & (np.asarray(values[name]) <= 3)), name
+    one = gradcheck.random_inputs(module, "loss", {"N": 50}, seed=1,
+                                  ranges={None: (2, 3), floats[0]: (-5, -4)})
+    assert np.all(np.asarray(one[floats[0]]) <= -4)
+    assert np.all(np.asarray(one[floats[1]]) >= 2)
+
+
+@pytest.mark.parametrize("args", [["--range", "-2:-1"], ["--at", "x=-1"], []])
+def test_check_a_nan_at_the_point_says_how_to_move_it(folder, args):
+    # log of a negative number: nothing to compare, and one message instead of `nan FAIL`
+    result = run("check", write_model(folder, "logs", LOG_MODEL), *args)
+    assert_clean_user_error(result, "logs.py: error: f is not finite at the checked point",
+                            "eager NumPy run: nan", "--range LO:HI", "--at NAME=VALUE",
+                            "--seed")
+    assert "FAIL" not in result.output
+
+
+def test_check_a_gradient_that_is_not_finite_says_so(folder):
+    # sqrt at 0: a finite value, an infinite derivative, nan finite differences
+    model = write_model(folder, "root", "from adc.lang import Param, sqrt, sum\n\n"
+                        "def f(x: Param[2]):\n    return sum(sqrt(x))\n")
+    result = run("check", model, "--at", "x=0")
+    assert result.exit_code == 1, result.output
+    assert table_rows(result.output)["x"][2] == "FAIL"
+    assert "the gradient of f with respect to x is not finite" in result.stderr
+    assert "--range LO:HI" in result.stderr
+
+
+def test_check_reports_an_eager_import_that_raises(folder, monkeypatch):
+    # dim() is never called by the compiler; the eager import calls it
+    def broken(name):
+        raise RuntimeError(f"no dim for {name}")
+    monkeypatch.setattr(adc.lang, "dim", broken)
+    model = write_model(folder, "vector", VECTOR_MODEL)
+    result = run("check", model)
+    assert_clean_user_error(result, "vector.py: error: adc check runs the model file eagerly "
+                            "with NumPy", "RuntimeError: no dim for N")
+
+
+def test_check_reports_an_eager_call_that_raises(folder, monkeypatch):
+    def broken(x):
+        raise ValueError("tanh is broken")
+    monkeypatch.setattr(adc.lang, "tanh", broken)
+    result = run("check", write_model(folder, "squash", TANH_MODEL))
+    assert_clean_user_error(result, "squash.py: error: the eager NumPy run of f raised "
+                            "ValueError: tanh is broken")
+
+
+def test_check_eager_import_leaves_nothing_behind(folder):
+    # No bytecode beside the model, no module left in sys.modules, the main block not run.
+    model = write_model(folder, "guarded", TANH_MODEL + "\nif __name__ == \"__main__\":\n"
+                        "    raise SystemExit('the main block ran')\n")
+    before = set(sys.modules)
+    result = run("check", model)
+    assert result.exit_code == 0, result.output
+    assert os.listdir(folder) == ["guarded.py"]
+    assert not {m for m in set(sys.modules) - before if "eager" in m}
+
+
+def test_load_eager_skips_every_top_level_if(folder):
+    # The compiler skips `if __name__ ...` blocks, so the eager oracle must too, whatever
+    # the comparison: the eager program is the one that was compiled.
+    from adc.runtime import gradcheck
+    path = write_model(folder, "guard", TANH_MODEL + "\nif __name__ != \"__main__\":\n"
+                       "    raise RuntimeError('ran')\n")
+    eager = gradcheck.load_eager(path)
+    assert float(eager.f(np.zeros(3), np.ones(3))) == 0.0
+
+
+def test_check_target_cuda_against_the_eager_run_in_the_simulator(folder):
+    # The simulator must be chosen before numba.cuda is imported: a real process.
+    model = write_model(folder, "vector", VECTOR_MODEL)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([adc_script(), "check", model, "--target", "cuda", "--function",
+                           "pair"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pair_cuda: output shape (3,), (3,), not a scalar: checking pair_vjp_cuda" \
+        in proc.stdout
+    values = value_rows(proc.stdout)
+    assert set(values) == {"value #1", "value #2"}
+    assert all(status == "ok" for *_, status in values.values())
+    assert {status for _, _, status in table_rows(proc.stdout).values()} == {"ok"}
+
+
+def check_transcripts():
+    """The ```text blocks of docs/language.md that show `adc check`, as lists of
+    (command line, text that follows it), `$ cat NAME` included."""
+    with open(os.path.join(ROOT, "docs", "language.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"^```text\n(.*?)^```", f.read(), re.M | re.S)
+    out = []
+    for block in blocks:
+        if "$ adc check " not in block:
+            continue
+        steps = re.split(r"^\$ (.*)\n", block, flags=re.M)[1:]
+        out.append(list(zip(steps[0::2], steps[1::2])))
+    return out
+
+
+def masked(text):
+    """A gradient row's relative error is finite-difference noise (libm's last bits):
+    compare its magnitude class (ok/FAIL), not its digits."""
+    return re.sub(r"(\(.*?\)\s+\S+\s+)\d\.\d\de-\d\d(  (ok|FAIL))$", r"\1*\2", text,
+                  flags=re.M)
+
+
+@pytest.mark.parametrize("steps", check_transcripts())
+def test_check_transcripts_in_the_docs_are_current(steps, folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    os.symlink(SAMPLES, os.path.join(folder, "samples"))
+    for command, shown in steps:
+        words = shlex.split(command)
+        if words[0] == "cat":
+            with open(os.path.join(folder, words[1]), "w") as f:
+                f.write(shown)
+            continue
+        assert words[:2] == ["adc", "check"], command
+        result = run(*words[1:])
+        assert masked(result.output) == masked(shown), \
+            f"regenerate the transcript of `{command}` in docs/language.md"
+
+
+def test_check_help_says_it_runs_the_model_file():
+    result = run("check", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "adc check runs the model file eagerly with NumPy" in text
+    assert "--range [NAME=]LO:HI" in result.output and "constant fill" in text
 
 
 # ---- help, usage errors, user errors ----------------------------------------------------
