@@ -251,7 +251,7 @@ def read_only(n):
     (strided(12), "is a non-contiguous float64 array of shape (12,)"),
     (read_only(12), "is a read-only float64 array of shape (12,)"),
     ([0.0] * 12, "is a list, not an array"),
-])
+], ids=["too small", "too big", "float32", "2-d", "strided", "read-only", "a list"])
 def test_a_slot_that_does_not_fit_stops_the_step_before_any_write(slot, message):
     opt, params = adam_after_one_step()
     opt.state["W"]["m"] = slot
