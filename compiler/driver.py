@@ -150,7 +150,7 @@ def compile_source(path: str, source: str, functions=(), wrt=(),
     except PrintMethodNotImplementedError as exc:
         raise _internal(path, f"no printing rule for {exc}") from exc
     digest = digest or hashlib.sha256(source.encode()).hexdigest()
-    text = emit.module_source([c.entry for c in compiled], path, digest, VERSION, helpers)
+    text = emit.module_source([c.entry for c in compiled], path, digest, VERSION)
     try:
         compile(text, default_output(path), "exec")
     except SyntaxError as exc:
@@ -185,7 +185,9 @@ def _compile_entry(lowered, programs: dict, entry_names: dict, helpers: dict,
         kernels[kind] = (name, numba_cpu.kernel(schedules[kind], name, docs[kind], printer))
         if cuda:
             gpu[kind] = cse(numba_cuda.split_for_gpu(sched))
-    entry = emit.Entry(programs["value"], kernels, entry_names)
+    used = helpers_used(programs.values())
+    entry = emit.Entry(programs["value"], kernels, entry_names,
+                       helpers={h: n for h, n in helpers.items() if h in used})
     if cuda:
         entry.cuda = numba_cuda.entry_source(gpu, entry_names, helpers, docs)
     return Compiled(lowered, programs["value"], programs, schedules, entry)

@@ -41,7 +41,7 @@ class Entry:
     kernels: dict                      # kind -> (name, source)
     names: dict                        # role -> module-level name
     cuda: object = None                # numba_cuda.CudaSource when the target has CUDA
-    extra: dict = field(default_factory=dict)
+    helpers: dict = field(default_factory=dict)   # scalar helper -> its module name
 
     @property
     def scalar(self) -> bool:
@@ -251,8 +251,11 @@ def wrappers(e: Entry) -> str:
     return "\n".join(lines)
 
 
-def module_source(entries, source_path: str, digest: str, version: str, helpers: dict) -> str:
-    """The whole generated module; `helpers` maps each scalar helper to its module name."""
+def module_source(entries, source_path: str, digest: str, version: str) -> str:
+    """The whole generated module."""
+    helpers = {}
+    for e in entries:
+        helpers.update(e.helpers)
     base = display_name(source_path)
     listing = ", ".join(e.program.name for e in entries)
     has_cuda = any(e.cuda for e in entries)

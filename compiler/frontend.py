@@ -482,6 +482,12 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
             for sym in sorted(s.free_symbols, key=str):
                 dims.setdefault(str(sym), sym)
     wrt_list = [a.name for a in args if a.role == "param" or (a.name in wrt)]
+    for a in fn.args.args + fn.args.kwonlyargs:
+        if a.arg in wrt_list and a.arg.startswith("_"):
+            raise ctx.error(a, f"a differentiated argument cannot be named '{a.arg}': its "
+                            f"gradient is the field {a.arg} of the named tuple "
+                            f"{fn.name}_Grads, and named-tuple fields cannot start with '_'",
+                            f"rename it, e.g. {a.arg.lstrip('_') or 'x'}")
     for name in wrt:
         a = next(a for a in args if a.name == name)
         if a.role not in ("param", "data"):
@@ -878,6 +884,8 @@ class _Lowerer:
         if type(op) in (ast.FloorDiv, ast.Mod):
             raise _OperatorError(f"{symbol} is only supported on compile-time ints",
                                  "use / for tensors")
+        if isinstance(op, ast.Pow):
+            return library.power(self.b, a, b)
         return elementwise(lambda x, y: fn(x, y), a, b)
 
     def expr_Compare(self, node, env):

@@ -98,7 +98,7 @@ def where(b, cond, x, y):
 
 
 def power(b, x, p):
-    return elementwise(lambda u, v: u ** v, x, p)
+    return elementwise(ops.pow_, _float_operand(x, "power"), _float_operand(p, "power"))
 
 
 # -- reductions ------------------------------------------------------------------
@@ -115,12 +115,23 @@ def mean(b, x, axis=None, keepdims=False):
     return elementwise(lambda s: s / n, total)
 
 
+def _not_elementwise(fname, axis):
+    """max(x, 0.0) is a reduction over axis 0.0 in NumPy, not an elementwise maximum."""
+    if axis is not None and not isinstance(axis, (int, tuple)) or isinstance(axis, bool):
+        other = "maximum" if fname == "max" else "minimum"
+        raise Located(f"{fname}(x, {axis if not isinstance(axis, Value) else 'y'}): the second "
+                      f"argument of {fname} is the axis to reduce over",
+                      f"for the elementwise {other} of two values use {other}(x, y)")
+
+
 def max_(b, x, axis=None, keepdims=False):
+    _not_elementwise("max", axis)
     x = _float_operand(x, "max")
     return b.reduce(x, _axes(axis, x.rank), "max", keepdims, "maxval")
 
 
 def min_(b, x, axis=None, keepdims=False):
+    _not_elementwise("min", axis)
     x = _float_operand(x, "min")
     return b.reduce(x, _axes(axis, x.rank), "min", keepdims, "minval")
 
@@ -301,7 +312,7 @@ def contract(b: Builder, terms, operands, out_letters, hint="mm") -> Value:
     return b.view(out)
 
 
-_LETTERS = "abcdefgh"
+_LETTERS = "abcdefghijklmnopqrstuvwxy"   # z: the contracted axis of dot
 
 
 def matmul(b, x, y):
@@ -332,10 +343,20 @@ def _batch_operand(v: Value, batch, letters):
 
 
 def dot(b, x, y):
-    x, y = as_value(x), as_value(y)
+    """NumPy's dot: the last axis of x with the second-to-last of y (the only one if y
+    is 1-D); unlike @, the other axes of both are kept, not broadcast:
+    (2, 2, 3) . (2, 3, 4) is (2, 2, 2, 4)."""
+    x, y = _float_operand(x, "dot"), _float_operand(y, "dot")
     if x.rank == 0 or y.rank == 0:
         return elementwise(lambda u, v: u * v, x, y)
-    return matmul(b, x, y)
+    if x.rank + y.rank - 2 > len(_LETTERS) - 1:
+        raise Located(f"dot of ranks {x.rank} and {y.rank} has too many axes")
+    xs = _LETTERS[: x.rank - 1]
+    if y.rank == 1:
+        return contract(b, [xs + "z", "z"], [x, y], xs)
+    ys = _LETTERS[x.rank - 1: x.rank + y.rank - 2]
+    yt = ys[:-1] + "z" + ys[-1]
+    return contract(b, [xs + "z", yt], [x, y], xs + ys)
 
 
 def outer(b, x, y):
@@ -369,8 +390,20 @@ def reshape(b, x, shape):
     for s in shape:
         if not (isinstance(s, int) and s == -1):
             known *= size(s)
-    shape = [sp.simplify(total / known) if (isinstance(s, int) and s == -1) else size(s)
-             for s in shape]
+    for s in shape:
+        if isinstance(s, bool) or not (isinstance(s, int) or isinstance(s, sp.Expr)
+                                       and s.is_integer):
+            raise Located(f"reshape: sizes must be compile-time ints or sizes, got "
+                          f"{'a tensor' if isinstance(s, Value) else repr(s)}",
+                          "use int constants, dims or x.shape[i], and -1 for one inferred size")
+        if isinstance(s, int) and s < -1 or s == 0:
+            raise Located(f"reshape: size {s} is not allowed", "sizes are >= 1, or -1 once")
+    inferred = sp.simplify(total / known)
+    if any(isinstance(s, int) and s == -1 for s in shape) and not inferred.is_integer:
+        raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} (size {total}) into "
+                      f"{tuple(shape)}: {total} is not a multiple of {known}",
+                      "the known sizes must divide the tensor's size")
+    shape = [inferred if (isinstance(s, int) and s == -1) else size(s) for s in shape]
     if sp.simplify(_count(shape, range(len(shape))) - total) != 0:
         raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} into {tuple(shape)}")
     prefix = 0

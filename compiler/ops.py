@@ -13,7 +13,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 __all__ = [
     "sigmoid", "softplus", "bce_with_logits", "sigmoid_minus", "relu", "leaky_relu", "elu",
-    "maximum", "minimum", "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
+    "maximum", "minimum", "idiv", "power", "pow_", "HELPERS", "UNARY", "NUMPY_FUNCS",
 ]
 
 
@@ -119,6 +119,35 @@ class minimum(sp.Function):
     def fdiff(self, argindex=1):
         a, b = self.args
         return _step(a <= b) if argindex == 1 else _step(a > b)
+
+
+class power(sp.Function):
+    """x ** p for an exponent that is not a number (a tensor or a run-time argument).
+
+    The derivative rules are JAX's: d/dx = p * x**(p - 1), taken as 0 where p = 0 (not
+    0 * 0**-1); d/dp = log(x) * x**p, taken as 0 where x = 0 (the limit of x**p log x).
+    SymPy's own rule for x**p, p*x**p/x, is NaN at x = 0 for every p.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, p):
+        if p.is_Number:
+            return x ** p
+        return None
+
+    def fdiff(self, argindex=1):
+        x, p = self.args
+        if argindex == 1:
+            return sp.Piecewise((sp.Integer(0), sp.Eq(p, 0)), (p * power(x, p - 1), True))
+        return sp.Piecewise((sp.Integer(0), sp.Eq(x, 0)), (sp.log(x) * self, True))
+
+
+def pow_(x, p):
+    """`x ** p` of two scalar bodies: SymPy's Pow for a numeric exponent, else `power`."""
+    p = sp.sympify(p)
+    return x ** p if p.is_Number else power(x, p)
 
 
 class idiv(sp.Function):
@@ -240,6 +269,7 @@ def _numpy_funcs():
         "maximum": _np_maximum,
         "minimum": _np_minimum,
         "idiv": lambda a, b: a // b,
+        "power": lambda x, p: np.power(np.asarray(x, dtype=float), p),
         "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
         "tan": np.tan, "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
         "Abs": np.abs, "sign": np.sign, "cosh": np.cosh, "sinh": np.sinh,

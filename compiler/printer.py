@@ -58,6 +58,15 @@ class KernelPrinter(PythonCodePrinter):
             return f"1.0 / math.sqrt({self._print(base)})"
         return super()._print_Pow(expr, rational=rational)
 
+    def _print_power(self, expr):
+        return "**".join(self._power_operand(a) for a in expr.args)
+
+    def _power_operand(self, e) -> str:
+        """An operand of `**`, parenthesised unless atomic (`**` is right-associative)."""
+        text = self._print(e)
+        atomic = isinstance(e, (sp.Symbol, sp.Indexed)) or (e.is_Number and e >= 0)
+        return text if atomic else f"({text})"
+
     def _print_Mod(self, expr):
         a, b = expr.args
         return f"({self._operand(a)} % {self._operand(b)})"

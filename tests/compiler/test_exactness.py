@@ -143,3 +143,167 @@ def test_unprintable_function_is_an_error_and_nothing_is_written(tmp_path, monke
         adc.compile(path, out)
     assert "no printing rule" in err.value.message and "unknown_fn" in err.value.message
     assert not os.path.exists(out)
+
+
+# -- names: any identifier a user picks works -----------------------------------------
+NAME_CLASH_MODELS = {
+    "gradient name": "def f(x: Param[3]):\n    d_x = tanh(x)\n    return sum(d_x * x)\n",
+    "kernel locals": "def f(value: Param[3], acc: Param[3], arg: Param[3], dtype: Param[3]):\n"
+                     "    tmp0 = value * acc\n    return sum(max(tmp0 + arg, axis=0) * dtype)\n",
+    "module names": "def f(np: Param[3], math: Param[3], args: Param[3], results: Param[3]):\n"
+                    "    return sum(np * math + args * results)\n",
+    "loop index names": "N = dim('i')\nM = dim('acc')\n"
+                        "def f(x: Param[N, M], j: Param[M]):\n    return sum(x @ j)\n",
+    "dims like builtins": "N = dim('range')\nM = dim('np')\n"
+                          "def f(x: Param[N, M]):\n    return sum(tanh(x) * 2.0)\n",
+    "float named like a dim": "N = dim('N')\n"
+                              "def f(x: Param[N], s: float = 2.0):\n    return sum(x * s)\n",
+    "helpers' names": "def f(sigmoid_minus: Param[3], relu_: Param[3]):\n"
+                      "    return sum(sigmoid(sigmoid_minus) + relu(relu_))\n",
+    "wrapper internals": "def f(_f_args: Data[3], values: Param[3], _prepare: Data[3]):\n"
+                         "    return sum(_f_args * values * _prepare)\n",
+}
+
+
+@pytest.mark.parametrize("what", NAME_CLASH_MODELS)
+def test_user_names_that_look_generated(tmp_path, what):
+    src = "from adc.lang import *\n" + NAME_CLASH_MODELS[what]
+    check_against_eager(tmp_path, src, {"i": 3, "acc": 4, "range": 3, "np": 2, "N": 5})
+
+
+def test_entry_points_named_like_helpers_and_generated_functions(tmp_path):
+    src = ("from adc.lang import *\n"
+           "def relu(x: Param[3]):\n    return sum(tanh(x))\n"
+           "def sigmoid(x: Param[3]):\n    return sum(x * x)\n"
+           "def g(x: Param[3]):\n    return sum(maximum(x, 0.0) * 2.0)\n")
+    module = check_against_eager(tmp_path, src)
+    x = np.array([0.5, -1.0, 2.0])
+    assert module.relu(x) == pytest.approx(np.tanh(x).sum())
+    assert module.sigmoid(x) == pytest.approx((x * x).sum())
+
+
+@pytest.mark.parametrize("src, words", [
+    ("def f(x: Param[3]):\n    return sum(x)\ndef f_grad(x: Param[3]):\n    return sum(x)\n",
+     "'f_grad'"),
+    ("def SIGNATURES(x: Param[3]):\n    return sum(x)\n", "'SIGNATURES'"),
+    ("def np(x: Param[3]):\n    return sum(x)\n", "'np'"),
+    ("def len(x: Param[3]):\n    return sum(x)\n", "'len'"),
+])
+def test_public_name_clash_is_a_located_error(tmp_path, src, words):
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, "from adc.lang import *\n" + src), str(tmp_path))
+    assert words in err.value.message and err.value.line > 1 and err.value.source_line
+
+
+def test_differentiated_argument_with_underscore_is_a_located_error(tmp_path):
+    src = "from adc.lang import *\ndef f(_w: Param[3]):\n    return sum(_w)\n"
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert "'_w'" in err.value.message and "f_Grads" in err.value.message
+
+
+@pytest.mark.parametrize("arg", ["cotangent", "tangents", "vector"])
+def test_argument_named_like_a_call_keyword_is_a_located_error(tmp_path, arg):
+    src = f"from adc.lang import *\ndef f({arg}: Param[3]):\n    return sum({arg})\n"
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert f"'{arg}'" in err.value.message and err.value.line == 2
+
+
+def test_keyword_only_arguments_stay_keyword_only(tmp_path):
+    src = ("from adc.lang import *\n"
+           "def f(x: Param[3], *, s: float = 2.0, y: Data[3]):\n    return sum(x * y * s)\n")
+    module = compile_to(write_model(tmp_path, src), str(tmp_path))
+    x, y = np.ones(3), np.arange(3.0)
+    assert module.f(x, y=y) == pytest.approx(6.0)
+    assert module.f(x, s=1.0, y=y) == pytest.approx(3.0)
+    with pytest.raises(TypeError):
+        module.f(x, 2.0, y)
+    assert module.SIGNATURES["f"]["args"]["s"]["kwonly"] is True
+
+
+# -- NumPy semantics the tests of other projects rely on -------------------------------
+@pytest.mark.parametrize("a, b", [("2, 3", "2, 3, 4"), ("2, 2, 3", "2, 3, 4"),
+                                  ("2, 2, 3", "3"), ("3", "2, 3, 4"), ("4, 3", "3, 2")])
+def test_dot_follows_numpy_for_nd_arrays(tmp_path, a, b):
+    src = ("from adc.lang import *\nimport numpy as np\n"
+           f"def f(x: Param[{a}], y: Param[{b}]):\n    return np.dot(x, y)\n")
+    check_against_eager(tmp_path, src)
+
+
+@pytest.mark.parametrize("index", ["x[3, 2:, idx]", "x[:, 2, idx]", "x[idx, 2]",
+                                   "x[1:, idx, 0]", "x[0, :, idx]", "x[idx, :, idx]",
+                                   "x[None, idx, 1]", "x[idx, None, 1]", "x[idx, ..., 1]",
+                                   "x[..., idx]", "x[2, 1:5:2, -1]"])
+def test_mixed_int_slice_and_gather_indexing(tmp_path, index):
+    src = ("from adc.lang import *\n"
+           f"def f(x: Param[5, 6, 4], idx: Index[2]):\n    return sin({index})\n")
+    check_against_eager(tmp_path, src, values=lambda m, f: {
+        "x": np.random.default_rng(0).standard_normal((5, 6, 4)), "idx": np.array([1, 3])})
+
+
+def test_power_gradients_at_zero_are_those_of_jax(tmp_path):
+    src = ("from adc.lang import *\nimport numpy as np\n"
+           "def f(x: Param[()], y: float):\n    return np.power(x, y)\n"
+           "def g(y: Param[()]):\n    return np.power(0.0, y)\n"
+           "def h(x: Param[3], y: Param[3]):\n    return sum(x ** y)\n"
+           "def k(x: Param[3], n: int = 3):\n    return sum(x ** n)\n")
+    module = compile_to(write_model(tmp_path, src), str(tmp_path))
+    zero = np.array(0.0)
+    assert module.f_grad(zero, 0.0).x == 0.0 and module.f_grad(zero, 2.0).x == 0.0
+    assert module.f_grad(np.array(2.0), 3.0).x == pytest.approx(12.0)
+    assert module.g_grad(np.array(0.5)).y == 0.0
+    g = module.h_grad(np.zeros(3), np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(g.x, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(g.y, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(module.k_grad(np.zeros(3)).x, np.zeros(3))
+    assert module.f_hvp(zero, 2.0, vector={"x": np.array(1.0)}).x == pytest.approx(2.0)
+
+
+# -- smaller items -------------------------------------------------------------------
+def test_reshape_with_an_indivisible_minus_one_is_a_compile_error(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(x: Param[N, 6]):\n    return sum(reshape(x, (-1, 4)))\n")
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert err.value.line == 4 and "not a multiple of 4" in err.value.message
+
+
+def test_max_with_a_number_hints_at_maximum(tmp_path):
+    src = "from adc.lang import *\ndef f(x: Param[3]):\n    return sum(max(x, 0.0))\n"
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert "maximum(x, y)" in err.value.hint
+
+
+@pytest.fixture
+def linear(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\nD = dim('D')\n"
+           "def f(X: Data[N, D], w: Param[D]):\n    return sum(tanh(X @ w))\n")
+    return compile_to(write_model(tmp_path, src), str(tmp_path))
+
+
+def test_an_empty_batch_is_a_clear_error(linear):
+    with pytest.raises(ValueError, match=r"size N is 0 \(from X.shape\[0\]\)"):
+        linear.f(np.zeros((0, 3)), np.ones(3))
+
+
+def test_float16_is_refused_not_promoted(linear):
+    with pytest.raises(ValueError, match="float16.*float32 or float64"):
+        linear.f(np.zeros((4, 3), np.float16), np.ones(3))
+
+
+def test_a_shape_error_names_where_the_size_was_bound(linear):
+    """X transposed binds D from X; the message on w says so."""
+    with pytest.raises(ValueError) as err:
+        linear.f(np.zeros((3, 4)), np.ones(3))
+    assert "'w'" in str(err.value) and "D = 4 from X.shape[1]" in str(err.value)
+
+
+def test_sizes_written_as_expressions_are_checked(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\nM = 2 * N\n"
+           "def f(x: Param[N], W: Param[M]):\n    return sum(x) * sum(W)\n")
+    module = compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert module.f(np.ones(3), np.ones(6)) == pytest.approx(18.0)
+    with pytest.raises(ValueError, match=r"'W' has size 5 on axis 0, expected 2\*N = 6"):
+        module.f(np.ones(3), np.ones(5))
