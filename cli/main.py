@@ -15,7 +15,7 @@ import numpy as np
 from ..compiler import driver, inspect_views
 from ..compiler.errors import AdcError, CompileError
 
-SHOW = ("ir", "grad", "jvp", "hvp", "code", "formulas", "graph")
+SHOW = ("ir", "grad", "jvp", "hvp", "cost", "code", "formulas", "graph")
 MODEL = click.Path(exists=True, dir_okay=False)
 
 
@@ -81,24 +81,36 @@ def compile_cmd(model, output, target, functions, wrt):
               help="Entry point to show (repeatable; default: all of them).")
 @click.option("--show", type=click.Choice(SHOW), default="ir", show_default=True,
               help="ir: the indexed assignments; grad: the adjoint program; jvp: the "
-                   "tangent program (forward mode); hvp: the Hessian-vector program; code: "
-                   "the generated module; formulas: derivative formulas; graph: Graphviz DOT.")
+                   "tangent program (forward mode); hvp: the Hessian-vector program; cost: "
+                   "flops, bytes and memory of each mode, forward vs reverse; code: the "
+                   "generated module; formulas: derivative formulas; graph: Graphviz DOT.")
 @click.option("--wrt", multiple=True, help="Also differentiate this Data argument.")
 @click.option("--target", type=click.Choice(["cpu", "cuda", "all"]), default="cpu",
               show_default=True, help="With --show code: which kernels to show.")
-def inspect_cmd(model, functions, show, wrt, target):
+@click.option("--size", "sizes", multiple=True, metavar="NAME=INT",
+              help="With --show cost: the value of a symbolic size (others stay symbolic).")
+@click.option("--after", "after", type=click.Choice(inspect_views.PASSES), default=None,
+              help="Dump the IR right after this pass instead of --show.")
+@click.option("--kind", type=click.Choice(["value", "vjp", "jvp", "hvp"]), default="vjp",
+              show_default=True, help="With --after names|schedule|cse: which program.")
+def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind):
     """Show what the compiler makes of MODEL.py."""
+    sizes = _parse_assignments(sizes, "--size", int)
     try:
         source = driver.read_source(model)
         text, compiled = driver.compile_source(model, source, functions, wrt, target)
     except USER_ERRORS as exc:
         _fail(exc, model)
+    if after:
+        click.echo("\n\n".join(inspect_views.after(c, after, kind) for c in compiled))
+        return
     if show == "code":
         click.echo(text, nl=False)
         return
     views = {"ir": inspect_views.ir, "grad": inspect_views.grad, "jvp": inspect_views.jvp,
-             "hvp": inspect_views.hvp,
-             "formulas": inspect_views.formulas, "graph": inspect_views.graph}
+             "hvp": inspect_views.hvp, "formulas": inspect_views.formulas,
+             "graph": inspect_views.graph,
+             "cost": lambda c: inspect_views.cost(c, sizes)}
     click.echo("\n\n".join(views[show](c) for c in compiled))
 
 

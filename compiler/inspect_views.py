@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import cost as cost_model
+from . import names as naming
+from .cse import Let, Reduction, cse
 from .ir import accesses, format_program, format_stmt, reads
+from .schedule import Gemm, schedule
+
+# The passes whose result `adc inspect --after PASS` prints, in pipeline order.
+PASSES = ("frontend", "inline", "vjp", "jvp", "hvp", "names", "schedule", "cse")
 
 
 def ir(c) -> str:
@@ -50,6 +57,56 @@ def hvp(c) -> str:
         return f"# {c.program.name}: no Hessian-vector product (the output is not a scalar)"
     return _derived(c.programs["hvp"], f"# Hessian-vector program of {c.program.name} "
                     "(after its forward statements)")
+
+
+def cost(c, sizes=None) -> str:
+    """Flops, bytes and memory of each mode; which mode computes a Jacobian cheaper."""
+    return cost_model.report(c, sizes)
+
+
+def after(c, pass_name: str, kind: str = "vjp") -> str:
+    """The IR right after one pass (`names`, `schedule`, `cse` of the `kind` program)."""
+    if pass_name == "frontend":
+        return format_program(c.lowered)
+    if pass_name == "inline":
+        return format_program(c.program)
+    if pass_name in ("vjp", "jvp", "hvp"):
+        if pass_name not in c.programs:
+            return f"# {c.program.name}: no {pass_name} program (the output is not a scalar)"
+        return format_program(c.programs[pass_name])
+    prog = c.programs.get(kind)
+    if prog is None:
+        return f"# {c.program.name}: no {kind} program (the output is not a scalar)"
+    renamed = naming.kernel_names(prog, c.entry.helpers.values())
+    if pass_name == "names":
+        return format_program(renamed)
+    sched = schedule(renamed)
+    return format_schedule(sched if pass_name == "schedule" else cse(sched))
+
+
+def format_schedule(sched) -> str:
+    """Blocks one per paragraph: `gemm` lines, and nests with their items and temporaries."""
+    p = sched.program
+    lines = [f"# {p.name}: {len(sched.blocks)} blocks; allocations: "
+             + ", ".join(f"{n} {how}" for n, how in sched.alloc.items())]
+    for block in sched.blocks:
+        if isinstance(block, Gemm):
+            a = block.a + (".T" if block.ta else "")
+            b = block.b + (".T" if block.tb else "")
+            lines.append(f"gemm  {block.target} {'+=' if block.accumulate else '='} {a} @ {b}")
+            continue
+        loops = ", ".join(f"{s}<{e}" for s, e in block.loops) or "once"
+        lines.append(f"nest  for {loops}:")
+        for item in block.items:
+            if isinstance(item, Let):
+                lines.append(f"        {item.symbol} = {item.expr}")
+            elif isinstance(item, Reduction):
+                for let in item.lets:
+                    lines.append(f"          {let.symbol} = {let.expr}")
+                lines.append(f"      {format_stmt(item.stmt)}")
+            else:
+                lines.append(f"      {format_stmt(item)}")
+    return "\n".join(lines)
 
 
 def _is_scalar_program(p) -> bool:
@@ -133,4 +190,4 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["ir", "grad", "jvp", "hvp", "formulas", "graph", "accesses"]
+__all__ = ["ir", "grad", "jvp", "hvp", "cost", "after", "formulas", "graph", "PASSES"]

@@ -41,9 +41,7 @@ def jvp(prog: Program) -> Program:
     stmts = []
     for st in prog.stmts:
         stmts.append(st)
-        tangent_stmt = _tangent(tensors, st, tangent, tangent_of)
-        if tangent_stmt is not None:
-            stmts.append(tangent_stmt)
+        stmts.extend(_tangent(tensors, st, tangent, tangent_of))
     outputs = []
     for out in prog.outputs:
         if out not in tangent:
@@ -54,25 +52,35 @@ def jvp(prog: Program) -> Program:
 
 
 def _tangent(tensors, st: Stmt, tangent: dict, tangent_of):
-    """The tangent statement of `st`, or None when no input of it carries a tangent."""
+    """The tangent statements of `st` (none when no input of it carries a tangent)."""
     if st.no_grad:
-        return None
+        return []
     active = [a for a in accesses(st.body) if str(a.base) in tangent]
     if not active:
-        return None
+        return []
     decode = argmax_decode(tensors, st) if st.argmax else {}
-    body = sp.Integer(0)
-    for acc in active:
-        local = local_derivative(st, acc, tensors)
-        body += local * access(tangent[str(acc.base)], acc.indices)
-    body = body.xreplace(decode)
+    terms = [(local_derivative(st, acc, tensors) * access(tangent[str(acc.base)], acc.indices))
+             .xreplace(decode) for acc in active]
+    body = sp.Add(*terms)
     out = tangent_of(st.target)
     index = tuple(sp.sympify(i).xreplace(decode) for i in st.target_index)
     if decode:    # the tangent of a max/min is the tangent of its first extremal element
-        return Stmt(out.name, index, st.loops, body, accumulate=st.accumulate,
-                    origin=st.origin, phase=_tangent_phase(st.phase))
-    return st.with_(target=out.name, target_index=index, body=body, argmax=None,
-                    reduce="sum" if st.rloops else "none", phase=_tangent_phase(st.phase))
+        return [Stmt(out.name, index, st.loops, body, accumulate=st.accumulate,
+                     origin=st.origin, phase=_tangent_phase(st.phase))]
+    tangent_st = st.with_(target=out.name, target_index=index, body=body, argmax=None,
+                          reduce="sum" if st.rloops else "none", phase=_tangent_phase(st.phase))
+    return _split(tangent_st, terms)
+
+
+def _split(st: Stmt, terms) -> list:
+    """A contraction's tangent `sum_r (A*t_B + t_A*B)` as one statement per product, so
+    that each is a GEMM again; elementwise tangents stay one statement (one pass)."""
+    loops = {s for s, _ in st.all_loops}
+    target = {i for i in st.target_index if isinstance(i, sp.Symbol)}
+    contraction = bool(st.rloops) or (st.accumulate and target < loops)
+    if len(terms) == 1 or not contraction:
+        return [st]
+    return [st.with_(body=t, accumulate=st.accumulate or k > 0) for k, t in enumerate(terms)]
 
 
 def _tangent_phase(phase: str) -> str:

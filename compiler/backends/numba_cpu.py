@@ -112,15 +112,21 @@ class KernelWriter:
                  if not isinstance(it, Let)]
         first = stmts[0]
         self.comment(first.origin, first.phase)
-        for st in stmts:
-            for name in (st.target, st.argmax):
-                if name:
-                    self.allocate(name)
+        if nest.loops:     # buffers before the loops; a loop-free nest allocates as it goes
+            for st in stmts:
+                for name in (st.target, st.argmax):
+                    if name:
+                        self.allocate(name)
         for sym, ext in nest.loops:
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
         for item, owner in zip(nest.items, statement_of(nest.items)):
-            self.comment(owner.origin, owner.phase, blank=False)
+            self.comment(owner.origin, owner.phase, blank=not nest.loops)
+            if not nest.loops and not isinstance(item, Let):
+                st = item.stmt if isinstance(item, Reduction) else item
+                for name in (st.target, st.argmax):
+                    if name:
+                        self.allocate(name)
             if isinstance(item, Let):
                 self.code.add(f"{item.symbol} = {self.p.doprint(item.expr)}")
             elif isinstance(item, Reduction):

@@ -395,11 +395,11 @@ def _loss_value_kernel(X, y, K, W, b):
             acc += (0 if r == shift_arg[i] else math.exp(shifted[i, r]))
         rest[i] = acc
     total = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+    out = np.empty((1,), dtype)
     out[0] = total[0]/N
 
     return out,
@@ -487,15 +487,16 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
             acc += (0 if r == shift_arg[i] else math.exp(shifted[i, r]))
         rest[i] = acc
     total = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    d_total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = tmp0*total[0]
+
     # line 16 (backward): return cross_entropy(logits, y)
+    d_total = np.empty((1,), dtype)
     d_total[0] = tmp0*d_out[0]
     d_rest = np.empty((N,), dtype)
     d_shifted = np.zeros((N, 10), dtype)
@@ -632,16 +633,14 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     mm = np.dot(h_, W)
 
     # line 15 (tangent): logits = h @ W + b
-    t_mm = np.empty((N, 10), dtype)
+    t_mm = np.dot(h_, t_W)
+    t_mm += np.dot(t_h_, W)
+
+    # line 15: logits = h @ W + b
     logits = np.empty((N, 10), dtype)
     t_logits = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
-            acc = 0.0
-            for r in range(64):
-                acc += W[r, j]*t_h_[i, r] + h_[i, r]*t_W[r, j]
-            t_mm[i, j] = acc
-            # line 15: logits = h @ W + b
             logits[i, j] = b[j] + mm[i, j]
             # line 15 (tangent): logits = h @ W + b
             t_logits[i, j] = t_b[j] + t_mm[i, j]
@@ -689,22 +688,29 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
 
     # line 16: return cross_entropy(logits, y)
     total = np.empty((1,), dtype)
-    t_total = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+
     # line 16 (tangent): return cross_entropy(logits, y)
+    t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += -t_shifted[r, y[r]] + t_rest[r]/(rest[r] + 1)
+        acc += t_rest[r]/(rest[r] + 1)
     t_total[0] = acc
+    acc = 0.0
+    for r in range(N):
+        acc += -t_shifted[r, y[r]]
+    t_total[0] += acc
+
     # line 16: return cross_entropy(logits, y)
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = tmp0*total[0]
+
     # line 16 (tangent): return cross_entropy(logits, y)
+    t_out = np.empty((1,), dtype)
     t_out[0] = tmp0*t_total[0]
 
     return out, t_out
@@ -783,16 +789,14 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     mm = np.dot(h_, W)
 
     # line 15 (tangent): logits = h @ W + b
-    t_mm = np.empty((N, 10), dtype)
+    t_mm = np.dot(h_, t_W)
+    t_mm += np.dot(t_h_, W)
+
+    # line 15: logits = h @ W + b
     logits = np.empty((N, 10), dtype)
     t_logits = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
-            acc = 0.0
-            for r in range(64):
-                acc += W[r, j]*t_h_[i, r] + h_[i, r]*t_W[r, j]
-            t_mm[i, j] = acc
-            # line 15: logits = h @ W + b
             logits[i, j] = b[j] + mm[i, j]
             # line 15 (tangent): logits = h @ W + b
             t_logits[i, j] = t_b[j] + t_mm[i, j]
@@ -840,25 +844,33 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
 
     # line 16: return cross_entropy(logits, y)
     total = np.empty((1,), dtype)
-    t_total = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
-    d_total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+
     # line 16 (tangent): return cross_entropy(logits, y)
+    t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += -t_shifted[r, y[r]] + t_rest[r]/(rest[r] + 1)
+        acc += t_rest[r]/(rest[r] + 1)
     t_total[0] = acc
+    acc = 0.0
+    for r in range(N):
+        acc += -t_shifted[r, y[r]]
+    t_total[0] += acc
+
     # line 16: return cross_entropy(logits, y)
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = tmp0*total[0]
+
     # line 16 (tangent): return cross_entropy(logits, y)
+    t_out = np.empty((1,), dtype)
     t_out[0] = tmp0*t_total[0]
+
     # line 16 (backward): return cross_entropy(logits, y)
+    d_total = np.empty((1,), dtype)
     d_total[0] = tmp0*d_out[0]
     d_rest = np.empty((N,), dtype)
     t_d_rest = np.empty((N,), dtype)
@@ -920,21 +932,15 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     d_W = np.dot(h_.T, d_mm)
 
     # line 15 (backward tangent): logits = h @ W + b
-    t_d_W = np.zeros((64, 10), dtype)
-    for i in range(N):
-        for j in range(10):
-            for r in range(64):
-                t_d_W[r, j] += d_mm[i, j]*t_h_[i, r] + h_[i, r]*t_d_mm[i, j]
+    t_d_W = np.dot(h_.T, t_d_mm)
+    t_d_W += np.dot(t_h_.T, d_mm)
 
     # line 15 (backward): logits = h @ W + b
     d_h_ = np.dot(d_mm, W.T)
 
     # line 15 (backward tangent): logits = h @ W + b
-    t_d_h_ = np.zeros((N, 64), dtype)
-    for i in range(N):
-        for j in range(10):
-            for r in range(64):
-                t_d_h_[i, r] += W[r, j]*t_d_mm[i, j] + d_mm[i, j]*t_W[r, j]
+    t_d_h_ = np.dot(d_mm, t_W.T)
+    t_d_h_ += np.dot(t_d_mm, W.T)
 
     # line 14 (backward): h = reshape(h, (X.shape[0], FLAT))       # (N, 64)
     d_pool = np.zeros((N, 4, 4, 4), dtype)

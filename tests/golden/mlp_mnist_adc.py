@@ -391,29 +391,29 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
             acc += (0 if r == shift_arg[i] else math.exp(shifted[i, r]))
         rest[i] = acc
     total = np.empty((1,), dtype)
-    total_ = np.empty((1,), dtype)
-    total_2 = np.empty((1,), dtype)
-    total_3 = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+    total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += W1[r, s]**2
     total_[0] = acc
+    total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += W2[r, s]**2
     total_2[0] = acc
+    total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += W3[r, s]**2
     total_3[0] = acc
+    out = np.empty((1,), dtype)
     out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
 
     return out,
@@ -476,40 +476,41 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             acc += (0 if r == shift_arg[i] else math.exp(shifted[i, r]))
         rest[i] = acc
     total = np.empty((1,), dtype)
-    total_ = np.empty((1,), dtype)
-    total_2 = np.empty((1,), dtype)
-    total_3 = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    d_total = np.empty((1,), dtype)
-    d_total_2 = np.empty((1,), dtype)
-    d_total_3 = np.empty((1,), dtype)
-    d_total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+    total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += W1[r, s]**2
     total_[0] = acc
+    total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += W2[r, s]**2
     total_2[0] = acc
+    total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += W3[r, s]**2
     total_3[0] = acc
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    d_total = np.empty((1,), dtype)
     d_total[0] = tmp0*d_out[0]
     tmp1 = lam*d_out[0]
+    d_total_2 = np.empty((1,), dtype)
     d_total_2[0] = tmp1
+    d_total_3 = np.empty((1,), dtype)
     d_total_3[0] = tmp1
+    d_total_ = np.empty((1,), dtype)
     d_total_[0] = tmp1
     d_W3 = np.empty((256, 10), dtype)
     for r in range(256):
@@ -606,16 +607,14 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     mm_ = np.dot(h1, W2)
 
     # line 10 (tangent): return x @ W + b
-    t_mm_ = np.empty((N, 256), dtype)
+    t_mm_ = np.dot(h1, t_W2)
+    t_mm_ += np.dot(t_h1, W2)
+
+    # line 17: h2 = relu(_dense(h1, W2, b2))
     h2 = np.empty((N, 256), dtype)
     t_h2 = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            acc = 0.0
-            for r in range(256):
-                acc += W2[r, j]*t_h1[i, r] + h1[i, r]*t_W2[r, j]
-            t_mm_[i, j] = acc
-            # line 17: h2 = relu(_dense(h1, W2, b2))
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
             t_h2[i, j] = (1 if h2[i, j] > 0 else 0)*t_b2[j] + (1 if h2[i, j] > 0 else 0)*t_mm_[i, j]
@@ -624,16 +623,14 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     mm_2 = np.dot(h2, W3)
 
     # line 10 (tangent): return x @ W + b
-    t_mm_2 = np.empty((N, 10), dtype)
+    t_mm_2 = np.dot(h2, t_W3)
+    t_mm_2 += np.dot(t_h2, W3)
+
+    # line 18: logits = _dense(h2, W3, b3)
     logits = np.empty((N, 10), dtype)
     t_logits = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
-            acc = 0.0
-            for r in range(256):
-                acc += W3[r, j]*t_h2[i, r] + h2[i, r]*t_W3[r, j]
-            t_mm_2[i, j] = acc
-            # line 18: logits = _dense(h2, W3, b3)
             logits[i, j] = b3[j] + mm_2[i, j]
             # line 18 (tangent): logits = _dense(h2, W3, b3)
             t_logits[i, j] = t_b3[j] + t_mm_2[i, j]
@@ -681,64 +678,77 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
-    t_total = np.empty((1,), dtype)
-    total_ = np.empty((1,), dtype)
-    t_total_ = np.empty((1,), dtype)
-    total_2 = np.empty((1,), dtype)
-    t_total_2 = np.empty((1,), dtype)
-    total_3 = np.empty((1,), dtype)
-    t_total_3 = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += -t_shifted[r, y[r]] + t_rest[r]/(rest[r] + 1)
+        acc += t_rest[r]/(rest[r] + 1)
     t_total[0] = acc
+    acc = 0.0
+    for r in range(N):
+        acc += -t_shifted[r, y[r]]
+    t_total[0] += acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += W1[r, s]**2
     total_[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += 2*W1[r, s]*t_W1[r, s]
     t_total_[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += W2[r, s]**2
     total_2[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += 2*W2[r, s]*t_W2[r, s]
     t_total_2[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += W3[r, s]**2
     total_3[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += 2*W3[r, s]*t_W3[r, s]
     t_total_3[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_out = np.empty((1,), dtype)
     t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + tmp0*t_total[0]
 
     return out, t_out
@@ -769,16 +779,14 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     mm_ = np.dot(h1, W2)
 
     # line 10 (tangent): return x @ W + b
-    t_mm_ = np.empty((N, 256), dtype)
+    t_mm_ = np.dot(h1, t_W2)
+    t_mm_ += np.dot(t_h1, W2)
+
+    # line 17: h2 = relu(_dense(h1, W2, b2))
     h2 = np.empty((N, 256), dtype)
     t_h2 = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            acc = 0.0
-            for r in range(256):
-                acc += W2[r, j]*t_h1[i, r] + h1[i, r]*t_W2[r, j]
-            t_mm_[i, j] = acc
-            # line 17: h2 = relu(_dense(h1, W2, b2))
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
             t_h2[i, j] = (1 if h2[i, j] > 0 else 0)*t_b2[j] + (1 if h2[i, j] > 0 else 0)*t_mm_[i, j]
@@ -787,16 +795,14 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     mm_2 = np.dot(h2, W3)
 
     # line 10 (tangent): return x @ W + b
-    t_mm_2 = np.empty((N, 10), dtype)
+    t_mm_2 = np.dot(h2, t_W3)
+    t_mm_2 += np.dot(t_h2, W3)
+
+    # line 18: logits = _dense(h2, W3, b3)
     logits = np.empty((N, 10), dtype)
     t_logits = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
-            acc = 0.0
-            for r in range(256):
-                acc += W3[r, j]*t_h2[i, r] + h2[i, r]*t_W3[r, j]
-            t_mm_2[i, j] = acc
-            # line 18: logits = _dense(h2, W3, b3)
             logits[i, j] = b3[j] + mm_2[i, j]
             # line 18 (tangent): logits = _dense(h2, W3, b3)
             t_logits[i, j] = t_b3[j] + t_mm_2[i, j]
@@ -844,74 +850,88 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
-    t_total = np.empty((1,), dtype)
-    total_ = np.empty((1,), dtype)
-    t_total_ = np.empty((1,), dtype)
-    total_2 = np.empty((1,), dtype)
-    t_total_2 = np.empty((1,), dtype)
-    total_3 = np.empty((1,), dtype)
-    t_total_3 = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
-    d_total = np.empty((1,), dtype)
-    d_total_2 = np.empty((1,), dtype)
-    d_total_3 = np.empty((1,), dtype)
-    d_total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
         acc += math.log1p(rest[r]) - shifted[r, y[r]]
     total[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += -t_shifted[r, y[r]] + t_rest[r]/(rest[r] + 1)
+        acc += t_rest[r]/(rest[r] + 1)
     t_total[0] = acc
+    acc = 0.0
+    for r in range(N):
+        acc += -t_shifted[r, y[r]]
+    t_total[0] += acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += W1[r, s]**2
     total_[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_ = np.empty((1,), dtype)
     acc = 0.0
     for r in range(784):
         for s in range(256):
             acc += 2*W1[r, s]*t_W1[r, s]
     t_total_[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += W2[r, s]**2
     total_2[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_2 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(256):
             acc += 2*W2[r, s]*t_W2[r, s]
     t_total_2[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += W3[r, s]**2
     total_3[0] = acc
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_total_3 = np.empty((1,), dtype)
     acc = 0.0
     for r in range(256):
         for s in range(10):
             acc += 2*W3[r, s]*t_W3[r, s]
     t_total_3[0] = acc
+
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     tmp0 = 1.0 / N
+    out = np.empty((1,), dtype)
     out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    t_out = np.empty((1,), dtype)
     t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + tmp0*t_total[0]
+
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    d_total = np.empty((1,), dtype)
     d_total[0] = tmp0*d_out[0]
     tmp1 = lam*d_out[0]
+    d_total_2 = np.empty((1,), dtype)
     d_total_2[0] = tmp1
+    d_total_3 = np.empty((1,), dtype)
     d_total_3[0] = tmp1
+    d_total_ = np.empty((1,), dtype)
     d_total_[0] = tmp1
     d_W3 = np.empty((256, 10), dtype)
     t_d_W3 = np.empty((256, 10), dtype)
@@ -1003,20 +1023,15 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     d_W3 += np.dot(h2.T, d_mm_2)
 
     # line 10 (backward tangent): return x @ W + b
-    for i in range(N):
-        for j in range(10):
-            for r in range(256):
-                t_d_W3[r, j] += d_mm_2[i, j]*t_h2[i, r] + h2[i, r]*t_d_mm_2[i, j]
+    t_d_W3 += np.dot(h2.T, t_d_mm_2)
+    t_d_W3 += np.dot(t_h2.T, d_mm_2)
 
     # line 10 (backward): return x @ W + b
     d_h2 = np.dot(d_mm_2, W3.T)
 
     # line 10 (backward tangent): return x @ W + b
-    t_d_h2 = np.zeros((N, 256), dtype)
-    for i in range(N):
-        for j in range(10):
-            for r in range(256):
-                t_d_h2[i, r] += W3[r, j]*t_d_mm_2[i, j] + d_mm_2[i, j]*t_W3[r, j]
+    t_d_h2 = np.dot(d_mm_2, t_W3.T)
+    t_d_h2 += np.dot(t_d_mm_2, W3.T)
 
     # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
     d_b2 = np.zeros((256,), dtype)
@@ -1030,6 +1045,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
             tmp1 = (1 if h2[i, j] > 0 else 0)*t_d_h2[i, j]
             t_d_b2[j] += tmp1
+            t_d_b2[j] += 0
             # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
             d_mm_[i, j] = tmp0
             # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
@@ -1039,20 +1055,15 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     d_W2 += np.dot(h1.T, d_mm_)
 
     # line 10 (backward tangent): return x @ W + b
-    for i in range(N):
-        for j in range(256):
-            for r in range(256):
-                t_d_W2[r, j] += d_mm_[i, j]*t_h1[i, r] + h1[i, r]*t_d_mm_[i, j]
+    t_d_W2 += np.dot(h1.T, t_d_mm_)
+    t_d_W2 += np.dot(t_h1.T, d_mm_)
 
     # line 10 (backward): return x @ W + b
     d_h1 = np.dot(d_mm_, W2.T)
 
     # line 10 (backward tangent): return x @ W + b
-    t_d_h1 = np.zeros((N, 256), dtype)
-    for i in range(N):
-        for j in range(256):
-            for r in range(256):
-                t_d_h1[i, r] += W2[r, j]*t_d_mm_[i, j] + d_mm_[i, j]*t_W2[r, j]
+    t_d_h1 = np.dot(d_mm_, t_W2.T)
+    t_d_h1 += np.dot(t_d_mm_, W2.T)
 
     # line 16 (backward): h1 = relu(_dense(X, W1, b1))
     d_b1 = np.zeros((256,), dtype)
@@ -1066,6 +1077,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
             tmp1 = (1 if h1[i, j] > 0 else 0)*t_d_h1[i, j]
             t_d_b1[j] += tmp1
+            t_d_b1[j] += 0
             # line 16 (backward): h1 = relu(_dense(X, W1, b1))
             d_mm[i, j] = tmp0
             # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))

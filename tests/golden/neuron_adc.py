@@ -311,9 +311,10 @@ def _f_value_kernel(w0, x0, w1, x1, w2):
 
     # line 10: dot = w0 * x0 + w1 * x1 + w2
     dot = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
     dot[0] = w0[0]*x0[0] + w1[0]*x1[0] + w2[0]
+
     # line 11: return 1 / (1 + exp(-dot))
+    out = np.empty((1,), dtype)
     out[0] = 1.0 / (1 + math.exp(-dot[0]))
 
     return out,
@@ -326,25 +327,28 @@ def _f_vjp_kernel(w0, x0, w1, x1, w2, d_out):
 
     # line 10: dot = w0 * x0 + w1 * x1 + w2
     dot = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    d_dot = np.empty((1,), dtype)
-    d_w0 = np.empty((1,), dtype)
-    d_w1 = np.empty((1,), dtype)
-    d_w2 = np.empty((1,), dtype)
-    d_x0 = np.empty((1,), dtype)
-    d_x1 = np.empty((1,), dtype)
     dot[0] = w0[0]*x0[0] + w1[0]*x1[0] + w2[0]
+
     # line 11: return 1 / (1 + exp(-dot))
     tmp0 = math.exp(-dot[0])
     tmp1 = tmp0 + 1
+    out = np.empty((1,), dtype)
     out[0] = 1.0 / tmp1
+
     # line 11 (backward): return 1 / (1 + exp(-dot))
+    d_dot = np.empty((1,), dtype)
     d_dot[0] = tmp0*d_out[0]/tmp1**2
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_w0 = np.empty((1,), dtype)
     d_w0[0] = d_dot[0]*x0[0]
+    d_w1 = np.empty((1,), dtype)
     d_w1[0] = d_dot[0]*x1[0]
+    d_w2 = np.empty((1,), dtype)
     d_w2[0] = d_dot[0]
+    d_x0 = np.empty((1,), dtype)
     d_x0[0] = d_dot[0]*w0[0]
+    d_x1 = np.empty((1,), dtype)
     d_x1[0] = d_dot[0]*w1[0]
 
     return out, d_w0, d_x0, d_w1, d_x1, d_w2
@@ -357,17 +361,20 @@ def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 10: dot = w0 * x0 + w1 * x1 + w2
     dot = np.empty((1,), dtype)
-    t_dot = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
     dot[0] = w0[0]*x0[0] + w1[0]*x1[0] + w2[0]
+
     # line 10 (tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_dot = np.empty((1,), dtype)
     t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
+
     # line 11: return 1 / (1 + exp(-dot))
     tmp0 = math.exp(-dot[0])
     tmp1 = tmp0 + 1
+    out = np.empty((1,), dtype)
     out[0] = 1.0 / tmp1
+
     # line 11 (tangent): return 1 / (1 + exp(-dot))
+    t_out = np.empty((1,), dtype)
     t_out[0] = tmp0*t_dot[0]/tmp1**2
 
     return out, t_out
@@ -380,55 +387,70 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 10: dot = w0 * x0 + w1 * x1 + w2
     dot = np.empty((1,), dtype)
-    t_dot = np.empty((1,), dtype)
-    out = np.empty((1,), dtype)
-    t_out = np.empty((1,), dtype)
-    d_dot = np.empty((1,), dtype)
-    t_d_dot = np.empty((1,), dtype)
-    d_w0 = np.empty((1,), dtype)
-    t_d_w0 = np.empty((1,), dtype)
-    d_w1 = np.empty((1,), dtype)
-    t_d_w1 = np.empty((1,), dtype)
-    d_w2 = np.empty((1,), dtype)
-    t_d_w2 = np.empty((1,), dtype)
-    d_x0 = np.empty((1,), dtype)
-    t_d_x0 = np.empty((1,), dtype)
-    d_x1 = np.empty((1,), dtype)
-    t_d_x1 = np.empty((1,), dtype)
     dot[0] = w0[0]*x0[0] + w1[0]*x1[0] + w2[0]
+
     # line 10 (tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_dot = np.empty((1,), dtype)
     t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
+
     # line 11: return 1 / (1 + exp(-dot))
     tmp0 = math.exp(-dot[0])
     tmp1 = tmp0 + 1
+    out = np.empty((1,), dtype)
     out[0] = 1.0 / tmp1
+
     # line 11 (tangent): return 1 / (1 + exp(-dot))
     tmp2 = tmp0/tmp1**2
+    t_out = np.empty((1,), dtype)
     t_out[0] = tmp2*t_dot[0]
+
     # line 11 (backward): return 1 / (1 + exp(-dot))
     tmp3 = tmp2*d_out[0]
+    d_dot = np.empty((1,), dtype)
     d_dot[0] = tmp3
+
     # line 11 (backward tangent): return 1 / (1 + exp(-dot))
+    t_d_dot = np.empty((1,), dtype)
     t_d_dot[0] = (-tmp3 + 2*math.exp(-2*dot[0])*d_out[0]/tmp1**3)*t_dot[0]
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_w0 = np.empty((1,), dtype)
     d_w0[0] = d_dot[0]*x0[0]
+
     # line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_d_w0 = np.empty((1,), dtype)
     t_d_w0[0] = d_dot[0]*t_x0[0] + t_d_dot[0]*x0[0]
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_w1 = np.empty((1,), dtype)
     d_w1[0] = d_dot[0]*x1[0]
+
     # line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_d_w1 = np.empty((1,), dtype)
     t_d_w1[0] = d_dot[0]*t_x1[0] + t_d_dot[0]*x1[0]
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_w2 = np.empty((1,), dtype)
     d_w2[0] = d_dot[0]
+
     # line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_d_w2 = np.empty((1,), dtype)
     t_d_w2[0] = t_d_dot[0]
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_x0 = np.empty((1,), dtype)
     d_x0[0] = d_dot[0]*w0[0]
+
     # line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_d_x0 = np.empty((1,), dtype)
     t_d_x0[0] = d_dot[0]*t_w0[0] + t_d_dot[0]*w0[0]
+
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
+    d_x1 = np.empty((1,), dtype)
     d_x1[0] = d_dot[0]*w1[0]
+
     # line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2
+    t_d_x1 = np.empty((1,), dtype)
     t_d_x1[0] = d_dot[0]*t_w1[0] + t_d_dot[0]*w1[0]
 
     return out, d_w0, d_x0, d_w1, d_x1, d_w2, t_out, t_d_w0, t_d_x0, t_d_w1, t_d_x1, t_d_w2
