@@ -283,7 +283,9 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def softmax(x, axis=-1):
     x = np.asarray(x)
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))  # shift by the max: no overflow
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)   # shift by the max: no overflow (by 0 if infinite)
+    z = np.exp(x - m)
     return z / np.sum(z, axis=axis, keepdims=True)
 
 

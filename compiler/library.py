@@ -136,8 +136,20 @@ def min_(b, x, axis=None, keepdims=False):
     return b.reduce(x, _axes(axis, x.rank), "min", keepdims, "minval")
 
 
-def _shifted_rest(b, x, axes):
-    """(m, z, rest): m = max over axes, z = x - m, rest = sum of exp(z) but the first max.
+class _Shifted:
+    """The log-sum-exp family over `axes`, shifted by the max (keepdims values).
+
+    `shift` is the max m where it is finite, else 0 (as the eager adc.lang does, so that
+    rows with +-inf or NaN give what NumPy gives); `z` = x - shift; `log_norm` = log of
+    sum(exp(z)); `denominator` = sum(exp(z)).
+    """
+
+    def __init__(self, shift, z, log_norm, denominator):
+        self.shift, self.z, self.log_norm, self.denominator = shift, z, log_norm, denominator
+
+
+def _shifted_rest(b, x, axes) -> _Shifted:
+    """m = max over axes, z = x - m, rest = sum of exp(z) but the first max.
 
     Leaving the max element's exp(0) = 1 out of the sum lets every consumer use
     log1p(rest): log-sum-exp = m + log1p(rest) keeps full relative accuracy even when
@@ -149,6 +161,9 @@ def _shifted_rest(b, x, axes):
     exactly when the true gradient is. With z = x - m there, the paths through z and m
     would meet as -1 + (1 - e^-40), the cross-entropy gradient of logits [40, 0] at
     label 0, which rounds to 0 instead of -e^-40.
+
+    A row whose max is not finite (+-inf, NaN) is shifted by 0 and summed whole, with
+    log instead of log1p: its results are those of NumPy (inf, -inf or NaN).
     """
     m, arg = b.reduce(x, axes, "max", True, "shift", with_arg=True)
     strides = {}
@@ -157,19 +172,35 @@ def _shifted_rest(b, x, axes):
         strides[d] = stride
         stride = stride * size(x.shape[d])
 
+    def finite(idx):
+        return ops.isfinite(m.build(idx_at(idx, axes)))
+
+    def shift(idx):
+        return sp.Piecewise((m.build(idx_at(idx, axes)), finite(idx)), (sp.Integer(0), True))
+
     def is_first_max(idx):
         flat = sum((idx[d] * strides[d] for d in axes), sp.Integer(0))
-        return sp.Eq(flat, arg.build(idx_at(idx, axes)))
+        return sp.And(sp.Eq(flat, arg.build(idx_at(idx, axes))), finite(idx))
 
     def shifted(idx):
         return sp.Piecewise((sp.Integer(0), is_first_max(idx)),
-                            (x.build(idx) - m.build(idx_at(idx, axes)), True))
+                            (x.build(idx) - shift(idx), True))
     z = b.materialize(Value(x.shape, "float", shifted), "shifted")
 
     def others(idx):
         return sp.Piecewise((sp.Integer(0), is_first_max(idx)), (sp.exp(z.build(idx)), True))
     rest = b.reduce(Value(x.shape, "float", others), axes, "sum", True, "rest")
-    return m, z, rest
+    shape = rest.shape
+
+    def log_norm(idx):
+        r = rest.build(idx)
+        return sp.Piecewise((log1p(r), finite(idx)), (sp.log(r), True))
+
+    def denominator(idx):
+        r = rest.build(idx)
+        return sp.Piecewise((1 + r, finite(idx)), (r, True))
+    return _Shifted(Value(shape, "float", shift), z, Value(shape, "float", log_norm),
+                    Value(shape, "float", denominator))
 
 
 def idx_at(idx, axes):
@@ -180,8 +211,8 @@ def idx_at(idx, axes):
 def logsumexp(b, x, axis=None, keepdims=False):
     x = _float_operand(x, "logsumexp")
     axes = _axes(axis, x.rank)
-    m, _, rest = _shifted_rest(b, x, axes)
-    out = elementwise(lambda u, v: u + log1p(v), m, rest)
+    sh = _shifted_rest(b, x, axes)
+    out = elementwise(lambda u, v: u + v, sh.shift, sh.log_norm)
     return out if keepdims else squeeze(out, axes)
 
 
@@ -210,14 +241,14 @@ def axes_tuple(axes):
 
 def softmax(b, x, axis=-1):
     x = _float_operand(x, "softmax")
-    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
-    return elementwise(lambda u, w: sp.exp(u) / (1 + w), z, rest)
+    sh = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: sp.exp(u) / w, sh.z, sh.denominator)
 
 
 def log_softmax(b, x, axis=-1):
     x = _float_operand(x, "log_softmax")
-    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
-    return elementwise(lambda u, w: u - log1p(w), z, rest)
+    sh = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: u - w, sh.z, sh.log_norm)
 
 
 # -- losses ----------------------------------------------------------------------
@@ -237,11 +268,11 @@ def _labels(b, logits, labels, fname):
 
 def cross_entropy(b, logits, labels):
     logits, labels = _labels(b, logits, labels, "cross_entropy")
-    _, z, rest = _shifted_rest(b, logits, [1])
+    sh = _shifted_rest(b, logits, [1])
 
     def build(idx):
         i = idx[0]
-        return log1p(rest.build((i, sp.Integer(0)))) - z.build((i, labels.build((i,))))
+        return sh.log_norm.build((i, sp.Integer(0))) - sh.z.build((i, labels.build((i,))))
     return mean(b, Value((logits.shape[0],), "float", build))
 
 

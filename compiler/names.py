@@ -27,6 +27,7 @@ KERNEL_LOCALS = {
     "dtype", "acc", "arg", "value", "best",
     # CUDA kernels and launchers
     "thread", "lane", "flat", "rem", "partial", "partial_arg", "step", "kernels", "common",
+    "other", "mine",
     "sizes", "real",
 }
 # Globals that kernel code refers to.

@@ -56,7 +56,12 @@ class KernelPrinter(PythonCodePrinter):
             return f"1.0 / {self.parenthesize(base ** -exp, 0.5) if int(exp) != -1 else self.parenthesize(base, 100)}"
         if exp == sp.Rational(-1, 2):
             return f"1.0 / math.sqrt({self._print(base)})"
+        if exp.is_Number and float(exp) == 0.5:   # x ** 0.5 is sqrt in NumPy too (at -inf)
+            return f"math.sqrt({self._print(base)})"
         return super()._print_Pow(expr, rational=rational)
+
+    def _print_isfinite(self, expr):
+        return f"math.isfinite({self._print(expr.args[0])})"
 
     def _print_power(self, expr):
         return "**".join(self._power_operand(a) for a in expr.args)

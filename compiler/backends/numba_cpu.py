@@ -160,7 +160,9 @@ class KernelWriter:
             self.code.add(f"acc += {body}")
         else:
             self.code.add(f"value = {body}")
-            self.code.add(f"if value {'>' if kind == 'max' else '<'} acc:")
+            # the first NaN wins and stays, as NumPy's max and argmax read it
+            self.code.add(f"if value {'>' if kind == 'max' else '<'} acc or "
+                          "(value != value and acc == acc):")
             self.code.indent()
             self.code.add("acc = value")
             if st.argmax:

@@ -336,7 +336,7 @@ class KernelSource:
             code.add(f"acc += {body}")
             return
         code.add(f"value = {body}")
-        code.add(f"if value {self._compare(kind)} acc:")
+        code.add(f"if value {self._compare(kind)} acc or (value != value and acc == acc):")
         code.add("    acc = value")
         if st.argmax:
             code.add(f"    arg = {flat}")
@@ -374,9 +374,12 @@ class KernelSource:
             code.add("partial[lane] += partial[lane + step]")
         else:
             c = self._compare(kind)
-            first = " or (partial[lane + step] == partial[lane] and " \
-                "partial_arg[lane + step] < partial_arg[lane])" if st.argmax else ""
-            code.add(f"if partial[lane + step] {c} partial[lane]{first}:")
+            # NaN wins (the first one, by index), then the larger, then the first on ties
+            earlier = " and partial_arg[lane + step] < partial_arg[lane]" if st.argmax else ""
+            code.add("other = partial[lane + step]")
+            code.add("mine = partial[lane]")
+            code.add(f"if (other != other and (mine == mine{' or ' + earlier[5:] if earlier else ''})) "
+                     f"or (mine == mine and (other {c} mine or (other == mine{earlier}))):")
             code.add("    partial[lane] = partial[lane + step]")
             if st.argmax:
                 code.add("    partial_arg[lane] = partial_arg[lane + step]")
