@@ -96,6 +96,14 @@ def _check_size(fname, name, axis, actual, expected, text):
                          f"expected {text} = {expected}")
 
 
+def _check_in_range(fname, margin, what, sizes):
+    """An index the compiler could not prove in range for every size: `margin` >= 0 is
+    its distance from the end of its axis for this call's sizes."""
+    if margin < 0:
+        shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+        raise ValueError(f"{fname}: {what} would read out of range with {shown}")
+
+
 def _scalar_arg(fname, name, role, value):
     """A `float` or `int` hyper-parameter as a Python number."""
     if isinstance(value, np.ndarray) and value.ndim == 0:

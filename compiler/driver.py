@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from . import emit, frontend, inline, names
+import sympy as sp
+
+from . import bounds, emit, frontend, inline, names
 from .backends import numba_cpu, numba_cuda
 from .checks_template import CHECKS
 from .cse import cse
@@ -54,8 +58,8 @@ def read_source(path: str) -> str:
             data = f.read()
     except OSError as exc:
         raise CompileError(f"cannot read model file: {exc.strerror}", path=path) from None
-    try:
-        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    try:   # utf-8-sig: a byte-order mark is accepted, as Python accepts it
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise CompileError(f"the model file is not UTF-8 text (byte {exc.start})", path=path,
                            hint="save the file as UTF-8") from None
@@ -129,6 +133,49 @@ def compile_source(path: str, source: str, functions=(), wrt=(),
                    target: str = "cpu", digest: str | None = None) -> tuple[str, list]:
     """(module text, per-entry Compiled) for a model's source (`digest`: of the file's
     bytes; by default of `source` itself)."""
+    return _deep(_compile_source, path, source, functions, wrt, target, digest)
+
+
+STACK_BYTES = 512 * 1024 * 1024
+RECURSION = 200_000
+
+
+def _deep(fn, path, *args):
+    """fn(path, *args) on a thread with a large stack: a 3000-term sum or a 20000-term
+    line is deep recursion in Python's own `ast` and in lowering; beyond even this
+    depth the error is the user's, located, never a RecursionError."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn(path, *args)
+        except BaseException as exc:   # handed to the caller's thread below
+            result["error"] = exc
+    old_stack, old_limit = threading.stack_size(), sys.getrecursionlimit()
+    with _DEEP_LOCK:
+        threading.stack_size(STACK_BYTES)
+        sys.setrecursionlimit(max(old_limit, RECURSION))
+        try:
+            worker = threading.Thread(target=run, name="adc-compile")
+            worker.start()
+            worker.join()
+        finally:
+            threading.stack_size(old_stack)
+            sys.setrecursionlimit(old_limit)
+    if "error" in result:
+        exc = result["error"]
+        if isinstance(exc, (RecursionError, MemoryError)):
+            raise CompileError("the model is nested too deeply for adc (an expression or a "
+                               "chain of helpers thousands of levels deep)", path=path,
+                               hint="split long expressions into several statements") from exc
+        raise exc
+    return result["value"]
+
+
+_DEEP_LOCK = threading.Lock()
+
+
+def _compile_source(path, source, functions, wrt, target, digest):
     lines = source_lines(source)
 
     def where(prog, message, hint=""):
@@ -149,6 +196,12 @@ def compile_source(path: str, source: str, functions=(), wrt=(),
                     for p, progs, n in zip(lowered, programs, entry_names)]
     except PrintMethodNotImplementedError as exc:
         raise _internal(path, f"no printing rule for {exc}") from exc
+    except bounds.OutOfRange as exc:
+        line = exc.origin.line if exc.origin else 0
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        raise CompileError(exc.message, path=path, line=line,
+                           col=len(text) - len(text.lstrip()) + 1, source_line=text,
+                           hint=exc.hint) from None
     digest = digest or hashlib.sha256(source.encode()).hexdigest()
     text = emit.module_source([c.entry for c in compiled], path, digest, VERSION)
     try:
@@ -187,10 +240,20 @@ def _compile_entry(lowered, programs: dict, entry_names: dict, helpers: dict,
             gpu[kind] = cse(numba_cuda.split_for_gpu(sched))
     used = helpers_used(programs.values())
     entry = emit.Entry(programs["value"], kernels, entry_names,
-                       helpers={h: n for h, n in helpers.items() if h in used})
+                       helpers={h: n for h, n in helpers.items() if h in used},
+                       requirements=_requirements(programs))
     if cuda:
         entry.cuda = numba_cuda.entry_source(gpu, entry_names, helpers, docs)
     return Compiled(lowered, programs["value"], programs, schedules, entry)
+
+
+def _requirements(programs: dict) -> list:
+    """The size conditions every program's accesses need, each once."""
+    found = {}
+    for prog in programs.values():
+        for req in bounds.requirements(prog):
+            found.setdefault(sp.srepr(req.expr), req)
+    return list(found.values())
 
 
 def _internal(path, what) -> CompileError:

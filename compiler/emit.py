@@ -42,6 +42,7 @@ class Entry:
     names: dict                        # role -> module-level name
     cuda: object = None                # numba_cuda.CudaSource when the target has CUDA
     helpers: dict = field(default_factory=dict)   # scalar helper -> its module name
+    requirements: list = field(default_factory=list)  # bounds.Requirement checked per call
 
     @property
     def scalar(self) -> bool:
@@ -146,6 +147,10 @@ def args_checker(e: Entry) -> list:
     for pos, name, bound, wrap in index_checks(p):
         lines.append(f"    args[{pos}] = _check_index(\"{n}\", \"{name}\", args[{pos}], "
                      f"{bound}, wrap={wrap})")
+    for req in e.requirements:
+        what = (f"line {req.origin.line} (`{req.origin.text}`)" if req.origin else "it") + \
+            f" reads '{req.tensor}' at indices {req.reach} on axis {req.axis} (of size {req.size})"
+        lines.append(f"    _check_in_range(\"{n}\", {sized(req.expr)}, {what!r}, sizes)")
     lines += ["    return args, sizes, dtype", "", ""]
     return lines
 

@@ -160,8 +160,23 @@ def _operator_position(ctx: Context, left, right):
 # -- module level ---------------------------------------------------------------------
 def parse_module(path: str, source: str) -> Context:
     """Check the top level of a model file and collect its definitions."""
+    if "\x00" in source:
+        before = source[:source.index("\x00")]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        text = source_lines(source)[line - 1]
+        raise CompileError("the model file contains a NUL byte", path=path, line=line,
+                           col=col, source_line=text.replace("\x00", " "),
+                           hint="remove it: a model file must be Python text")
     try:
         tree = ast.parse(source, filename=path)
+    except (MemoryError, RecursionError):
+        lines = source_lines(source)
+        line = max(range(len(lines)), key=lambda k: len(lines[k])) + 1
+        raise CompileError("this file is nested too deeply for Python's parser (Python "
+                           "itself cannot compile it)", path=path, line=line, col=1,
+                           source_line=lines[line - 1][:200],
+                           hint="split the expression into several statements") from None
     except SyntaxError as exc:
         lines = source_lines(source)
         text = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
@@ -317,6 +332,11 @@ def _const_eval(ctx: Context, node):
         return -value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _const_eval(ctx, node.left), _const_eval(ctx, node.right)
+        if isinstance(node.op, ast.Pow) and isinstance(a, int) and isinstance(b, int) \
+                and not isinstance(a, bool) and abs(a) > 1 and b > 64:
+            raise ctx.error(_operator_position(ctx, node.left, node.right) or node,
+                            f"{a} ** {b} is too large: adc computes with 64-bit integers",
+                            "use a float if you need a large number")
         try:
             return _BINOPS[type(node.op)](a, b)
         except (ArithmeticError, TypeError) as exc:
@@ -481,6 +501,15 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
         for s in a.shape:
             for sym in sorted(s.free_symbols, key=str):
                 dims.setdefault(str(sym), sym)
+    alone = {s for a in args for s in a.shape if isinstance(s, sp.Symbol)}
+    for node, a in zip(fn.args.args + fn.args.kwonlyargs, args):
+        for s in a.shape:
+            missing = sorted((str(d) for d in s.free_symbols if d not in alone))
+            if missing:
+                raise ctx.error(node.annotation, f"size {missing[0]} appears only inside "
+                                f"the expression {s}, so a call cannot tell its value",
+                                f"give some argument an axis of size {missing[0]} itself, "
+                                f"e.g. x: Data[{missing[0]}, ...]")
     wrt_list = [a.name for a in args if a.role == "param" or (a.name in wrt)]
     for a in fn.args.args + fn.args.kwonlyargs:
         if a.arg in wrt_list and a.arg.startswith("_"):
@@ -1100,4 +1129,11 @@ def _const_binop(fn, a, b):
         if fn is operator.truediv:
             return to_expr(a) / to_expr(b)
         return fn(to_expr(a), to_expr(b))
-    return fn(a, b)
+    try:
+        return fn(a, b)
+    except ZeroDivisionError:
+        raise _OperatorError("division by zero in a compile-time expression",
+                             "these numbers are computed when the model is compiled") from None
+    except OverflowError:
+        raise _OperatorError("a compile-time number overflows (it does not fit in a float)",
+                             "use smaller constants") from None

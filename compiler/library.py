@@ -21,8 +21,11 @@ def _axes(axis, rank, name="axis"):
     items = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in items:
-        if not isinstance(a, int):
+        if not isinstance(a, int) or isinstance(a, bool):
             raise Located(f"{name} must be a compile-time int or tuple of ints")
+        if rank == 0:
+            raise Located(f"{name}={a} on a scalar: a scalar has no axes",
+                          "leave out axis= (or reduce a tensor)")
         if not -rank <= a < max(rank, 1):
             raise Located(f"{name}={a} is out of range for a tensor of rank {rank}")
         out.append(a % rank if rank else 0)
@@ -391,9 +394,16 @@ def dot(b, x, y):
 
 
 def outer(b, x, y):
-    x, y = as_value(x), as_value(y)
+    """NumPy's outer: the inputs are flattened first (a scalar is one element)."""
+    x, y = (_flat(b, _float_operand(v, "outer")) for v in (x, y))
     return Value((x.shape[0], y.shape[0]), "float",
                  lambda idx: x.build((idx[0],)) * y.build((idx[1],)))
+
+
+def _flat(b, v: Value) -> Value:
+    if v.rank == 1:
+        return v
+    return reshape(b, v, (-1,)) if v.rank else expand_dims(v, [0])
 
 
 # -- shape ------------------------------------------------------------------------
@@ -417,10 +427,6 @@ def reshape(b, x, shape):
     total = _count(x.shape, range(x.rank))
     if sum(1 for s in shape if isinstance(s, int) and s == -1) > 1:
         raise Located("reshape: only one size may be -1")
-    known = sp.Integer(1)
-    for s in shape:
-        if not (isinstance(s, int) and s == -1):
-            known *= size(s)
     for s in shape:
         if isinstance(s, bool) or not (isinstance(s, int) or isinstance(s, sp.Expr)
                                        and s.is_integer):
@@ -429,6 +435,10 @@ def reshape(b, x, shape):
                           "use int constants, dims or x.shape[i], and -1 for one inferred size")
         if isinstance(s, int) and s < -1 or s == 0:
             raise Located(f"reshape: size {s} is not allowed", "sizes are >= 1, or -1 once")
+    known = sp.Integer(1)
+    for s in shape:
+        if not (isinstance(s, int) and s == -1):
+            known *= size(s)
     inferred = sp.simplify(total / known)
     if any(isinstance(s, int) and s == -1 for s in shape) and not inferred.is_integer:
         raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} (size {total}) into "
@@ -499,8 +509,11 @@ def _seq(xs, fname):
 
 
 def arange(b, n):
-    if not isinstance(n, int) and not isinstance(n, sp.Expr):
+    if isinstance(n, bool) or not (isinstance(n, int) or isinstance(n, sp.Expr)
+                                   and n.is_integer):
         raise Located("arange(n) needs a size: an int constant, a dim or x.shape[i]")
+    if isinstance(n, int) and n < 1:
+        raise Located(f"arange({n}) would be empty: adc needs every size to be at least 1")
     return Value((size(n),), "int", lambda idx: idx[0])
 
 

@@ -30,6 +30,10 @@ def to_expr(x) -> sp.Expr:
     if isinstance(x, bool):
         return sp.true if x else sp.false
     if isinstance(x, int):
+        if not -2 ** 63 <= x < 2 ** 63:
+            raise Located(f"the integer {x if abs(x) < 10 ** 30 else '(%d digits)' % len(str(abs(x)))}"
+                          " does not fit in 64 bits, which adc computes with",
+                          "use a float constant, e.g. 1e30")
         return sp.Integer(x)
     if isinstance(x, float):
         return sp.Float(x)

@@ -307,3 +307,49 @@ def test_sizes_written_as_expressions_are_checked(tmp_path):
     assert module.f(np.ones(3), np.ones(6)) == pytest.approx(18.0)
     with pytest.raises(ValueError, match=r"'W' has size 5 on axis 0, expected 2\*N = 6"):
         module.f(np.ones(3), np.ones(5))
+
+
+# -- memory safety: every index in range, proved or checked before the kernel runs ----
+def test_gather_with_arange_past_the_axis_is_checked(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(X: Data[N, 3], w: Param[2]):\n    return sum(w[arange(X.shape[0])] * 2.0)\n")
+    module = compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert module.f(np.ones((2, 3)), np.ones(2)) == 4.0
+    for f in (module.f, module.f_grad, module.f_value_and_grad):
+        with pytest.raises(ValueError, match=r"reads 'w' at indices up to N - 1 on axis 0 "
+                                             r"\(of size 2\) would read out of range with N = 50"):
+            f(np.ones((50, 3)), np.ones(2))
+
+
+def test_gather_after_a_new_axis_is_checked(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(lp: Param[N, 3], y: Index[N]):\n    lp2 = lp[None]\n"
+           "    return sum(lp2[arange(N), y])\n")
+    module = compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert module.f(np.full((1, 3), 2.0), np.array([0])) == 6.0   # a row of 3
+    with pytest.raises(ValueError, match="reads 'lp2' at indices up to N - 1 on axis 0"):
+        module.f_value_and_grad(np.ones((4, 3)), np.array([1, 0, 2, 1]))
+
+
+def test_an_index_out_of_range_for_every_size_is_a_compile_error(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(x: Param[N], w: Param[3]):\n    return sum(w[arange(5)])\n")
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert err.value.line == 4 and "out of range" in err.value.message
+
+
+def test_arithmetic_on_index_values_is_refused(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(x: Param[5], y: Index[N]):\n    return sum(x[y + 1])\n")
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert err.value.line == 4 and "index" in err.value.message
+
+
+def test_a_size_seen_only_inside_an_expression_is_a_compile_error(tmp_path):
+    src = ("from adc.lang import *\nN = dim('N')\n"
+           "def f(W: Param[2 * N]):\n    return sum(W)\n")
+    with pytest.raises(CompileError) as err:
+        compile_to(write_model(tmp_path, src), str(tmp_path))
+    assert err.value.line == 3 and "size N appears only inside" in err.value.message
