@@ -87,7 +87,15 @@ def lower(path: str, source: str, functions=(), wrt=()) -> list:
                 raise CompileError(f"no entry point named '{name}' (entry points: "
                                    f"{', '.join(known)})", path=path, line=1, col=1)
         fns = [known[n] for n in functions]
-    return [frontend.lower_function(ctx, fn, wrt) for fn in fns]
+    programs = [frontend.lower_function(ctx, fn, wrt) for fn in fns]
+    taken = set(ctx.functions)
+    for fn, prog in zip(fns, list(programs)):
+        scalar = len(prog.outputs) == 1 and prog.tensors[prog.outputs[0]].rank == 0
+        if scalar and f"{fn.name}_predict" not in taken:
+            predict = frontend.lower_prediction(ctx, fn)
+            if predict is not None:
+                programs.append(predict)
+    return programs
 
 
 TARGETS = ("cpu", "cuda", "all")

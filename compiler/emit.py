@@ -86,6 +86,11 @@ def signatures(entries) -> dict:
                 args[a.name]["kwonly"] = True
         returns = [{"shape": _shape_spec(p.tensors[o].shape)} for o in p.outputs]
         out[p.name] = {"args": args, "returns": returns, "wrt": list(p.wrt), "line": p.line}
+        if p.predicts:
+            out[p.name]["predicts"] = dict(p.predicts)
+    for e in entries:
+        if e.program.predicts and e.program.predicts["of"] in out:
+            out[e.program.predicts["of"]]["predict"] = e.program.name
     return out
 
 

@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import library
 from .errors import AdcError, CompileError, Located
-from .ir import Arg, Origin, Program
+from .ir import Arg, Origin, Program, reads
 from .names import CALL_KEYWORDS
 from .values import Builder, Value, as_value, elementwise, to_expr
 
@@ -466,9 +466,30 @@ def _default_value(ctx: Context, arg: ast.arg, role, node):
     return value
 
 
-def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
-    """Lower one entry point to an IR program."""
+# The losses whose first argument is the model's prediction (f_predict).
+PREDICTING_LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits", "multiclass_hinge",
+                     "mse")
+
+
+class _Prediction(Exception):
+    """Raised when lowering for f_predict reaches the loss: its prediction argument."""
+
+    def __init__(self, value, loss, target):
+        super().__init__(loss)
+        self.value, self.loss, self.target = value, loss, target
+
+
+def lower_prediction(ctx: Context, fn: ast.FunctionDef):
+    """`f_predict`: the entry point lowered up to its loss call, returning the loss's
+    first argument, with only the arguments that it reads (the targets drop out).
+    None when the entry point calls none of PREDICTING_LOSSES."""
+    return lower_function(ctx, fn, predicting=True)
+
+
+def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False) -> Program:
+    """Lower one entry point to an IR program (see lower_prediction for `predicting`)."""
     builder = Builder(ctx.reserved)
+    builder.predicting = predicting
     env, args = {}, []
     defaults = _defaults(fn)
     kwonly = {a.arg for a in fn.args.kwonlyargs}
@@ -494,7 +515,12 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
             raise ctx.error(fn, f"--wrt {name}: '{fn.name}' has no argument '{name}'",
                             "name a Data argument of the entry point")
     lowerer = _Lowerer(ctx, builder)
-    result = lowerer.run_body(fn.body, env, fn)
+    try:
+        result = lowerer.run_body(fn.body, env, fn)
+    except _Prediction as found:
+        return _prediction_program(ctx, fn, builder, args, found)
+    if predicting:
+        return None
     outputs = lowerer.outputs(result, fn)
     dims = {}
     for a in args:
@@ -524,6 +550,37 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
                             "differentiated", "name a Data argument of the entry point")
     return Program(fn.name, args, builder.tensors, builder.stmts, outputs, dims, wrt_list,
                    list(dict.fromkeys(builder.index_bounds)), fn.lineno, ctx.path)
+
+
+def _prediction_program(ctx, fn, builder, args, found) -> Program:
+    """The statements the prediction needs, and the arguments they read (or size)."""
+    needed, stmts = {found.value}, []
+    for st in reversed(builder.stmts):
+        if st.target in needed or st.argmax in needed:
+            stmts.append(st)
+            needed |= reads(st) | {st.target} | ({st.argmax} if st.argmax else set())
+    stmts.reverse()
+    symbols = set().union(*(sp.sympify(st.body).free_symbols for st in stmts)) if stmts \
+        else set()
+    for st in stmts:
+        for _, e in st.all_loops:
+            symbols |= sp.sympify(e).free_symbols
+    kept = [a for a in args if (a.ident in needed if a.is_tensor else a.symbol() in symbols)]
+    for dim in sorted(symbols, key=str):      # a size must come from some argument
+        if dim.is_integer and dim.is_positive and not any(dim in a.shape for a in kept):
+            binder = next((a for a in args if dim in a.shape), None)
+            if binder is not None:
+                kept.append(binder)
+    kept = [a for a in args if a in kept]
+    tensors = {n: t for n, t in builder.tensors.items()
+               if n in needed or any(n == a.ident for a in kept)}
+    dims = {str(sym): sym for a in kept for s in a.shape for sym in s.free_symbols}
+    wrt = [a.name for a in kept if a.role == "param"]
+    bounds = [(t, b) for t, b in dict.fromkeys(builder.index_bounds) if t in tensors]
+    target = next((a.name for a in args if a.ident == found.target), None)
+    return Program(f"{fn.name}_predict", kept, tensors, stmts, [found.value], dims, wrt,
+                   bounds, fn.lineno, ctx.path,
+                   predicts={"of": fn.name, "loss": found.loss, "target": target})
 
 
 def _defaults(fn):
@@ -748,7 +805,7 @@ class _Lowerer:
             return method(node, env)
         except Located as exc:
             raise self.error(node, exc.message, exc.hint) from None
-        except (AdcError, _Return):
+        except (AdcError, _Return, _Prediction):
             raise
         except Exception as exc:
             # Never a raw traceback for a model: say where lowering failed. The cause stays
@@ -1001,6 +1058,9 @@ class _Lowerer:
                              "see the language reference for the supported functions")
         lower = library.FUNCTIONS[func.name]
         usage = _signature_text(func.name, lower)
+        if getattr(self.b, "predicting", False) and func.name in PREDICTING_LOSSES and args \
+                and isinstance(args[0], Value):
+            self._predicted(node, func.name, args)
         try:
             bound = inspect.signature(lower).bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -1017,6 +1077,16 @@ class _Lowerer:
         except TypeError as exc:
             raise self.error(node, f"bad arguments to {func.name}(): {exc}",
                              f"call it as {usage}") from None
+
+    def _predicted(self, node, loss, args):
+        """Stop lowering at the loss: its first argument is the prediction."""
+        value = args[0]
+        target = args[1].tensor if len(args) > 1 and isinstance(args[1], Value) else None
+        if value.kind == "bool":
+            return
+        stored = self.b.materialize(value, "prediction", force=not value.tensor or
+                                    self.b.tensors[value.tensor].role != "temp")
+        raise _Prediction(stored.tensor, loss, target)
 
     def _bad_call(self, node, name, reason, usage, n_given):
         """A call whose arguments do not fit the signature: point at the culprit."""

@@ -113,6 +113,7 @@ class Program:
     index_bounds: list = field(default_factory=list)  # (index arg, size expr) to check
     line: int = 0
     source_file: str = ""
+    predicts: dict | None = None  # f_predict: {"of": loss entry, "loss": fn, "target": arg}
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

@@ -157,7 +157,7 @@ NAME_CLASH_MODELS = {
     "dims like builtins": "N = dim('range')\nM = dim('np')\n"
                           "def f(x: Param[N, M]):\n    return sum(tanh(x) * 2.0)\n",
     "float named like a dim": "N = dim('N')\n"
-                              "def f(x: Param[N], s: float = 2.0):\n    return sum(x * s)\n",
+                              "def f(x: Param[N], N: float = 2.0):\n    return sum(x * N)\n",
     "helpers' names": "def f(sigmoid_minus: Param[3], relu_: Param[3]):\n"
                       "    return sum(sigmoid(sigmoid_minus) + relu(relu_))\n",
     "wrapper internals": "def f(_f_args: Data[3], values: Param[3], _prepare: Data[3]):\n"
