@@ -14,6 +14,7 @@ import numpy as np
 
 from ..compiler import driver, inspect_views
 from ..compiler.errors import AdcError, CompileError
+from ..runtime.gradcheck import HVP_TOL
 
 SHOW = ("ir", "grad", "jvp", "hvp", "cost", "code", "formulas", "graph")
 MODEL = click.Path(exists=True, dir_okay=False)
@@ -215,8 +216,31 @@ def _print_values(rows, tol) -> bool:
     return ok
 
 
-def _print_check(fname, suffix, target, value_rows, rows, tol) -> tuple[bool, bool]:
-    """The table of one entry point: (values within `tol`, gradients within `tol`)."""
+def _print_table(kind, what, rows, tol, note="") -> bool:
+    """A header and one row per (label, shape, first element, error, note): whether every
+    error is within `tol` (a nan error never is)."""
+    click.echo(f"  {what:<12} {'shape':<14} {kind + '[0]':>12} {'rel. error':>12}{note}")
+    ok = True
+    for label, shape, first, err, text in rows:
+        passed = err <= tol
+        ok = ok and passed
+        status = "ok" if passed else "FAIL"
+        if text:
+            click.echo(f"  {label:<12} {text}  {status}")
+            continue
+        click.echo(f"  {label:<12} {str(shape):<14} {first:>12.6g} {err:>12.2e}  {status}")
+    return ok
+
+
+def _jvp_error(row) -> float:
+    """The tangent's error, or f_jvp's value error when that is worse (nan stays nan)."""
+    return row.primal_error if row.primal_error > row.rel_error else row.rel_error
+
+
+def _print_check(fname, suffix, target, value_rows, checks, tol, hvp_tol) -> dict:
+    """The table of one entry point: {"value", "gradient", "JVP", "HVP"} -> within its
+    tolerance. `checks` is (gradient rows, JVP rows, HVP rows or None), or None when the
+    eager run has another output."""
     name = fname + suffix
     if target.via == "vjp":
         u = target.cotangent if isinstance(target.cotangent, tuple) else (target.cotangent,)
@@ -226,21 +250,24 @@ def _print_check(fname, suffix, target, value_rows, rows, tol) -> tuple[bool, bo
         click.echo(f"<u, {name}> = {target.value:.6g}")
     else:
         click.echo(f"{name} = {target.value:.6g}")
-    values_ok = _print_values(value_rows, tol)
-    if rows is None:
+    ok = {"value": _print_values(value_rows, tol)}
+    if checks is None:
         click.echo("  (gradients not checked: the eager run has another output)")
-        return values_ok, True
-    if not rows:
+        return ok
+    grads, jvps, hvps = checks
+    if not grads:
         click.echo("  (no differentiated arguments)")
-        return values_ok, True
-    click.echo(f"  {'argument':<12} {'shape':<14} {'grad[0]':>12} {'rel. error':>12}")
-    ok = True
-    for row in rows:
-        passed = row.rel_error <= tol
-        ok = ok and passed
-        click.echo(f"  {row.name:<12} {str(row.shape):<14} {row.first:>12.6g} "
-                   f"{row.rel_error:>12.2e}  {'ok' if passed else 'FAIL'}")
-    return values_ok, ok
+        return ok
+    ok["gradient"] = _print_table("grad", "argument", [
+        (r.name, r.shape, r.first, r.rel_error, "") for r in grads], tol)
+    ok["JVP"] = _print_table("jvp", "output", [
+        (r.label, r.shape, r.first, _jvp_error(r), r.note) for r in jvps], tol,
+        f"  ({fname}_jvp{suffix} along a random u)")
+    if hvps is not None:
+        ok["HVP"] = _print_table("hvp", "argument", [
+            (r.name, r.shape, r.first, r.rel_error, "") for r in hvps], hvp_tol,
+            f"  ({fname}_hvp{suffix} with a random v, --hvp-tol {hvp_tol:g})")
+    return ok
 
 
 def _compiled_objective(module, model, fname, values, seed, suffix):
@@ -258,7 +285,29 @@ def _compiled_objective(module, model, fname, values, seed, suffix):
                        "simulator"), model)
 
 
-def _check_entry(module, eager, model, fname, values, seed, suffix, tol, problems):
+def _derivative_checks(module, eager, model, fname, values, seed, suffix, goal):
+    """(gradient rows, JVP rows, HVP rows or None for a non-scalar output), each against
+    differences of the eager run; no JVP or HVP rows without differentiated arguments."""
+    from ..runtime import gradcheck
+    fn = getattr(eager, fname)
+    reference = gradcheck.eager_objective(fn, goal)
+    try:
+        grads = gradcheck.check_gradients(module, fname, values, seed=seed, target=goal,
+                                          reference=reference)
+        if not grads:
+            return grads, [], None
+        jvps = gradcheck.check_jvp(module, fname, values,
+                                   lambda **args: gradcheck.eager_call(fn, args),
+                                   seed=seed, suffix=suffix)
+        hvps = None if goal.via != "grad" else gradcheck.check_hvp(
+            module, fname, values, reference, seed=seed, suffix=suffix)
+    except gradcheck.EagerError as exc:
+        _fail(AdcError(f"{model}: error: {exc} (near the checked point, while taking "
+                       "finite differences)"), model)
+    return grads, jvps, hvps
+
+
+def _check_entry(module, eager, model, fname, values, seed, suffix, tols, problems):
     """Check one entry point and print its table; what failed is appended to `problems`."""
     from ..runtime import gradcheck
     goal = _compiled_objective(module, model, fname, values, seed, suffix)  # checks inputs
@@ -277,29 +326,54 @@ def _check_entry(module, eager, model, fname, values, seed, suffix, tol, problem
         # f_value_and_grad's value is checked too (it is what training reports)
         value_rows[0].rel_error = max(value_rows[0].rel_error,
                                       gradcheck.value_error(goal.value, expected))
-    rows = None
+    checks = None
     if not any(r.note for r in value_rows):
-        reference = gradcheck.eager_objective(getattr(eager, fname), goal)
-        try:
-            rows = gradcheck.check_gradients(module, fname, values, seed=seed, target=goal,
-                                             reference=reference)
-        except gradcheck.EagerError as exc:
-            _fail(AdcError(f"{model}: error: {exc} (near the checked point, while taking "
-                           "finite differences)"), model)
-    values_ok, grads_ok = _print_check(fname, suffix, goal, value_rows, rows, tol)
-    if not values_ok:
+        checks = _derivative_checks(module, eager, model, fname, values, seed, suffix, goal)
+    ok = _print_check(fname, suffix, goal, value_rows, checks, *tols)
+    if not ok["value"]:
         worst = max(value_rows, key=lambda r: r.rel_error)
         why = worst.note or (f"the compiled value is {_finite_text(output)}"
                              if gradcheck.nonfinite(output)
-                             else f"rel. error {worst.rel_error:.2e} > {tol:g}")
+                             else f"rel. error {worst.rel_error:.2e} > {tols[0]:g}")
         problems.append(f"value check failed: the compiled {name} differs from the eager "
                         f"NumPy run of {fname} ({why})")
-    if not grads_ok:
+    if checks is not None:
+        _derivative_problems(fname, suffix, checks, ok, tols, problems)
+
+
+def _derivative_problems(fname, suffix, checks, ok, tols, problems):
+    """The stderr lines of failed gradient, JVP and HVP rows (one per kind, plus one per
+    row that is not finite, which says how to move the point)."""
+    tol, hvp_tol = tols
+    grads, jvps, hvps = checks
+    name = fname + suffix
+    if not ok.get("gradient", True):
         problems.append(f"gradient check failed: a relative error of {name} exceeds {tol:g}")
-    for row in rows or ():
-        if row.nonfinite:
-            problems.append(f"the gradient of {name} with respect to {row.name} is not finite "
-                            f"at the checked point ({row.nonfinite}); {MOVE_THE_POINT}")
+    if not ok.get("JVP", True):
+        worst = max(jvps, key=lambda r: r.primal_error)
+        why = (f" (its value differs from the eager NumPy run of {fname}: rel. error "
+               f"{worst.primal_error:.2e})" if not worst.primal_error <= tol else "")
+        problems.append(f"JVP check failed: a relative error of {fname}_jvp{suffix} exceeds "
+                        f"{tol:g}{why}")
+    if not ok.get("HVP", True):
+        problems.append(f"HVP check failed: a relative error of {fname}_hvp{suffix} exceeds "
+                        f"{hvp_tol:g} (--hvp-tol)")
+    advice = f"; {MOVE_THE_POINT}"    # once per entry point
+    for kind, rows in (("gradient", grads), ("JVP", jvps), ("HVP", hvps or ())):
+        for row in (r for r in rows if r.nonfinite):
+            if kind == "JVP":
+                subject = f"the JVP of {name}" + (f" ({row.label})" if len(rows) > 1 else "")
+            else:
+                subject = f"the {kind} of {name} with respect to {row.name}"
+            problems.append(f"{subject} is not finite at the checked point "
+                            f"({row.nonfinite}){advice}")
+            advice = ""
+
+
+def _tolerance(ctx, param, value):
+    if not (np.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value:g} is not a positive number")
+    return value
 
 
 @main.command("check")
@@ -314,23 +388,28 @@ def _check_entry(module, eager, model, fname, values, seed, suffix, tol, problem
               help="Draw the Param and Data arguments (or only NAME) uniformly in [LO, HI] "
                    "instead of from a standard normal (repeatable).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
-@click.option("--tol", default=1e-6, show_default=True,
-              help="Largest relative error allowed (values and gradients).")
+@click.option("--tol", default=1e-6, show_default=True, callback=_tolerance,
+              help="Largest relative error allowed (values, gradients and JVPs).")
+@click.option("--hvp-tol", default=HVP_TOL, show_default=True, callback=_tolerance,
+              help="Largest relative error allowed for Hessian-vector products (second "
+              "differences of the eager run are less accurate than first ones).")
 @click.option("--wrt", multiple=True, help="Also differentiate this Data argument.")
 @click.option("--target", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Check the CPU functions or the CUDA ones (f_cuda, ...; without a GPU "
               "set NUMBA_ENABLE_CUDASIM=1 to run them in Numba's simulator).")
-def check_cmd(model, functions, sizes, at, ranges, seed, tol, wrt, target):
+def check_cmd(model, functions, sizes, at, ranges, seed, tol, hvp_tol, wrt, target):
     """Check MODEL.py's compiled functions against its eager NumPy run.
 
     adc check runs the model file eagerly with NumPy: it executes the file (its imports,
     constants and function definitions; `if __name__ == ...` blocks are skipped) and
     calls each entry point on the same random inputs as the compiled function. That run
-    is the oracle: the compiled value must match it, and every gradient must match
-    central finite differences of it (float64).
+    is the oracle: the compiled value must match it, and every gradient, JVP and HVP
+    must match central finite differences of it (float64).
 
     Scalar entry points are checked through f_value_and_grad; the others through f_vjp
-    with a random cotangent u (the gradient of the random projection <u, f>).
+    with a random cotangent u (the gradient of the random projection <u, f>). f_jvp is
+    checked along a random direction, and f_hvp (scalar outputs) with a random vector
+    against second differences, to --hvp-tol.
     """
     import adc
     from ..runtime import gradcheck
@@ -355,12 +434,12 @@ def check_cmd(model, functions, sizes, at, ranges, seed, tol, wrt, target):
             values = gradcheck.random_inputs(module, fname, sizes, seed, ranges)
             values.update(_fixed_values(sig["args"], values, at))
             _check_entry(module, eager, model, fname, values, seed,
-                         "_cuda" if target == "cuda" else "", tol, problems)
+                         "_cuda" if target == "cuda" else "", (tol, hvp_tol), problems)
     if problems:
         click.echo("\n".join(problems), err=True)
         sys.exit(1)
-    click.echo("check passed: values match the eager NumPy run, gradients match its "
-               "finite differences")
+    click.echo("check passed: values match the eager NumPy run, gradients, JVPs and HVPs "
+               "match its finite differences")
 
 
 if __name__ == "__main__":
