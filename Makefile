@@ -24,7 +24,7 @@ demo: $(BIN)/adc
 	sed -n '/^def _f_vjp_kernel/,/^    return/p' build/neuron_adc.py
 	@echo "== forward vs reverse mode: what each costs for this model"
 	$(BIN)/adc inspect samples/neuron.py --show cost
-	@echo "== gradient check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
+	@echo "== value, gradient, JVP and HVP check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
 	$(BIN)/adc check samples/neuron.py $(NEURON_AT)
 	@echo "== train an MLP on scikit-learn's 8x8 digits: compile, train (progress bar), test accuracy, plot"
 	$(BIN)/adc train samples/digits_mlp.py --data digits $(DIGITS_TRAIN) --out build/digits_mlp
