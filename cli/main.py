@@ -102,6 +102,8 @@ def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind):
         text, compiled = driver.compile_source(model, source, functions, wrt, target)
     except USER_ERRORS as exc:
         _fail(exc, model)
+    if not functions:      # the derived f_predict only when asked for by name
+        compiled = [c for c in compiled if not c.program.predicts]
     if after:
         click.echo("\n\n".join(inspect_views.after(c, after, kind) for c in compiled))
         return

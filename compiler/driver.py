@@ -43,8 +43,11 @@ class Compiled:
 
 
 def transforms(lowered) -> dict:
-    """The programs of one entry point: kind -> Program (hvp for scalar outputs only)."""
+    """The programs of one entry point: kind -> Program (hvp for scalar outputs only; a
+    derived f_predict has its value only)."""
     value = inline.inline_elementwise(lowered)
+    if emit.derived(value):
+        return {"value": value}
     out = {"value": value, "vjp": vjp(value), "jvp": jvp(value)}
     if len(value.outputs) == 1 and value.tensors[value.outputs[0]].rank == 0:
         out["hvp"] = jvp(out["vjp"])
