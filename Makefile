@@ -19,10 +19,12 @@ setup: $(BIN)/adc
 demo: $(BIN)/adc
 	@echo "== derivative formulas of the course's sigmoid neuron (samples/neuron.py)"
 	$(BIN)/adc inspect samples/neuron.py --show formulas
-	@echo "== the generated module: forward and backward Numba kernels"
+	@echo "== the generated module: the forward pass, then the backward pass, in one Numba kernel"
 	$(BIN)/adc compile samples/neuron.py -o build/neuron_adc.py
-	sed -n '/^# ==== f/,$$p' build/neuron_adc.py
-	@echo "== gradient check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
+	sed -n '/^def _f_vjp_kernel/,/^    return/p' build/neuron_adc.py
+	@echo "== forward vs reverse mode: what each costs for this model"
+	$(BIN)/adc inspect samples/neuron.py --show cost
+	@echo "== value, gradient, JVP and HVP check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
 	$(BIN)/adc check samples/neuron.py $(NEURON_AT)
 	@echo "== train an MLP on scikit-learn's 8x8 digits: compile, train (progress bar), test accuracy, plot"
 	$(BIN)/adc train samples/digits_mlp.py --data digits $(DIGITS_TRAIN) --out build/digits_mlp

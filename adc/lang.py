@@ -137,8 +137,29 @@ e = math.e
 
 
 def arange(n):
-    """The index vector 0, 1, ..., n-1."""
-    return np.arange(n)
+    """The index vector 0, 1, ..., n-1. `n` may be a size such as dim("N"): its value is
+    read from the arguments of the entry point being run (as the compiled module binds
+    it from the argument shapes)."""
+    return np.arange(_size_value(n) if isinstance(n, Dim) else n)
+
+
+def _size_value(d: Dim) -> int:
+    """The value of a symbolic size in the entry point that is running: the first
+    annotated argument whose shape names it gives it (like the compiled module)."""
+    import sys
+    frame = sys._getframe(2)
+    while frame is not None:
+        fn = next((f for f in frame.f_globals.values()
+                   if getattr(f, "__code__", None) is frame.f_code), None)
+        annotations = getattr(fn, "__annotations__", {}) if fn else {}
+        for name, ann in annotations.items():
+            if isinstance(ann, TensorType) and name in frame.f_locals:
+                for axis, size in enumerate(ann.shape):
+                    if size == d:
+                        return int(np.shape(frame.f_locals[name])[axis])
+        frame = frame.f_back
+    raise TypeError(f"arange({d!r}): no running entry point has an argument with the size "
+                    f"{d.name} in its annotation; use arange(x.shape[0])")
 
 
 # -- elementwise ----------------------------------------------------------------------
@@ -283,7 +304,9 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def softmax(x, axis=-1):
     x = np.asarray(x)
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))  # shift by the max: no overflow
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)   # shift by the max: no overflow (by 0 if infinite)
+    z = np.exp(x - m)
     return z / np.sum(z, axis=axis, keepdims=True)
 
 

@@ -72,10 +72,7 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
     samples/README.md).
     """
     from ..runtime import schedules
-    from ..runtime.checkpoint import CheckpointError
-    from ..runtime.data import DataError
     from ..runtime.session import RunOptions, run, summary_line
-    from ..runtime.trainer import TrainingError
 
     if target == "cuda":
         _fail("the CUDA target is not available for training yet; use --target cpu")
@@ -96,7 +93,7 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
                       target=target)
     try:
         report = run(opts)
-    except (AdcError, DataError, CheckpointError, TrainingError) as exc:
+    except AdcError as exc:   # compile errors and every runtime.errors.RunError
         _fail(str(exc))
     for what in ("module", "checkpoint", "history_csv", "history_json", "plot"):
         if what in report.paths:

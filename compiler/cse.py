@@ -1,25 +1,57 @@
-"""Common-subexpression elimination over the bodies of one fused loop nest."""
+"""CSE: `cse(schedule) -> Schedule`, common subexpressions of each fused nest as named temporaries.
+
+The statements of a nest that run one after the other in the same iteration (no
+reduction loop in between) share one `sympy.cse`; a reduction gets its own, inside its
+reduction loop. Temporaries are named tmp0, tmp1, ... in order of definition, so the same
+statements always give the same code (`names` keeps user tensors off these names).
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
+
+from .ir import Stmt
+from .schedule import Nest, Schedule
+
+
+@dataclass(frozen=True)
+class Let:
+    """`symbol = expr`, a temporary of one iteration of a nest."""
+
+    symbol: sp.Symbol
+    expr: sp.Expr
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A statement with reduction loops, and the temporaries of its innermost body."""
+
+    stmt: Stmt
+    lets: tuple
 
 
 def _worth_naming(expr) -> bool:
     """Name only subexpressions that cost something (not a bare access or negation)."""
-    return not (isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number))
+    return not (isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)) or expr.is_integer
                 or (expr.is_Mul and len(expr.args) == 2 and expr.args[0] == -1
                     and isinstance(expr.args[1], (sp.Indexed, sp.Symbol))))
 
 
-def cse_block(bodies):
-    """(temporaries, reduced bodies): `sympy.cse` shared by all bodies, canonical order.
-
-    Temporaries are named tmp0, tmp1, ... in order of definition, so that the same
-    statements always give the same code.
-    """
+def cse_bodies(bodies, start=0):
+    """(lets, reduced bodies): `sympy.cse` shared by all bodies, canonical order, temporaries
+    numbered from `start`."""
+    # Accesses stand in as opaque symbols: index arithmetic (2*i + p) is never a
+    # temporary, so a temporary is always a value (a float on the GPU, too).
     bodies = [sp.sympify(b) for b in bodies]
-    temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("tmp"), order="canonical",
+    found = sorted(set().union(*(b.atoms(sp.Indexed) for b in bodies)), key=sp.default_sort_key)
+    opaque = {a: sp.Dummy(f"a{k}") for k, a in enumerate(found)}
+    back = {d: a for a, d in opaque.items()}
+    bodies = [b.xreplace(opaque) for b in bodies]
+    temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse"), order="canonical",
                             ignore=(), list=True)
+    temps = [(sym, expr.xreplace(back)) for sym, expr in temps]
+    reduced = [r.xreplace(back) for r in reduced]
     keep, subs = [], {}
     for sym, expr in temps:
         expr = expr.xreplace(subs)
@@ -27,11 +59,78 @@ def cse_block(bodies):
             keep.append((sym, expr))
         else:
             subs[sym] = expr
-    renamed = {}
-    out_temps = []
+    renamed, lets = {}, []
     for k, (sym, expr) in enumerate(keep):
-        new = sp.Symbol(f"tmp{k}")
+        new = sp.Symbol(f"tmp{start + k}")
         renamed[sym] = new
-        out_temps.append((new, expr.xreplace(renamed)))
+        lets.append(Let(new, expr.xreplace(renamed)))
     reduced = [r.xreplace(subs).xreplace(renamed) for r in reduced]
-    return out_temps, reduced
+    return lets, reduced
+
+
+def _interleave(lets, stmts) -> list:
+    """Each temporary just before the first statement that uses it.
+
+    A temporary is a subexpression of every body that uses it, so at its first user it
+    reads exactly what that user reads; the scheduler never lets a nest write a tensor
+    after reading it, so the value stays right for the later users too. (Hoisting all
+    temporaries to the top would read values the nest has not written yet.)
+    """
+    by_symbol = {let.symbol: let for let in lets}
+    done, out = set(), []
+
+    def need(expr):
+        for sym in sorted(expr.free_symbols & set(by_symbol) - done, key=str):
+            let = by_symbol[sym]
+            done.add(sym)
+            need(let.expr)
+            out.append(let)
+
+    for st in stmts:
+        need(sp.sympify(st.body))
+        out.append(st)
+    order = {let.symbol: k for k, let in enumerate(lets)}
+    return _stable_lets(out, order)
+
+
+def _stable_lets(items, order) -> list:
+    """Within each run of consecutive temporaries, keep their definition order."""
+    out, run = [], []
+    for it in items + [None]:
+        if isinstance(it, Let):
+            run.append(it)
+            continue
+        out.extend(sorted(run, key=lambda let: order[let.symbol]))
+        run = []
+        if it is not None:
+            out.append(it)
+    return out
+
+
+def _nest(nest: Nest) -> Nest:
+    items, run, counter = [], [], 0
+
+    def flush():
+        nonlocal run, counter
+        if run:
+            lets, bodies = cse_bodies([st.body for st in run], counter)
+            counter += len(lets)
+            items.extend(_interleave(lets, [st.with_(body=b) for st, b in zip(run, bodies)]))
+            run = []
+
+    for st in nest.items:
+        if st.rloops:
+            flush()
+            lets, (body,) = cse_bodies([st.body], counter)
+            counter += len(lets)
+            items.append(Reduction(st.with_(body=body), tuple(lets)))
+        else:
+            run.append(st)
+    flush()
+    return Nest(nest.loops, items, nest.origin)
+
+
+def cse(sched: Schedule) -> Schedule:
+    """The schedule with every nest's bodies sharing their common subexpressions."""
+    blocks = [_nest(b) if isinstance(b, Nest) else b for b in sched.blocks]
+    return Schedule(sched.program, blocks, dict(sched.alloc))

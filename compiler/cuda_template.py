@@ -16,21 +16,21 @@ def _grid(n):
     return (max(1, (n + _CUDA_THREADS - 1) // _CUDA_THREADS), _CUDA_THREADS)
 
 
-def _zeros(k, shape, dtype):
+def _zeros(kernels, shape, dtype):
     array = cuda.device_array(shape, dtype)
     flat = array.reshape(array.size)
-    k.fill_zero[_grid(array.size)](flat)
+    kernels.fill_zero[_grid(array.size)](flat)
     return array
 
 
-def _gemm(k, C, A, ta, B, tb, accumulate):
+def _gemm(kernels, C, A, ta, B, tb, accumulate):
     """C (+)= op(A) @ op(B); a 1-D B and C are used as one-column matrices."""
     if B.ndim == 1:
         B = B.reshape(B.shape[0], 1)
         C = C.reshape(C.shape[0], 1)
     rows, cols = C.shape
     blocks = ((cols + _TILE - 1) // _TILE, (rows + _TILE - 1) // _TILE)
-    k.gemm[blocks, (_TILE, _TILE)](A, B, C, ta, tb, accumulate)
+    kernels.gemm[blocks, (_TILE, _TILE)](A, B, C, ta, tb, accumulate)
 
 
 def _device_view(value):
@@ -43,10 +43,20 @@ def _device_view(value):
 
 
 def _prepare_cuda(fname, values):
-    """(arguments, sizes, on_device): checked like the CPU path; device arrays stay put."""
-    on_device = any(_device_view(v) is not None for v in values.values())
-    args, sizes = _prepare(fname, values, _device_view)
-    return args, sizes, on_device
+    """(arguments, sizes, dtype, on_device): checked like the CPU path; device arrays stay."""
+    on_device = any(_device_view(v) is not None for v in values)
+    args, sizes, dtype = _prepare(fname, values, _device_view)
+    return args, sizes, dtype, on_device
+
+
+def _check_index_cuda(fname, name, array, bound, wrap):
+    """_check_index for host or device index arrays (a device array is checked on a host
+    copy; negative entries are replaced on the device)."""
+    if isinstance(array, np.ndarray):
+        return _check_index(fname, name, array, bound, wrap)
+    host = array.copy_to_host()
+    checked = _check_index(fname, name, host, bound, wrap)
+    return array if checked is host else cuda.to_device(checked)
 
 
 def _upload(args):
@@ -54,29 +64,48 @@ def _upload(args):
     return [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
 
 
-def _cotangent_cuda(fname, value, shape, dtype, sizes):
+def _cotangent_cuda(fname, value, want, dtype):
+    """A fresh device array holding the cotangent: the backward pass accumulates into it."""
     view = _device_view(value)
     if view is None:
-        return cuda.to_device(_cotangent(fname, value, shape, dtype, sizes))
-    want = tuple(sizes[s] if isinstance(s, str) else s for s in shape)
+        return cuda.to_device(_cotangent(fname, value, want, dtype))
+    want = tuple(want)
     if view.shape != want or view.dtype != dtype:
         raise ValueError(f"{fname}: the cotangent is a {view.dtype} device array of shape "
                          f"{_shape_text(view.shape)}, expected {dtype} of shape "
                          f"{_shape_text(want)} (the output's shape)")
-    return view.reshape(1) if view.ndim == 0 else view
+    seed = cuda.device_array(max(view.size, 1), dtype)
+    seed.copy_to_device(view.reshape(view.size) if view.ndim else view.reshape(1))
+    return seed.reshape(view.shape) if view.ndim else seed
 
 
-def _from_device(array, shape, on_device):
-    """A result: left on the GPU when the inputs were, else copied to a NumPy array."""
+def _from_device(array, on_device, scalar=False):
+    """A result: left on the GPU when the inputs were, else copied to a NumPy array
+    (a rank-0 result is stored as one element: a NumPy scalar, like the CPU functions)."""
     if on_device:
-        return array.reshape(shape) if array.shape != shape else array
+        return array.reshape(()) if scalar else array
     host = array.copy_to_host()
-    return host.reshape(shape) if shape != host.shape else host
+    return host[0] if scalar else host
 
 
-def _host_scalar(value):
-    """A scalar output copied to the host is a NumPy scalar, like the CPU functions return."""
-    return value[()] if isinstance(value, np.ndarray) else value
+def _cotangents_cuda(fname, cotangent, shapes, dtype):
+    """One device seed per output (see _cotangents)."""
+    if len(shapes) == 1:
+        return [_cotangent_cuda(fname, cotangent, shapes[0], dtype)]
+    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(shapes):
+        raise ValueError(f"{fname}_vjp_cuda: cotangent must be a tuple of {len(shapes)} "
+                         "arrays, one per output")
+    return [_cotangent_cuda(fname, c, s, dtype) for c, s in zip(cotangent, shapes)]
+
+
+def _tangents_cuda(fname, keyword, given, args, dtype):
+    """Tangent arrays on the device (host arrays are checked by _tangents first)."""
+    if isinstance(given, dict):
+        views = {n: _device_view(v) for n, v in given.items()}
+        host = {n: (v.copy_to_host() if views[n] is not None else v) for n, v in given.items()}
+    else:
+        host = given
+    return [cuda.to_device(t) for t in _tangents(fname, keyword, host, args, dtype)]
 
 
 _KERNEL_CACHE = {}

@@ -1,28 +1,57 @@
-"""The pipeline, step by step: parse -> lower -> inline -> autodiff -> schedule -> backend -> emit."""
+"""The pipeline, step by step: parse -> lower -> inline -> vjp/jvp -> names -> schedule
+-> cse -> backend -> emit. Every pass maps a Program to a Program (or a Schedule)."""
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
-from . import autodiff, emit, frontend, inline, schedule
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+import sympy as sp
+
+from . import bounds, emit, frontend, inline, names
 from .backends import numba_cpu, numba_cuda
+from .checks_template import CHECKS
+from .cse import cse
+from .cuda_template import CUDA_RUNTIME
 from .errors import CompileError
-from .printer import KernelPrinter
+from .frontend import source_lines
+from .jvp import jvp
+from .printer import KernelPrinter, helpers_used
+from .schedule import schedule
+from .vjp import vjp
 
 VERSION = "0.1.0"
 
 
 @dataclass
 class Compiled:
-    """Everything the passes produced for one entry point (for `adc inspect`)."""
+    """Everything the passes produced for one entry point (for `adc inspect` and tests)."""
 
     lowered: object        # Program straight from the frontend
-    program: object        # after inlining
-    adjoint: object        # autodiff.Adjoint
-    forward: object        # schedule.Schedule
-    backward: object       # schedule.Schedule
-    entry: emit.Entry
+    program: object        # after inlining: what `f` computes
+    programs: dict         # kind -> Program ('value', 'vjp', 'jvp', 'hvp'), user names
+    schedules: dict        # kind -> Schedule of the renamed program the kernel runs
+    entry: emit.Entry = None
+
+    @property
+    def vjp(self):
+        return self.programs["vjp"]
+
+
+def transforms(lowered) -> dict:
+    """The programs of one entry point: kind -> Program (hvp for scalar outputs only; a
+    derived f_predict has its value only)."""
+    value = inline.inline_elementwise(lowered)
+    if emit.derived(value):
+        return {"value": value}
+    out = {"value": value, "vjp": vjp(value), "jvp": jvp(value)}
+    if len(value.outputs) == 1 and value.tensors[value.outputs[0]].rank == 0:
+        out["hvp"] = jvp(out["vjp"])
+    return out
 
 
 def read_source(path: str) -> str:
@@ -32,8 +61,8 @@ def read_source(path: str) -> str:
             data = f.read()
     except OSError as exc:
         raise CompileError(f"cannot read model file: {exc.strerror}", path=path) from None
-    try:
-        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    try:   # utf-8-sig: a byte-order mark is accepted, as Python accepts it
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise CompileError(f"the model file is not UTF-8 text (byte {exc.start})", path=path,
                            hint="save the file as UTF-8") from None
@@ -61,40 +90,187 @@ def lower(path: str, source: str, functions=(), wrt=()) -> list:
                 raise CompileError(f"no entry point named '{name}' (entry points: "
                                    f"{', '.join(known)})", path=path, line=1, col=1)
         fns = [known[n] for n in functions]
-    return [frontend.lower_function(ctx, fn, wrt) for fn in fns]
+    programs = [frontend.lower_function(ctx, fn, wrt) for fn in fns]
+    taken = set(ctx.functions)
+    for fn, prog in zip(fns, list(programs)):
+        scalar = len(prog.outputs) == 1 and prog.tensors[prog.outputs[0]].rank == 0
+        if scalar and f"{fn.name}_predict" not in taken:
+            predict = frontend.lower_prediction(ctx, fn)
+            if predict is not None:
+                programs.append(predict)
+    return programs
 
 
 TARGETS = ("cpu", "cuda", "all")
+KERNEL_DOCS = {
+    "value": "`{n}`: the forward pass.",
+    "vjp": "`{n}` and its vector-Jacobian product: the forward pass, then reverse-mode "
+           "adjoints, last statement first.",
+    "jvp": "`{n}` and its Jacobian-vector product: each statement followed by its "
+           "tangent (forward mode).",
+    "hvp": "`{n}`, its gradient and the gradient's tangent: a Hessian-vector product "
+           "(forward-over-reverse).",
+}
 
 
-def compile_program(lowered, target: str = "cpu") -> Compiled:
-    prog = inline.inline_elementwise(lowered)
-    adj = autodiff.reverse(prog)
-    fwd = schedule.schedule_forward(prog.stmts, prog.tensors)
-    tensors = {**prog.tensors, **adj.tensors}
-    bwd = schedule.schedule_backward(adj.stmts, adj.groups, tensors)
-    forward_names = {n for n, t in prog.tensors.items() if t.role in ("temp", "argmax")}
-    saved = [n for n in schedule.saved_for_backward(forward_names, bwd)
-             if n not in prog.outputs]
-    # outputs the backward pass reads too (e.g. tanh' = 1 - out**2), passed before `saved`
-    outputs_read = schedule.saved_for_backward(set(prog.outputs), bwd)
-    printer = KernelPrinter()
-    fsrc = numba_cpu.forward_kernel(prog, fwd, saved, printer)
-    bsrc = numba_cpu.backward_kernel(prog, adj, bwd, outputs_read + saved, printer)
-    entry = emit.Entry(prog, fsrc, bsrc, saved, set(printer.used_helpers), outputs_read)
-    if target in ("cuda", "all"):
-        entry.cuda = numba_cuda.entry_source(prog, adj, fwd, bwd, saved, outputs_read)
-    return Compiled(lowered, prog, adj, fwd, bwd, entry)
+def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
+    """Module-level names of one entry point: the public ones (a clash is the user's
+    error) and the private runners, kernels and checks."""
+    out = {}
+    for kind, name in emit.public_names(prog, cuda).items():
+        other = modules.claim(name, f"`{name}` of entry point '{prog.name}'")
+        if other:
+            raise where(prog, f"the generated module needs the name '{name}' for entry point "
+                        f"'{prog.name}', but it is already {other}",
+                        "rename one of the functions")
+        out[kind] = name
+    n = prog.name
+    for role in ("args", "grads", "run_value", "run_vjp", "run_value_and_grad", "run_jvp",
+                 "run_hvp", "run_hessian", "run_jacobian"):
+        hint = f"_{n}_" + role.replace("run_", "")
+        out[role] = modules.fresh(f"_{n}" if role == "run_value" else hint)
+    for kind in emit.KINDS:
+        out[f"kernel_{kind}"] = modules.fresh(f"_{n}_{kind}_kernel")
+    if cuda:
+        for role in ("cuda_kernels", "run_value_cuda", "run_vjp_cuda", "run_value_and_grad_cuda",
+                     "run_jvp_cuda", "run_hvp_cuda"):
+            out[role] = modules.fresh(f"_{n}_" + role.replace("run_", ""))
+        for kind in emit.KINDS:
+            out[f"host_{kind}"] = modules.fresh(f"_{n}_{kind}_cuda_host")
+    return out
 
 
 def compile_source(path: str, source: str, functions=(), wrt=(),
                    target: str = "cpu", digest: str | None = None) -> tuple[str, list]:
     """(module text, per-entry Compiled) for a model's source (`digest`: of the file's
     bytes; by default of `source` itself)."""
-    compiled = [compile_program(p, target) for p in lower(path, source, functions, wrt)]
+    return _deep(_compile_source, path, source, functions, wrt, target, digest)
+
+
+STACK_BYTES = 512 * 1024 * 1024
+RECURSION = 200_000
+
+
+def _deep(fn, path, *args):
+    """fn(path, *args) on a thread with a large stack: a 3000-term sum or a 20000-term
+    line is deep recursion in Python's own `ast` and in lowering; beyond even this
+    depth the error is the user's, located, never a RecursionError."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn(path, *args)
+        except BaseException as exc:   # handed to the caller's thread below
+            result["error"] = exc
+    old_stack, old_limit = threading.stack_size(), sys.getrecursionlimit()
+    with _DEEP_LOCK:
+        threading.stack_size(STACK_BYTES)
+        sys.setrecursionlimit(max(old_limit, RECURSION))
+        try:
+            worker = threading.Thread(target=run, name="adc-compile")
+            worker.start()
+            worker.join()
+        finally:
+            threading.stack_size(old_stack)
+            sys.setrecursionlimit(old_limit)
+    if "error" in result:
+        exc = result["error"]
+        if isinstance(exc, (RecursionError, MemoryError)):
+            raise CompileError("the model is nested too deeply for adc (an expression or a "
+                               "chain of helpers thousands of levels deep)", path=path,
+                               hint="split long expressions into several statements") from exc
+        raise exc
+    return result["value"]
+
+
+_DEEP_LOCK = threading.Lock()
+
+
+def _compile_source(path, source, functions, wrt, target, digest):
+    lines = source_lines(source)
+
+    def where(prog, message, hint=""):
+        text = lines[prog.line - 1] if 0 < prog.line <= len(lines) else ""
+        return CompileError(message, path=path, line=prog.line, col=text.find(prog.name) + 1,
+                            source_line=text, hint=hint)
+
+    cuda = target in ("cuda", "all")
+    try:
+        lowered = lower(path, source, functions, wrt)
+        programs = [transforms(p) for p in lowered]
+        modules = names.ModuleNames([a.name for p in lowered for a in p.args],
+                                    names.defined_names(CHECKS, CUDA_RUNTIME))
+        entry_names = [_entry_names(p, modules, cuda, where) for p in lowered]
+        used = helpers_used(p for progs in programs for p in progs.values())
+        helpers = {h: modules.fresh(h) for h in sorted(used)}
+        compiled = [_compile_entry(p, progs, n, helpers, cuda)
+                    for p, progs, n in zip(lowered, programs, entry_names)]
+    except PrintMethodNotImplementedError as exc:
+        raise _internal(path, f"no printing rule for {exc}") from exc
+    except bounds.OutOfRange as exc:
+        line = exc.origin.line if exc.origin else 0
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        raise CompileError(exc.message, path=path, line=line,
+                           col=len(text) - len(text.lstrip()) + 1, source_line=text,
+                           hint=exc.hint) from None
     digest = digest or hashlib.sha256(source.encode()).hexdigest()
     text = emit.module_source([c.entry for c in compiled], path, digest, VERSION)
+    try:
+        compile(text, default_output(path), "exec")
+    except SyntaxError as exc:
+        raise _internal(path, f"the generated module is not valid Python ({exc.msg}, "
+                        f"line {exc.lineno})") from exc
     return text, compiled
+
+
+def compile_program(lowered, target: str = "cpu") -> Compiled:
+    """One entry point through every pass on its own (for tests and inspection)."""
+    programs = transforms(lowered)
+    modules = names.ModuleNames([a.name for a in lowered.args],
+                                names.defined_names(CHECKS, CUDA_RUNTIME))
+    cuda = target in ("cuda", "all")
+
+    def where(prog, message, hint=""):
+        return CompileError(message, path=prog.source_file, line=prog.line, hint=hint)
+    entry_names = _entry_names(lowered, modules, cuda, where)
+    helpers = {h: modules.fresh(h) for h in sorted(helpers_used(programs.values()))}
+    return _compile_entry(lowered, programs, entry_names, helpers, cuda)
+
+
+def _compile_entry(lowered, programs: dict, entry_names: dict, helpers: dict,
+                   cuda: bool) -> Compiled:
+    printer = KernelPrinter(helpers)
+    schedules, gpu, kernels = {}, {}, {}
+    docs = {kind: KERNEL_DOCS[kind].format(n=lowered.name) for kind in programs}
+    for kind, prog in programs.items():
+        sched = schedule(names.kernel_names(prog, helpers.values()))
+        schedules[kind] = cse(sched)
+        name = entry_names[f"kernel_{kind}"]
+        kernels[kind] = (name, numba_cpu.kernel(schedules[kind], name, docs[kind], printer))
+        if cuda:
+            gpu[kind] = cse(numba_cuda.split_for_gpu(sched))
+    used = helpers_used(programs.values())
+    entry = emit.Entry(programs["value"], kernels, entry_names,
+                       helpers={h: n for h, n in helpers.items() if h in used},
+                       requirements=_requirements(programs))
+    if cuda:
+        entry.cuda = numba_cuda.entry_source(gpu, entry_names, helpers, docs)
+    return Compiled(lowered, programs["value"], programs, schedules, entry)
+
+
+def _requirements(programs: dict) -> list:
+    """The size conditions every program's accesses need, each once."""
+    found = {}
+    for prog in programs.values():
+        for req in bounds.requirements(prog):
+            found.setdefault(sp.srepr(req.expr), req)
+    return list(found.values())
+
+
+def _internal(path, what) -> CompileError:
+    """A failure of adc itself, reported before anything is written."""
+    return CompileError(f"internal error: {what}; nothing was written", path=path,
+                        hint="this is a bug in adc: please report it with the model file")
 
 
 def default_output(path: str) -> str:

@@ -1,4 +1,16 @@
-"""Emit: compiled entry points -> one readable, standalone Python module (and its atomic write)."""
+"""Emit: compiled entry points -> one readable, standalone Python module (and its atomic write).
+
+Each entry point `f` brings a list of (kind, kernel) pairs — 'value', 'vjp', 'jvp', 'hvp',
+each a compiled Program — and the public functions the contract promises, generated
+from that list:
+
+    f, f_vjp, f_value_and_grad, f_grad, f_jvp, f_hvp, f_jacobian, f_hessian  (+ _cuda)
+
+A public function has the user's exact signature and one line: it hands its arguments,
+as a tuple, to a private runner (`_f_vjp`, ...) that checks them, calls the kernel and
+shapes the result. Only the runner and the kernels use generated names, so no argument
+name a user picks can shadow anything the generated code calls.
+"""
 from __future__ import annotations
 
 import os
@@ -13,150 +25,274 @@ from .checks_template import CHECKS
 from .ir import Program
 from .printer import size_code
 
+KINDS = ("value", "vjp", "jvp", "hvp")
+
 
 @dataclass
 class Entry:
-    """One entry point ready to emit: its program and kernel sources."""
+    """One entry point ready to emit.
 
-    prog: Program
-    forward_src: str
-    backward_src: str
-    saved: list
-    helpers: set
-    outputs_read: list = field(default_factory=list)   # outputs the backward pass reads
-    cuda: object = None     # numba_cuda.CudaSource when the target includes CUDA
+    `program` is the entry point as the user wrote it (user names: SIGNATURES, sizes,
+    index bounds); `kernels` maps a kind to the module name and source of its kernel;
+    `names` holds the module-level names of everything this entry point defines.
+    """
+
+    program: Program
+    kernels: dict                      # kind -> (name, source)
+    names: dict                        # role -> module-level name
+    cuda: object = None                # numba_cuda.CudaSource when the target has CUDA
+    helpers: dict = field(default_factory=dict)   # scalar helper -> its module name
+    requirements: list = field(default_factory=list)  # bounds.Requirement checked per call
+
+    @property
+    def scalar(self) -> bool:
+        p = self.program
+        return len(p.outputs) == 1 and p.tensors[p.outputs[0]].rank == 0
+
+
+def derived(prog: Program) -> bool:
+    """True for the functions the compiler derives (f_predict): a value, nothing else."""
+    return bool(prog.predicts)
+
+
+def public_names(prog: Program, cuda: bool) -> dict:
+    """kind -> public name, for every function the contract gives an entry point."""
+    n = prog.name
+    if derived(prog):
+        return {"value": n, **({"value_cuda": f"{n}_cuda"} if cuda else {})}
+    out = {"value": n, "vjp": f"{n}_vjp", "jvp": f"{n}_jvp", "jacobian": f"{n}_jacobian",
+           "Grads": f"{n}_Grads"}
+    if len(prog.outputs) == 1 and prog.tensors[prog.outputs[0]].rank == 0:
+        out.update(value_and_grad=f"{n}_value_and_grad", grad=f"{n}_grad",
+                   hvp=f"{n}_hvp", hessian=f"{n}_hessian")
+    if cuda:
+        out.update({f"{k}_cuda": f"{v}_cuda" for k, v in list(out.items())
+                    if k not in ("Grads", "jacobian", "hessian")})
+    return out
 
 
 def _shape_spec(shape) -> tuple:
     return tuple(int(s) if sp.sympify(s).is_Integer else str(s) for s in shape)
 
 
-def signatures(entries) -> dict:
-    """SIGNATURES: per entry point, each argument's role, shape and dtype kind."""
+def signatures(entries, which="entry points") -> dict:
+    """SIGNATURES (the user's entry points) or PREDICTIONS (the derived f_predict): per
+    function, each argument's role, shape and dtype kind."""
     out = {}
     for e in entries:
-        p = e.prog
+        p = e.program
+        if derived(p) != (which == "predictions"):
+            continue
         args = {}
         bounds = dict(p.index_bounds)
         for a in p.args:
             kind = {"param": "float", "data": "float", "index": "int"}.get(a.role, a.role)
             args[a.name] = {"role": a.role, "shape": _shape_spec(a.shape), "dtype": kind}
-            if a.name in bounds:
-                args[a.name]["bound"] = _shape_spec((bounds[a.name],))[0]
+            if a.ident in bounds:
+                args[a.name]["bound"] = _shape_spec((bounds[a.ident],))[0]
             if a.has_default:
                 args[a.name]["default"] = a.default
+            if a.kwonly:
+                args[a.name]["kwonly"] = True
         returns = [{"shape": _shape_spec(p.tensors[o].shape)} for o in p.outputs]
         out[p.name] = {"args": args, "returns": returns, "wrt": list(p.wrt), "line": p.line}
+        if p.predicts:
+            out[p.name]["predicts"] = dict(p.predicts)
+    for e in entries:
+        if derived(e.program) and e.program.predicts["of"] in out:
+            out[e.program.predicts["of"]]["predict"] = e.program.name
     return out
 
 
-def _params(p: Program, extra="") -> str:
-    parts = []
+def params(p: Program, extra="") -> str:
+    """The user's parameter list (defaults, keyword-only marker), plus a keyword `extra`."""
+    parts, star = [], False
     for a in p.args:
+        if a.kwonly and not star:
+            parts.append("*")
+            star = True
         parts.append(f"{a.name}={a.default!r}" if a.has_default else a.name)
     if extra:
-        if "*" not in parts:
+        if not star:
             parts.append("*")
         parts.append(extra)
     return ", ".join(parts)
 
 
-def _values_dict(p: Program) -> str:
-    return "{" + ", ".join(f'"{a.name}": {a.name}' for a in p.args) + "}"
+def values_tuple(p: Program) -> str:
+    names = [a.name for a in p.args]
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
-def _scalar_output(p: Program) -> bool:
-    return len(p.outputs) == 1 and p.tensors[p.outputs[0]].rank == 0
+def sized(expr, sizes_var="sizes") -> str:
+    """A size expression over the call's bound sizes, e.g. `2 * sizes["N"]`."""
+    expr = sp.sympify(expr)
+    return size_code(expr.xreplace({d: sp.Symbol(f'{sizes_var}["{d}"]', **d.assumptions0)
+                                    for d in expr.free_symbols}))
 
 
-def _output_expr(p: Program, k: int, var: str) -> str:
-    return f"{var}[0]" if p.tensors[p.outputs[k]].rank == 0 else var
+def output_shapes(p: Program) -> str:
+    """The outputs' shapes as the caller sees them (a tuple of tuples of ints)."""
+    shapes = []
+    for o in p.outputs:
+        dims = [sized(s) for s in p.tensors[o].shape]
+        shapes.append("(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")")
+    return "(" + ", ".join(shapes) + ("," if len(shapes) == 1 else "") + ")"
 
 
-def _grads_expr(p: Program, var: str) -> str:
+def _outputs(p: Program, var: str, start: int = 0) -> str:
+    """The user-facing outputs from a kernel's result tuple (rank 0 -> a scalar)."""
+    items = [f"{var}[{start + k}][0]" if p.tensors[o].rank == 0 else f"{var}[{start + k}]"
+             for k, o in enumerate(p.outputs)]
+    return items[0] if len(items) == 1 else "(" + ", ".join(items) + ")"
+
+
+def args_checker(e: Entry) -> list:
+    """`_f_args(values)`: check and convert, bind sizes, check expression sizes and indices."""
+    p, n, names = e.program, e.program.name, e.names
+    lines = [f"def {names['args']}(values):",
+             f'    """Check and convert the arguments of `{n}` (ValueError on bad input)."""',
+             f"    args, sizes, dtype = _prepare(\"{n}\", values)"]
+    for pos, a in enumerate(p.args):
+        for d, s in enumerate(a.shape):
+            s = sp.sympify(s)
+            if not s.is_Integer and not isinstance(s, sp.Symbol):
+                lines.append(f"    _check_size(\"{n}\", \"{a.name}\", {d}, args[{pos}].shape[{d}], "
+                             f"{sized(s)}, \"{s}\")")
+    for pos, name, bound, wrap in index_checks(p):
+        lines.append(f"    args[{pos}] = _check_index(\"{n}\", \"{name}\", args[{pos}], "
+                     f"{bound}, wrap={wrap})")
+    for req in e.requirements:
+        what = (f"line {req.origin.line} (`{req.origin.text}`)" if req.origin else "it") + \
+            f" reads '{req.tensor}' at indices {req.reach} on axis {req.axis} (of size {req.size})"
+        lines.append(f"    _check_in_range(\"{n}\", {sized(req.expr)}, {what!r}, sizes)")
+    lines += ["    return args, sizes, dtype", "", ""]
+    return lines
+
+
+def index_checks(p: Program) -> list:
+    """(position, name, bound code, wrap) per bound of every Index argument. Negative
+    indices count from the end (NumPy) when the argument addresses one axis size only."""
+    bounds = {}
+    for ident, bound in p.index_bounds:
+        bounds.setdefault(ident, []).append(sp.sympify(bound))
+    out = []
+    for ident, bs in bounds.items():
+        pos = [a.ident for a in p.args].index(ident)
+        wrap = len(set(bs)) == 1
+        out += [(pos, p.args[pos].name, sized(b), wrap) for b in dict.fromkeys(bs)]
+    return out
+
+
+def grads_builder(e: Entry) -> list:
+    p, names = e.program, e.names
     items = []
-    for k, name in enumerate(p.wrt):
-        arg = next(a for a in p.args if a.name == name)
-        items.append(f"{var}[{k}].reshape(())" if not arg.shape else f"{var}[{k}]")
-    return f"{p.name}_Grads({', '.join(items)})"
+    for k, w in enumerate(p.wrt):
+        arg = next(a for a in p.args if a.name == w)
+        items.append(f"arrays[{k}].reshape(())" if not arg.shape else f"arrays[{k}]")
+    return [f"def {names['grads']}(arrays):",
+            f'    """{names["Grads"]} from the gradient arrays (rank-0 arguments as 0-d arrays)."""',
+            f"    return {names['Grads']}({', '.join(items)})", "", ""]
 
 
-def backward_inputs(e: Entry) -> str:
-    """What a wrapper passes to the backward kernel after `*args`: the outputs it reads,
-    then the saved forward values (`results` is outputs..., saved...)."""
-    nout = len(e.prog.outputs)
-    read = [f"results[{e.prog.outputs.index(o)}]" for o in e.outputs_read]
-    return ", ".join(read + [f"*results[{nout}:]"])
+def _public(name, p, doc, runner, extra="", keyword=None) -> list:
+    call = values_tuple(p) + (f", {keyword}" if keyword else "")
+    return [f"def {name}({params(p, extra)}):", f'    """{doc}"""',
+            f"    return {runner}({call})", "", ""]
 
 
 def wrappers(e: Entry) -> str:
-    """The public functions of one entry point (plain Python around the kernels)."""
-    p, n = e.prog, e.prog.name
-    nout = len(p.outputs)
-    names = ", ".join(a.name for a in p.args)
-    lines = [f"{n}_Grads = namedtuple(\"{n}_Grads\", {[w for w in p.wrt]!r})", "", ""]
-    lines += [f"def _{n}_args({names}):",
-              f'    """Check and convert the arguments of `{n}` (ValueError on bad input)."""',
-              f"    args, sizes = _prepare(\"{n}\", {_values_dict(p)})"]
-    for name, bound in p.index_bounds:
-        pos = [a.name for a in p.args].index(name)
-        bound_code = size_code(bound)
-        for dim in sorted(sp.sympify(bound).free_symbols, key=str):
-            bound_code = bound_code.replace(str(dim), f"sizes[\"{dim}\"]")
-        lines.append(f"    _check_index(\"{n}\", \"{name}\", args[{pos}], {bound_code})")
-    lines += ["    return args, sizes", "", ""]
-    outs = ", ".join(_output_expr(p, k, f"results[{k}]") for k in range(nout))
-    value = outs if nout == 1 else f"({outs})"
-    src = f"{display_name(p.source_file)}:{p.line}"  # independent of the cwd
-    lines += [f"def {n}({_params(p)}):",
-              f'    """Value of `{n}` ({src})."""',
-              f"    args, _ = _{n}_args({names})",
-              f"    results = _{n}_forward(*args)",
-              f"    return {value}", "", ""]
-    seeds_from = "cotangent" if nout == 1 else "cotangent[k]"
-    lines += [f"def {n}_vjp({_params(p, 'cotangent')}):",
-              f'    """Gradients of <cotangent, {n}(...)> with respect to {", ".join(p.wrt) or "nothing"}."""',
-              f"    args, sizes = _{n}_args({names})",
-              f"    results = _{n}_forward(*args)",
-              f"    dtype = results[0].dtype"]
-    if nout == 1:
-        lines.append(f"    seeds = [_cotangent(\"{n}\", cotangent, "
-                     f"SIGNATURES[\"{n}\"][\"returns\"][0][\"shape\"], dtype, sizes)]")
-    else:
-        lines.append(f"    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != {nout}:")
-        lines.append(f"        raise ValueError(\"{n}_vjp: cotangent must be a tuple of {nout} arrays, "
-                     "one per output\")")
-        lines.append(f"    seeds = [_cotangent(\"{n}\", {seeds_from}, r[\"shape\"], dtype, sizes)"
-                     f" for k, r in enumerate(SIGNATURES[\"{n}\"][\"returns\"])]")
-    lines += [f"    grads = _{n}_backward(*args, {backward_inputs(e)}, *seeds)",
-              f"    return {_grads_expr(p, 'grads')}", "", ""]
-    if _scalar_output(p):
-        lines += [f"def {n}_value_and_grad({_params(p)}):",
-                  f'    """(value, {n}_Grads) of `{n}`: one forward and one backward pass."""',
-                  f"    args, _ = _{n}_args({names})",
-                  f"    results = _{n}_forward(*args)",
-                  f"    seed = np.ones(1, results[0].dtype)",
-                  f"    grads = _{n}_backward(*args, {backward_inputs(e)}, seed)",
-                  f"    return results[0][0], {_grads_expr(p, 'grads')}", "", "",
-                  f"def {n}_grad({_params(p)}):",
-                  f'    """Gradients of `{n}` with respect to {", ".join(p.wrt) or "nothing"}."""',
-                  f"    return {n}_value_and_grad({names})[1]", "", ""]
+    """The public functions of one entry point and their private runners."""
+    p, n, names = e.program, e.program.name, e.names
+    k = e.kernels
+    nout, nwrt = len(p.outputs), len(p.wrt)
+    wrt = ", ".join(p.wrt) or "nothing"
+    src = f"{display_name(p.source_file)}:{p.line}"
+    lines = [] if derived(p) else \
+        [f"{names['Grads']} = namedtuple(\"{names['Grads']}\", {list(p.wrt)!r})", "", ""]
+    lines += args_checker(e) + ([] if derived(p) else grads_builder(e))
+    run = names
+    # f
+    lines += [f"def {run['run_value']}(values):",
+              f"    args, sizes, dtype = {names['args']}(values)",
+              f"    results = {k['value'][0]}(*args)",
+              f"    return {_outputs(p, 'results')}", "", ""]
+    if derived(p):
+        of = p.predicts
+        lines += _public(names["value"], p, f"The prediction of `{of['of']}`: the first "
+                         f"argument of its {of['loss']} ({src}).", run["run_value"])
+        return "\n".join(lines)
+    lines += _public(names["value"], p, f"Value of `{n}` ({src}).", run["run_value"])
+    # f_vjp
+    lines += [f"def {run['run_vjp']}(values, cotangent):",
+              f"    args, sizes, dtype = {names['args']}(values)",
+              f"    seeds = _cotangents(\"{n}\", cotangent, {output_shapes(p)}, dtype)",
+              f"    results = {k['vjp'][0]}(*args, *seeds)",
+              f"    return {names['grads']}(results[{nout}:])", "", ""]
+    lines += _public(names["vjp"], p, f"Gradients of <cotangent, {n}(...)> with respect to "
+                     f"{wrt}: one compiled forward-and-backward pass.", run["run_vjp"],
+                     "cotangent", "cotangent")
+    if e.scalar:
+        lines += [f"def {run['run_value_and_grad']}(values):",
+                  f"    args, sizes, dtype = {names['args']}(values)",
+                  f"    results = {k['vjp'][0]}(*args, _unit_seed(dtype))",
+                  f"    return results[0][0], {names['grads']}(results[1:])", "", ""]
+        lines += _public(names["value_and_grad"], p, f"(value, {names['Grads']}) of `{n}`: one "
+                         "compiled forward-and-backward pass.", run["run_value_and_grad"])
+        lines += [f"def {names['grad']}({params(p)}):",
+                  f'    """Gradients of `{n}` with respect to {wrt}."""',
+                  f"    return {run['run_value_and_grad']}({values_tuple(p)})[1]", "", ""]
+    # f_jvp
+    tangents = f"_tangents(\"{n}\", \"tangents\", tangents, args, dtype)"
+    lines += [f"def {run['run_jvp']}(values, tangents):",
+              f"    args, sizes, dtype = {names['args']}(values)",
+              f"    results = {k['jvp'][0]}(*args, *{tangents})",
+              f"    return {_outputs(p, 'results')}, {_outputs(p, 'results', nout)}", "", ""]
+    lines += _public(names["jvp"], p, f"(value, tangent) of `{n}` along `tangents` (a dict "
+                     f"from {wrt} to arrays; missing ones are zero): forward mode.",
+                     run["run_jvp"], "tangents", "tangents")
+    if e.scalar:
+        vector = f"_tangents(\"{n}\", \"vector\", vector, args, dtype)"
+        lines += [f"def {run['run_hvp']}(values, vector):",
+                  f"    args, sizes, dtype = {names['args']}(values)",
+                  f"    results = {k['hvp'][0]}(*args, _unit_seed(dtype), *{vector})",
+                  f"    return {names['grads']}(results[{2 + nwrt}:])", "", ""]
+        lines += _public(names["hvp"], p, f"Hessian-vector product of `{n}` with `vector` (a "
+                         f"dict from {wrt} to arrays): forward-over-reverse, one pass.",
+                         run["run_hvp"], "vector", "vector")
+        lines += [f"def {run['run_hessian']}(values):",
+                  f"    args, sizes, dtype = {names['args']}(values)",
+                  f"    return _hessian(\"{n}\", {k['hvp'][0]}, args, dtype)", "", ""]
+        lines += _public(names["hessian"], p, f"Dense Hessian of `{n}` over the flattened "
+                         f"{wrt} (in that order): one Hessian-vector product per column.",
+                         run["run_hessian"])
+    lines += [f"def {run['run_jacobian']}(values):",
+              f"    args, sizes, dtype = {names['args']}(values)",
+              f"    return _jacobian(\"{n}\", {k['jvp'][0]}, {k['vjp'][0]}, args, dtype, "
+              f"{output_shapes(p)}, {names['Grads']})", "", ""]
+    lines += _public(names["jacobian"], p, f"Jacobian of `{n}` with respect to {wrt}: a "
+                     f"{names['Grads']} of arrays out.shape + arg.shape (forward mode when the "
+                     "arguments have fewer elements than the output, else reverse mode).",
+                     run["run_jacobian"])
     return "\n".join(lines)
 
 
 def module_source(entries, source_path: str, digest: str, version: str) -> str:
     """The whole generated module."""
+    helpers = {}
+    for e in entries:
+        helpers.update(e.helpers)
     base = display_name(source_path)
-    names = ", ".join(e.prog.name for e in entries)
-    helpers = set().union(*(e.helpers for e in entries)) if entries else set()
+    listing = ", ".join(e.program.name for e in entries)
+    has_cuda = any(e.cuda for e in entries)
     parts = [
-        f'"""Generated by adc {version} from {base}: forward and reverse-mode derivative code.',
+        f'"""Generated by adc {version} from {base}: forward and derivative code.',
         "",
-        f"Entry points: {names}. For each entry point f: f, f_grad, f_value_and_grad and",
-        "f_vjp (f_grad and f_value_and_grad for scalar outputs)"
-        + ("; the same with a _cuda suffix run on the GPU." if any(e.cuda for e in entries)
-           else ".") + " Do not edit this file:",
-        f"regenerate it with `adc compile {base}`.",
+        f"Entry points: {listing}. For each entry point f: f, f_vjp, f_jvp and f_jacobian;",
+        "for scalar outputs also f_grad, f_value_and_grad, f_hvp and f_hessian"
+        + ("; the same with a _cuda suffix run on the GPU." if has_cuda else ".")
+        + " Do not edit this",
+        f"file: regenerate it with `adc compile {base}`.",
         '"""',
         "import math",
         "from collections import namedtuple",
@@ -167,6 +303,8 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         f"ADC_VERSION = {version!r}",
         f"SOURCE_SHA256 = {digest!r}",
         f"SIGNATURES = {_pretty(signatures(entries))}",
+        "# the predictions derived from losses (f_predict): the first argument of the loss",
+        f"PREDICTIONS = {_pretty(signatures(entries, 'predictions'))}",
         "",
         "",
         "# ---- input checks (plain Python: they run before any compiled code) ----",
@@ -177,16 +315,19 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
     cuda = [e for e in entries if e.cuda]
     if cuda:
         parts[parts.index("from numba import njit")] += "\n" + emit_cuda.IMPORTS
-        parts += ["", "", emit_cuda.runtime_source(cuda)]
+        parts += ["", "", emit_cuda.runtime_source(cuda, helpers)]
     for e in entries:
-        p = e.prog
-        parts += ["", "", f"# ==== {p.name} ({base}:{p.line}) ====", "", "",
-                  e.forward_src, "", "", e.backward_src, "", "", wrappers(e).rstrip()]
+        p = e.program
+        parts += ["", "", f"# ==== {p.name} ({base}:{p.line}) ===="]
+        for kind in KINDS:
+            if kind in e.kernels:
+                parts += ["", "", e.kernels[kind][1]]
+        parts += ["", "", wrappers(e).rstrip()]
         if e.cuda:
-            parts += ["", "", f"# ---- {p.name} on the GPU ----", "", "",
-                      e.cuda.factory, "", "", e.cuda.host_forward, "", "",
-                      e.cuda.host_backward, "", "",
-                      emit_cuda.wrappers(e, _params, _values_dict(p), backward_inputs).rstrip()]
+            parts += ["", "", f"# ---- {p.name} on the GPU ----", "", "", e.cuda.factory]
+            for host in e.cuda.hosts.values():
+                parts += ["", "", host]
+            parts += ["", "", emit_cuda.wrappers(e).rstrip()]
     return "\n".join(parts) + "\n"
 
 
@@ -213,8 +354,11 @@ def _pretty(obj, indent=0) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    """Write `text` to `path` so that readers see the old file or the new one, never half.
+
+    Missing parent folders are created first (`-o build/m.py` on a fresh clone)."""
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".tmp", dir=directory)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions

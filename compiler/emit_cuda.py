@@ -54,14 +54,15 @@ def fill_zero(flat):
 COMMON_TYPES = {"gemm": "f2,f2,f2,b,b,b", "fill_zero": "f1"}
 
 
-def common_source(helpers) -> str:
+def common_source(helpers: dict) -> str:
     """`_cuda_common(real)`: GEMM, zero fill and the scalar helpers as device functions."""
     from .ops import HELPERS
     body = []
     for name in sorted(helpers):
-        body.append("@cuda.jit(device=True)\n" + typed_helper_source(HELPERS[name]).rstrip())
+        src = HELPERS[name].replace(f"def {name}(", f"def {helpers[name]}(", 1)
+        body.append("@cuda.jit(device=True)\n" + typed_helper_source(src).rstrip())
     body.append(COMMON_KERNELS.strip())
-    names = ["gemm", "fill_zero"] + sorted(helpers)
+    names = ["gemm", "fill_zero"] + [helpers[h] for h in sorted(helpers)]
     lines = [
         "_CUDA_COMMON = {}",
         "",
@@ -80,91 +81,86 @@ def common_source(helpers) -> str:
     return "\n".join(lines)
 
 
-def runtime_source(entries) -> str:
+def runtime_source(entries, helpers: dict) -> str:
     """Everything CUDA the module needs once: runtime helpers, shared kernels, kernel types."""
-    helpers = set().union(*(e.cuda.helpers for e in entries))
+    used = set().union(*(set(e.cuda.helpers) for e in entries))
     types = {"_common": dict(COMMON_TYPES)}
     for e in entries:
-        types[e.prog.name] = e.cuda.kernel_types
+        types[e.program.name] = e.cuda.kernel_types
     table = "CUDA_KERNELS = {\n" + "".join(
         f"    {name!r}: {{\n" + "".join(f"        {k!r}: {v!r},\n" for k, v in kinds.items())
         + "    },\n" for name, kinds in types.items()) + "}"
     doc = ("# Argument types of every kernel (i/f: int/float scalar, fN/iN: rank-N array,"
            " b: bool),\n# for compiling them ahead of time, e.g. to PTX.")
     return "\n".join(["# ---- CUDA runtime ----", CUDA_RUNTIME.strip(), "", "",
-                      common_source(helpers), "", "", doc, table])
+                      common_source({h: helpers[h] for h in used}), "", "", doc, table])
 
 
-def _sized(p: Program, t) -> str:
-    """A tensor's shape as code over the call's `sizes`."""
-    dims = []
-    for s in t.shape:
-        code = size_code(s)
-        for dim in sorted(sp.sympify(s).free_symbols, key=str):
-            code = code.replace(str(dim), f"sizes[\"{dim}\"]")
-        dims.append(code)
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+def _results(p: Program, var: str, start: int = 0) -> str:
+    """User-facing outputs from a host function's device results."""
+    items = [f"_from_device({var}[{start + k}], on_device, "
+             f"{p.tensors[o].rank == 0})" for k, o in enumerate(p.outputs)]
+    return items[0] if len(items) == 1 else "(" + ", ".join(items) + ")"
 
 
-def wrappers(e, params, values_dict, backward_inputs) -> str:
-    """f_cuda, f_vjp_cuda, f_value_and_grad_cuda and f_grad_cuda of one entry point."""
-    p, n = e.prog, e.prog.name
-    names = ", ".join(a.name for a in p.args)
-    nout = len(p.outputs)
+def _grads(e, var: str, start: int) -> str:
+    p, names = e.program, e.names
+    items = []
+    for k, w in enumerate(p.wrt):
+        arg = next(a for a in p.args if a.name == w)
+        items.append(f"_from_device({var}[{start + k}], on_device, {not arg.shape})")
+    return f"{names['Grads']}({', '.join(items)})"
+
+
+def wrappers(e) -> str:
+    """f_cuda, f_vjp_cuda, f_value_and_grad_cuda, f_grad_cuda, f_jvp_cuda, f_hvp_cuda."""
+    from .emit import _public, index_checks, output_shapes, params, values_tuple
+    p, n, names = e.program, e.program.name, e.names
+    nout, nwrt = len(p.outputs), len(p.wrt)
     wrt = ", ".join(p.wrt) or "nothing"
-    lines = [f"def _{n}_cuda_args({names}):",
-             f'    """Check the arguments of `{n}`; host arrays go to the GPU, device arrays stay."""',
-             f"    args, sizes, on_device = _prepare_cuda(\"{n}\", {values_dict})"]
-    for name, bound in p.index_bounds:
-        pos = [a.name for a in p.args].index(name)
-        code = size_code(bound)
-        for dim in sorted(sp.sympify(bound).free_symbols, key=str):
-            code = code.replace(str(dim), f"sizes[\"{dim}\"]")
-        lines.append(f"    if isinstance(args[{pos}], np.ndarray):  # host data: checked here")
-        lines.append(f"        _check_index(\"{n}\", \"{name}\", args[{pos}], {code})")
-    lines += [f"    args = _upload(args)",
-              f"    return args, sizes, on_device, _cuda_kernels(_{n}_cuda_kernels, args)", "", ""]
-    outs = [f"_from_device(results[{k}], {_sized(p, p.tensors[o])}, on_device)"
-            for k, o in enumerate(p.outputs)]
-    outs = [f"_host_scalar({o})" if p.tensors[name].rank == 0 else o
-            for o, name in zip(outs, p.outputs)]
-    value = outs[0] if nout == 1 else "(" + ", ".join(outs) + ")"
-    lines += [f"def {n}_cuda({params(p)}):",
-              f'    """Value of `{n}` on the GPU (left on the device when the inputs are)."""',
-              f"    args, sizes, on_device, k = _{n}_cuda_args({names})",
-              f"    results = _{n}_forward_cuda(k, *args)",
-              f"    return {value}", "", ""]
-    grads = [f"_from_device(grads[{k}], {_sized(p, p.tensors[w])}, on_device)"
-             for k, w in enumerate(p.wrt)]
-    grads_expr = f"{n}_Grads({', '.join(grads)})"
-    lines += [f"def {n}_vjp_cuda({params(p, 'cotangent')}):",
-              f'    """Gradients of <cotangent, {n}(...)> with respect to {wrt}, on the GPU."""',
-              f"    args, sizes, on_device, k = _{n}_cuda_args({names})",
-              f"    results = _{n}_forward_cuda(k, *args)",
-              f"    dtype = np.dtype(results[0].dtype)",
-              f"    returns = SIGNATURES[\"{n}\"][\"returns\"]"]
-    if nout == 1:
-        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", cotangent, returns[0][\"shape\"], "
-                     "dtype, sizes)]")
-    else:
-        lines.append(f"    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != {nout}:")
-        lines.append(f"        raise ValueError(\"{n}_vjp_cuda: cotangent must be a tuple of "
-                     f"{nout} arrays, one per output\")")
-        lines.append(f"    seeds = [_cotangent_cuda(\"{n}\", c, r[\"shape\"], dtype, sizes)"
-                     " for c, r in zip(cotangent, returns)]")
-    lines += [f"    grads = _{n}_backward_cuda(k, *args, {backward_inputs(e)}, *seeds)",
-              f"    return {grads_expr}", "", ""]
-    if nout == 1 and p.tensors[p.outputs[0]].rank == 0:
-        lines += [f"def {n}_value_and_grad_cuda({params(p)}):",
-                  f'    """(value, {n}_Grads) of `{n}` on the GPU: one forward and one backward pass."""',
-                  f"    args, sizes, on_device, k = _{n}_cuda_args({names})",
-                  f"    results = _{n}_forward_cuda(k, *args)",
-                  f"    seed = cuda.to_device(np.ones(1, np.dtype(results[0].dtype)))",
-                  f"    grads = _{n}_backward_cuda(k, *args, {backward_inputs(e)}, seed)",
-                  f"    return {outs[0]}, {grads_expr}", "", "",
-                  f"def {n}_grad_cuda({params(p)}):",
+    host = {kind: names[f"host_{kind}"] for kind in e.cuda.hosts}
+    head = [f"    args, sizes, dtype, on_device = _prepare_cuda(\"{n}\", values)"]
+    for pos, name, bound, wrap in index_checks(p):
+        head.append(f"    args[{pos}] = _check_index_cuda(\"{n}\", \"{name}\", args[{pos}], "
+                    f"{bound}, {wrap})")
+    head += ["    args = _upload(args)",
+             f"    kernels = _cuda_kernels({names['cuda_kernels']}, args)"]
+    lines = [f"def {names['run_value_cuda']}(values):"] + head + [
+        f"    results = {host['value']}(kernels, *args)",
+        f"    return {_results(p, 'results')}", "", ""]
+    lines += _public(f"{n}_cuda", p, f"Value of `{n}` on the GPU (left on the device when the "
+                     "inputs are).", names["run_value_cuda"])
+    if not e.cuda.hosts.get("vjp"):       # a derived f_predict: its value only
+        return "\n".join(lines)
+    lines += [f"def {names['run_vjp_cuda']}(values, cotangent):"] + head + [
+        f"    seeds = _cotangents_cuda(\"{n}\", cotangent, {output_shapes(p)}, dtype)",
+        f"    results = {host['vjp']}(kernels, *args, *seeds)",
+        f"    return {_grads(e, 'results', nout)}", "", ""]
+    lines += _public(f"{n}_vjp_cuda", p, f"Gradients of <cotangent, {n}(...)> with respect to "
+                     f"{wrt}, on the GPU.", names["run_vjp_cuda"], "cotangent", "cotangent")
+    lines += [f"def {names['run_jvp_cuda']}(values, tangents):"] + head + [
+        f"    extra = _tangents_cuda(\"{n}\", \"tangents\", tangents, args, dtype)",
+        f"    results = {host['jvp']}(kernels, *args, *extra)",
+        f"    return {_results(p, 'results')}, {_results(p, 'results', nout)}", "", ""]
+    lines += _public(f"{n}_jvp_cuda", p, f"(value, tangent) of `{n}` along `tangents`, on the "
+                     "GPU.", names["run_jvp_cuda"], "tangents", "tangents")
+    if e.scalar:
+        seed = "cuda.to_device(_unit_seed(dtype))"
+        lines += [f"def {names['run_value_and_grad_cuda']}(values):"] + head + [
+            f"    results = {host['vjp']}(kernels, *args, {seed})",
+            f"    return {_results(p, 'results')}, {_grads(e, 'results', 1)}", "", ""]
+        lines += _public(f"{n}_value_and_grad_cuda", p, f"(value, {names['Grads']}) of `{n}` "
+                         "on the GPU: one forward and one backward pass.",
+                         names["run_value_and_grad_cuda"])
+        lines += [f"def {n}_grad_cuda({params(p)}):",
                   f'    """Gradients of `{n}` with respect to {wrt}, on the GPU."""',
-                  f"    return {n}_value_and_grad_cuda({names})[1]", "", ""]
+                  f"    return {names['run_value_and_grad_cuda']}({values_tuple(p)})[1]", "", ""]
+        lines += [f"def {names['run_hvp_cuda']}(values, vector):"] + head + [
+            f"    extra = _tangents_cuda(\"{n}\", \"vector\", vector, args, dtype)",
+            f"    results = {host['hvp']}(kernels, *args, {seed}, *extra)",
+            f"    return {_grads(e, 'results', 2 + nwrt)}", "", ""]
+        lines += _public(f"{n}_hvp_cuda", p, f"Hessian-vector product of `{n}` on the GPU.",
+                         names["run_hvp_cuda"], "vector", "vector")
     return "\n".join(lines)
 
 

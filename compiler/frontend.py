@@ -15,10 +15,12 @@ import sympy as sp
 
 from . import library
 from .errors import AdcError, CompileError, Located
-from .ir import Arg, Origin, Program
+from .ir import Arg, Origin, Program, reads
+from .names import CALL_KEYWORDS
 from .values import Builder, Value, as_value, elementwise, to_expr
 
 LANG_MODULES = ("adc.lang",)
+_KEYWORD_OWNER = {"cotangent": "vjp", "tangents": "jvp", "vector": "hvp"}
 BUILTIN_TRAPS = ("sum", "max", "min", "abs")
 ROLES = {"Param": "param", "Data": "data", "Index": "index"}
 
@@ -158,8 +160,23 @@ def _operator_position(ctx: Context, left, right):
 # -- module level ---------------------------------------------------------------------
 def parse_module(path: str, source: str) -> Context:
     """Check the top level of a model file and collect its definitions."""
+    if "\x00" in source:
+        before = source[:source.index("\x00")]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        text = source_lines(source)[line - 1]
+        raise CompileError("the model file contains a NUL byte", path=path, line=line,
+                           col=col, source_line=text.replace("\x00", " "),
+                           hint="remove it: a model file must be Python text")
     try:
         tree = ast.parse(source, filename=path)
+    except (MemoryError, RecursionError):
+        lines = source_lines(source)
+        line = max(range(len(lines)), key=lambda k: len(lines[k])) + 1
+        raise CompileError("this file is nested too deeply for Python's parser (Python "
+                           "itself cannot compile it)", path=path, line=line, col=1,
+                           source_line=lines[line - 1][:200],
+                           hint="split the expression into several statements") from None
     except SyntaxError as exc:
         lines = source_lines(source)
         text = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
@@ -315,6 +332,11 @@ def _const_eval(ctx: Context, node):
         return -value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _const_eval(ctx, node.left), _const_eval(ctx, node.right)
+        if isinstance(node.op, ast.Pow) and isinstance(a, int) and isinstance(b, int) \
+                and not isinstance(a, bool) and abs(a) > 1 and b > 64:
+            raise ctx.error(_operator_position(ctx, node.left, node.right) or node,
+                            f"{a} ** {b} is too large: adc computes with 64-bit integers",
+                            "use a float if you need a large number")
         try:
             return _BINOPS[type(node.op)](a, b)
         except (ArithmeticError, TypeError) as exc:
@@ -444,35 +466,83 @@ def _default_value(ctx: Context, arg: ast.arg, role, node):
     return value
 
 
-def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
-    """Lower one entry point to an IR program."""
+# The losses whose first argument is the model's prediction (f_predict).
+PREDICTING_LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits", "multiclass_hinge",
+                     "mse")
+
+
+class _Prediction(Exception):
+    """Raised when lowering for f_predict reaches the loss: its prediction argument."""
+
+    def __init__(self, value, loss, target):
+        super().__init__(loss)
+        self.value, self.loss, self.target = value, loss, target
+
+
+def lower_prediction(ctx: Context, fn: ast.FunctionDef):
+    """`f_predict`: the entry point lowered up to its loss call, returning the loss's
+    first argument, with only the arguments that it reads (the targets drop out).
+    None when the entry point calls none of PREDICTING_LOSSES."""
+    return lower_function(ctx, fn, predicting=True)
+
+
+def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False) -> Program:
+    """Lower one entry point to an IR program (see lower_prediction for `predicting`)."""
     builder = Builder(ctx.reserved)
+    builder.predicting = predicting
     env, args = {}, []
     defaults = _defaults(fn)
+    kwonly = {a.arg for a in fn.args.kwonlyargs}
     for a in fn.args.args + fn.args.kwonlyargs:
+        if a.arg in CALL_KEYWORDS:
+            raise ctx.error(a, f"an entry point's argument cannot be named '{a.arg}': the "
+                            f"generated {fn.name}_{_KEYWORD_OWNER[a.arg]} takes a keyword "
+                            f"argument of that name", f"rename it, e.g. {a.arg}_")
         role, shape = _annotation(ctx, a)
         default = defaults.get(a.arg)
         dval = _default_value(ctx, a, role, default) if default is not None else None
-        args.append(Arg(a.arg, role, shape, dval, default is not None))
+        ident = a.arg
         if role in ("float", "int"):
-            env[a.arg] = as_value(sp.Symbol(a.arg, integer=True) if role == "int"
-                                  else sp.Symbol(a.arg))
-            continue
-        t = builder.add_tensor(a.arg, shape, "int" if role == "index" else "float", role)
-        env[a.arg] = builder.view(t)
+            arg = Arg(a.arg, role, shape, dval, default is not None, a.arg in kwonly, ident)
+            env[a.arg] = as_value(arg.symbol())
+        else:
+            t = builder.add_tensor(a.arg, shape, "int" if role == "index" else "float", role)
+            env[a.arg] = builder.view(t)
+            arg = Arg(a.arg, role, shape, dval, default is not None, a.arg in kwonly, t.name)
+        args.append(arg)
     for name in wrt:
         if not any(a.name == name for a in args):
             raise ctx.error(fn, f"--wrt {name}: '{fn.name}' has no argument '{name}'",
                             "name a Data argument of the entry point")
     lowerer = _Lowerer(ctx, builder)
-    result = lowerer.run_body(fn.body, env, fn)
+    try:
+        result = lowerer.run_body(fn.body, env, fn)
+    except _Prediction as found:
+        return _prediction_program(ctx, fn, builder, args, found)
+    if predicting:
+        return None
     outputs = lowerer.outputs(result, fn)
     dims = {}
     for a in args:
         for s in a.shape:
             for sym in sorted(s.free_symbols, key=str):
                 dims.setdefault(str(sym), sym)
+    alone = {s for a in args for s in a.shape if isinstance(s, sp.Symbol)}
+    for node, a in zip(fn.args.args + fn.args.kwonlyargs, args):
+        for s in a.shape:
+            missing = sorted((str(d) for d in s.free_symbols if d not in alone))
+            if missing:
+                raise ctx.error(node.annotation, f"size {missing[0]} appears only inside "
+                                f"the expression {s}, so a call cannot tell its value",
+                                f"give some argument an axis of size {missing[0]} itself, "
+                                f"e.g. x: Data[{missing[0]}, ...]")
     wrt_list = [a.name for a in args if a.role == "param" or (a.name in wrt)]
+    for a in fn.args.args + fn.args.kwonlyargs:
+        if a.arg in wrt_list and a.arg.startswith("_"):
+            raise ctx.error(a, f"a differentiated argument cannot be named '{a.arg}': its "
+                            f"gradient is the field {a.arg} of the named tuple "
+                            f"{fn.name}_Grads, and named-tuple fields cannot start with '_'",
+                            f"rename it, e.g. {a.arg.lstrip('_') or 'x'}")
     for name in wrt:
         a = next(a for a in args if a.name == name)
         if a.role not in ("param", "data"):
@@ -480,6 +550,37 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=()) -> Program:
                             "differentiated", "name a Data argument of the entry point")
     return Program(fn.name, args, builder.tensors, builder.stmts, outputs, dims, wrt_list,
                    list(dict.fromkeys(builder.index_bounds)), fn.lineno, ctx.path)
+
+
+def _prediction_program(ctx, fn, builder, args, found) -> Program:
+    """The statements the prediction needs, and the arguments they read (or size)."""
+    needed, stmts = {found.value}, []
+    for st in reversed(builder.stmts):
+        if st.target in needed or st.argmax in needed:
+            stmts.append(st)
+            needed |= reads(st) | {st.target} | ({st.argmax} if st.argmax else set())
+    stmts.reverse()
+    symbols = set().union(*(sp.sympify(st.body).free_symbols for st in stmts)) if stmts \
+        else set()
+    for st in stmts:
+        for _, e in st.all_loops:
+            symbols |= sp.sympify(e).free_symbols
+    kept = [a for a in args if (a.ident in needed if a.is_tensor else a.symbol() in symbols)]
+    for dim in sorted(symbols, key=str):      # a size must come from some argument
+        if dim.is_integer and dim.is_positive and not any(dim in a.shape for a in kept):
+            binder = next((a for a in args if dim in a.shape), None)
+            if binder is not None:
+                kept.append(binder)
+    kept = [a for a in args if a in kept]
+    tensors = {n: t for n, t in builder.tensors.items()
+               if n in needed or any(n == a.ident for a in kept)}
+    dims = {str(sym): sym for a in kept for s in a.shape for sym in s.free_symbols}
+    wrt = [a.name for a in kept if a.role == "param"]
+    bounds = [(t, b) for t, b in dict.fromkeys(builder.index_bounds) if t in tensors]
+    target = next((a.name for a in args if a.ident == found.target), None)
+    return Program(f"{fn.name}_predict", kept, tensors, stmts, [found.value], dims, wrt,
+                   bounds, fn.lineno, ctx.path,
+                   predicts={"of": fn.name, "loss": found.loss, "target": target})
 
 
 def _defaults(fn):
@@ -704,7 +805,7 @@ class _Lowerer:
             return method(node, env)
         except Located as exc:
             raise self.error(node, exc.message, exc.hint) from None
-        except (AdcError, _Return):
+        except (AdcError, _Return, _Prediction):
             raise
         except Exception as exc:
             # Never a raw traceback for a model: say where lowering failed. The cause stays
@@ -869,6 +970,8 @@ class _Lowerer:
         if type(op) in (ast.FloorDiv, ast.Mod):
             raise _OperatorError(f"{symbol} is only supported on compile-time ints",
                                  "use / for tensors")
+        if isinstance(op, ast.Pow):
+            return library.power(self.b, a, b)
         return elementwise(lambda x, y: fn(x, y), a, b)
 
     def expr_Compare(self, node, env):
@@ -955,6 +1058,9 @@ class _Lowerer:
                              "see the language reference for the supported functions")
         lower = library.FUNCTIONS[func.name]
         usage = _signature_text(func.name, lower)
+        if getattr(self.b, "predicting", False) and func.name in PREDICTING_LOSSES and args \
+                and isinstance(args[0], Value):
+            self._predicted(node, func.name, args)
         try:
             bound = inspect.signature(lower).bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -971,6 +1077,16 @@ class _Lowerer:
         except TypeError as exc:
             raise self.error(node, f"bad arguments to {func.name}(): {exc}",
                              f"call it as {usage}") from None
+
+    def _predicted(self, node, loss, args):
+        """Stop lowering at the loss: its first argument is the prediction."""
+        value = args[0]
+        target = args[1].tensor if len(args) > 1 and isinstance(args[1], Value) else None
+        if value.kind == "bool":
+            return
+        stored = self.b.materialize(value, "prediction", force=not value.tensor or
+                                    self.b.tensors[value.tensor].role != "temp")
+        raise _Prediction(stored.tensor, loss, target)
 
     def _bad_call(self, node, name, reason, usage, n_given):
         """A call whose arguments do not fit the signature: point at the culprit."""
@@ -1083,4 +1199,11 @@ def _const_binop(fn, a, b):
         if fn is operator.truediv:
             return to_expr(a) / to_expr(b)
         return fn(to_expr(a), to_expr(b))
-    return fn(a, b)
+    try:
+        return fn(a, b)
+    except ZeroDivisionError:
+        raise _OperatorError("division by zero in a compile-time expression",
+                             "these numbers are computed when the model is compiled") from None
+    except OverflowError:
+        raise _OperatorError("a compile-time number overflows (it does not fit in a float)",
+                             "use smaller constants") from None

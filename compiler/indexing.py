@@ -65,71 +65,82 @@ def _clamp(v, n, default):
 
 
 def subscript(b: Builder, x: Value, index) -> Value:
-    """x[index] as a lazy view; gathers record their bounds for the input check."""
+    """x[index] as a lazy view, with NumPy's rules; gathers record their bounds for the
+    input check.
+
+    With an integer-array index present, plain ints are advanced indices too: all of them
+    broadcast together, and their axes go where the first one stands when they are
+    adjacent in the index, else first (NumPy's rule; None breaks adjacency).
+    """
     items = _normalise(index, x.rank)
-    arrays = [k for k, it in enumerate(items) if isinstance(it, Value)]
-    for k in arrays:
-        if items[k].kind != "int":
+    has_array = any(isinstance(it, Value) for it in items)
+    for it in items:
+        if isinstance(it, Value) and it.kind != "int":
             raise Located("only integer tensors (Index[...] or arange) can index a tensor",
                           "declare the indices as Index[...]")
+    axis_of, axis = {}, 0
+    for k, it in enumerate(items):
+        if it is not None:
+            axis_of[k] = axis
+            axis += 1
+    advanced = [k for k, it in enumerate(items) if isinstance(it, Value) or
+                (has_array and _is_int(it))]
+    arrays = [k for k in advanced if isinstance(items[k], Value)]
     gather_shape = broadcast_shapes(*(items[k].shape for k in arrays)) if arrays else ()
-    adjacent = arrays == list(range(arrays[0], arrays[-1] + 1)) if arrays else True
-    gather_at = None
-    out_shape, plan = [], []      # plan: per output axis, what it feeds
-    axis = 0
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1)) if advanced else True
+    # per output axis: ("new",), ("slice", axis, start, step) or ("gather",)
+    plan, shape, src_fixed = [], [], {}
     for k, it in enumerate(items):
         if it is None:
-            plan.append(("new", None))
-            out_shape.append(sp.Integer(1))
-            continue
-        n = x.shape[axis]
-        if isinstance(it, Value):
-            if it.tensor:
-                b.index_bounds.append((it.tensor, n))
-            if gather_at is None:
-                gather_at = len(out_shape) if adjacent else 0
-                plan.append(("gather", None))
-                out_shape.append(None)
+            plan.append(("new",))
+            shape.append(sp.Integer(1))
+        elif k in advanced:
+            n = x.shape[axis_of[k]]
+            if isinstance(it, Value):
+                if it.tensor:
+                    b.index_bounds.append((it.tensor, n))
+            else:
+                src_fixed[axis_of[k]] = _int_index(it, n)
+            if k == advanced[0]:
+                plan.append(("gather",))
+                shape.append(None)
         elif isinstance(it, slice):
-            start, step, length = _slice(it, n)
-            plan.append(("slice", (axis, start, step)))
-            out_shape.append(length)
-        elif isinstance(it, (int, sp.Expr)) and not isinstance(it, bool):
-            plan.append(("fixed", (axis, _int_index(it, n))))
+            start, step, length = _slice(it, x.shape[axis_of[k]])
+            plan.append(("slice", axis_of[k], start, step))
+            shape.append(length)
+        elif _is_int(it):
+            src_fixed[axis_of[k]] = _int_index(it, x.shape[axis_of[k]])
         else:
             raise Located(f"unsupported index {it!r}",
                           "index with ints, slices, None, ... or integer tensors "
                           "(Index[...] arguments or arange)")
-        axis += 1
-    if gather_at is not None and not adjacent:
-        g = next(p for p, (kind, _) in enumerate(plan) if kind == "gather")
+    if advanced and not adjacent:
+        g = plan.index(("gather",))
         plan.insert(0, plan.pop(g))
-        out_shape.insert(0, out_shape.pop(g))
-    # Expand the gather placeholder into the broadcast index shape.
+        shape.insert(0, shape.pop(g))
     final_shape = []
-    for (kind, info), n in zip(plan, out_shape):
-        final_shape.extend(gather_shape if kind == "gather" else [n])
-    array_axes = [k for k, it in enumerate(items) if it is not None]
+    for step, n in zip(plan, shape):
+        final_shape.extend(gather_shape if step[0] == "gather" else [n])
 
     def build(idx):
-        src = [None] * x.rank
+        src = dict(src_fixed)
         pos = 0
-        for kind, info in plan:
-            if kind == "new":
+        for step in plan:
+            if step[0] == "new":
                 pos += 1
-            elif kind == "slice":
-                ax, start, step = info
-                src[ax] = start + step * idx[pos]
+            elif step[0] == "slice":
+                _, ax, start, stride = step
+                src[ax] = start + stride * idx[pos]
                 pos += 1
-            elif kind == "fixed":
-                ax, v = info
-                src[ax] = v
             else:
                 g_idx = tuple(idx[pos:pos + len(gather_shape)])
                 pos += len(gather_shape)
                 for k in arrays:
-                    ax = array_axes.index(k)
                     v = items[k]
-                    src[ax] = v.build(broadcast_index(v.shape, gather_shape, g_idx))
-        return x.build(tuple(src))
+                    src[axis_of[k]] = v.build(broadcast_index(v.shape, gather_shape, g_idx))
+        return x.build(tuple(src[d] for d in range(x.rank)))
     return Value(tuple(final_shape), x.kind, build)
+
+
+def _is_int(it) -> bool:
+    return isinstance(it, (int, sp.Expr)) and not isinstance(it, bool)

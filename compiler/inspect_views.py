@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import cost as cost_model
+from . import names as naming
+from .cse import Let, Reduction, cse
 from .ir import accesses, format_program, format_stmt, reads
+from .schedule import Gemm, schedule
+
+# The passes whose result `adc inspect --after PASS` prints, in pipeline order.
+PASSES = ("frontend", "inline", "vjp", "jvp", "hvp", "names", "schedule", "cse")
 
 
 def ir(c) -> str:
@@ -11,18 +18,94 @@ def ir(c) -> str:
     return format_program(c.program)
 
 
+def _derived(prog, title, skip_forward=True, returns=None) -> str:
+    """The statements a transform added (all statements with skip_forward=False)."""
+    lines = [title]
+    last = None
+    for st in prog.stmts:
+        if skip_forward and st.phase == "forward":
+            continue
+        if st.origin and (st.origin.line, st.phase) != last:
+            lines.append(f"# line {st.origin.line} ({st.phase}): {st.origin.text}")
+            last = (st.origin.line, st.phase)
+        lines.append(format_stmt(st))
+    lines.append("return " + (returns or ", ".join(prog.outputs)))
+    return "\n".join(lines)
+
+
 def grad(c) -> str:
     """The adjoint program: one `+=` statement per (forward statement, input) pair."""
-    p, adj = c.program, c.adjoint
-    lines = [f"# gradient program of {p.name}: seeds "
-             + ", ".join(f"{adj.seeds[o]} = d{p.name}/d{o}" for o in p.outputs)]
-    last = None
-    for st in adj.stmts:
-        if st.origin and st.origin.line != last:
-            lines.append(f"# line {st.origin.line} (backward): {st.origin.text}")
-            last = st.origin.line
-        lines.append(format_stmt(st))
-    lines.append("return " + ", ".join(f"{n} -> {g}" for n, g in adj.grads.items()))
+    p, v = c.program, c.vjp
+    cts = [a.ident for a in v.args if a.role == "cotangent"]
+    seeds = ", ".join(f"{ct} = cotangent of {o}" for ct, o in zip(cts, p.outputs))
+    grads = v.outputs[len(p.outputs):]
+    mapping = ", ".join(f"{w} -> {g}" for w, g in zip(p.wrt, grads))
+    return _derived(v, f"# gradient program of {p.name} (after its forward statements): "
+                    f"{seeds}", returns=mapping)
+
+
+def jvp(c) -> str:
+    """The tangent program: each statement followed by its tangent (forward mode)."""
+    j = c.programs["jvp"]
+    ts = ", ".join(a.ident for a in j.args if a.role == "tangent")
+    return _derived(j, f"# tangent program of {c.program.name}: inputs {ts}", False)
+
+
+def hvp(c) -> str:
+    """forward-over-reverse: the gradient program and its tangents."""
+    if "hvp" not in c.programs:
+        return f"# {c.program.name}: no Hessian-vector product (the output is not a scalar)"
+    return _derived(c.programs["hvp"], f"# Hessian-vector program of {c.program.name} "
+                    "(after its forward statements)")
+
+
+def cost(c, sizes=None) -> str:
+    """Flops, bytes and memory of each mode; which mode computes a Jacobian cheaper."""
+    return cost_model.report(c, sizes)
+
+
+def after(c, pass_name: str, kind: str = "vjp") -> str:
+    """The IR right after one pass (`names`, `schedule`, `cse` of the `kind` program)."""
+    if pass_name == "frontend":
+        return format_program(c.lowered)
+    if pass_name == "inline":
+        return format_program(c.program)
+    if pass_name in ("vjp", "jvp", "hvp"):
+        if pass_name not in c.programs:
+            return f"# {c.program.name}: no {pass_name} program (the output is not a scalar)"
+        return format_program(c.programs[pass_name])
+    prog = c.programs.get(kind)
+    if prog is None:
+        return f"# {c.program.name}: no {kind} program (the output is not a scalar)"
+    renamed = naming.kernel_names(prog, c.entry.helpers.values())
+    if pass_name == "names":
+        return format_program(renamed)
+    sched = schedule(renamed)
+    return format_schedule(sched if pass_name == "schedule" else cse(sched))
+
+
+def format_schedule(sched) -> str:
+    """Blocks one per paragraph: `gemm` lines, and nests with their items and temporaries."""
+    p = sched.program
+    lines = [f"# {p.name}: {len(sched.blocks)} blocks; allocations: "
+             + ", ".join(f"{n} {how}" for n, how in sched.alloc.items())]
+    for block in sched.blocks:
+        if isinstance(block, Gemm):
+            a = block.a + (".T" if block.ta else "")
+            b = block.b + (".T" if block.tb else "")
+            lines.append(f"gemm  {block.target} {'+=' if block.accumulate else '='} {a} @ {b}")
+            continue
+        loops = ", ".join(f"{s}<{e}" for s, e in block.loops) or "once"
+        lines.append(f"nest  for {loops}:")
+        for item in block.items:
+            if isinstance(item, Let):
+                lines.append(f"        {item.symbol} = {item.expr}")
+            elif isinstance(item, Reduction):
+                for let in item.lets:
+                    lines.append(f"          {let.symbol} = {let.expr}")
+                lines.append(f"      {format_stmt(item.stmt)}")
+            else:
+                lines.append(f"      {format_stmt(item)}")
     return "\n".join(lines)
 
 
@@ -35,8 +118,8 @@ def _closed_form(p):
     """Each tensor as a SymPy expression of the arguments (scalar programs only)."""
     value = {}
     for a in p.args:
-        value[sp.IndexedBase(a.name)[0]] = sp.Symbol(a.name, real=True)
-        value[sp.Symbol(a.name)] = sp.Symbol(a.name, real=True)
+        value[sp.IndexedBase(a.ident)[0]] = sp.Symbol(a.name, real=True)
+        value[sp.Symbol(a.ident)] = sp.Symbol(a.name, real=True)
     for st in p.stmts:
         value[sp.IndexedBase(st.target)[0]] = st.body.xreplace(value)
     return value
@@ -55,8 +138,9 @@ def formulas(c) -> str:
         return "\n".join(lines)
     lines = [f"# {p.name}: derivative formulas in index notation "
              f"(d_T is the gradient of {p.name} with respect to T)"]
-    for st in c.adjoint.stmts:
-        lines.append(format_stmt(st))
+    for st in c.vjp.stmts:
+        if st.phase != "forward":
+            lines.append(format_stmt(st))
     return "\n".join(lines)
 
 
@@ -106,4 +190,4 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["ir", "grad", "formulas", "graph", "accesses"]
+__all__ = ["ir", "grad", "jvp", "hvp", "cost", "after", "formulas", "graph", "PASSES"]

@@ -58,6 +58,7 @@ class Stmt:
     argmax: str | None = None    # max/min: int tensor receiving the flat arg index
     no_grad: bool = False        # a shift such as logsumexp's max: no gradient flows
     origin: Origin | None = None
+    phase: str = "forward"       # 'forward' | 'backward' | 'tangent' | 'backward tangent'
 
     @property
     def all_loops(self) -> tuple:
@@ -69,13 +70,33 @@ class Stmt:
 
 @dataclass(frozen=True)
 class Arg:
-    """An entry point's argument as the user declared it."""
+    """An argument of a program: the user's, or a cotangent/tangent a transform adds.
+
+    `name` is the public name (the wrapper's parameter); `ident` the tensor or scalar
+    symbol that stands for it inside the program (the kernel's parameter).
+    """
 
     name: str
     role: str                    # 'param' | 'data' | 'index' | 'float' | 'int'
+    #                              | 'cotangent' | 'tangent' (added by vjp / jvp)
     shape: tuple = ()
     default: object = None
     has_default: bool = False
+    kwonly: bool = False
+    ident: str = ""
+
+    def __post_init__(self):
+        if not self.ident:
+            object.__setattr__(self, "ident", self.name)
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.role not in ("float", "int")
+
+    def symbol(self) -> sp.Symbol:
+        """The SymPy symbol of a scalar argument."""
+        return sp.Symbol(self.ident, integer=True) if self.role == "int" \
+            else sp.Symbol(self.ident)
 
 
 @dataclass
@@ -92,6 +113,7 @@ class Program:
     index_bounds: list = field(default_factory=list)  # (index arg, size expr) to check
     line: int = 0
     source_file: str = ""
+    predicts: dict | None = None  # f_predict: {"of": loss entry, "loss": fn, "target": arg}
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]
@@ -104,6 +126,11 @@ def accesses(expr) -> list:
     """Tensor accesses in an expression, in a deterministic order."""
     found = sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key)
     return found
+
+
+def tensor_args(prog: "Program") -> list:
+    """The arguments that are arrays, in signature order."""
+    return [a for a in prog.args if a.is_tensor]
 
 
 def reads(stmt: Stmt) -> set:
@@ -143,15 +170,16 @@ def format_stmt(stmt: Stmt) -> str:
 
 def format_program(prog: Program) -> str:
     """The whole program as readable index notation, one statement a line."""
-    lines = [f"# {prog.name}({', '.join(a.name for a in prog.args)})"]
-    for t in prog.tensors.values():
-        if t.role in ("param", "data", "index"):
-            lines.append(f"#   {t.role:5s} {t.name}{list(t.shape)}")
-    last_line = None
+    lines = [f"# {prog.name}({', '.join(a.ident for a in prog.args)})"]
+    for a in prog.args:
+        if a.is_tensor:
+            lines.append(f"#   {a.role:5s} {a.ident}{list(a.shape)}")
+    last = None
     for st in prog.stmts:
-        if st.origin and st.origin.line != last_line:
-            lines.append(f"# line {st.origin.line}: {st.origin.text}")
-            last_line = st.origin.line
+        if st.origin and (st.origin.line, st.phase) != last:
+            tag = "" if st.phase == "forward" else f" ({st.phase})"
+            lines.append(f"# line {st.origin.line}{tag}: {st.origin.text}")
+            last = (st.origin.line, st.phase)
         lines.append(format_stmt(st))
     lines.append(f"return {', '.join(prog.outputs)}")
     return "\n".join(lines)

@@ -21,8 +21,11 @@ def _axes(axis, rank, name="axis"):
     items = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in items:
-        if not isinstance(a, int):
+        if not isinstance(a, int) or isinstance(a, bool):
             raise Located(f"{name} must be a compile-time int or tuple of ints")
+        if rank == 0:
+            raise Located(f"{name}={a} on a scalar: a scalar has no axes",
+                          "leave out axis= (or reduce a tensor)")
         if not -rank <= a < max(rank, 1):
             raise Located(f"{name}={a} is out of range for a tensor of rank {rank}")
         out.append(a % rank if rank else 0)
@@ -33,6 +36,18 @@ def _const_int(x, what):
     if isinstance(x, bool) or not isinstance(x, int):
         raise Located(f"{what} must be a compile-time int, got {x!r}")
     return x
+
+
+def _scalar(x, what) -> sp.Expr:
+    """A number, a size, or a run-time `float`/`int` argument as a scalar SymPy body."""
+    if isinstance(x, Value):
+        if x.rank != 0 or x.kind == "bool":
+            raise Located(f"{what} must be a number or a float argument, not a tensor of "
+                          f"shape {tuple(x.shape)}", f"pass a scalar for {what}")
+        return to_expr(x.build(()))
+    if isinstance(x, bool) or not isinstance(x, (int, float, sp.Expr)):
+        raise Located(f"{what} must be a number or a float argument, got {x!r}")
+    return to_expr(x)
 
 
 def _float_operand(v, fname):
@@ -86,7 +101,7 @@ def where(b, cond, x, y):
 
 
 def power(b, x, p):
-    return elementwise(lambda u, v: u ** v, x, p)
+    return elementwise(ops.pow_, _float_operand(x, "power"), _float_operand(p, "power"))
 
 
 # -- reductions ------------------------------------------------------------------
@@ -103,18 +118,41 @@ def mean(b, x, axis=None, keepdims=False):
     return elementwise(lambda s: s / n, total)
 
 
+def _not_elementwise(fname, axis):
+    """max(x, 0.0) is a reduction over axis 0.0 in NumPy, not an elementwise maximum."""
+    if axis is not None and not isinstance(axis, (int, tuple)) or isinstance(axis, bool):
+        other = "maximum" if fname == "max" else "minimum"
+        raise Located(f"{fname}(x, {axis if not isinstance(axis, Value) else 'y'}): the second "
+                      f"argument of {fname} is the axis to reduce over",
+                      f"for the elementwise {other} of two values use {other}(x, y)")
+
+
 def max_(b, x, axis=None, keepdims=False):
+    _not_elementwise("max", axis)
     x = _float_operand(x, "max")
     return b.reduce(x, _axes(axis, x.rank), "max", keepdims, "maxval")
 
 
 def min_(b, x, axis=None, keepdims=False):
+    _not_elementwise("min", axis)
     x = _float_operand(x, "min")
     return b.reduce(x, _axes(axis, x.rank), "min", keepdims, "minval")
 
 
-def _shifted_rest(b, x, axes):
-    """(m, z, rest): m = max over axes, z = x - m, rest = sum of exp(z) but the first max.
+class _Shifted:
+    """The log-sum-exp family over `axes`, shifted by the max (keepdims values).
+
+    `shift` is the max m where it is finite, else 0 (as the eager adc.lang does, so that
+    rows with +-inf or NaN give what NumPy gives); `z` = x - shift; `log_norm` = log of
+    sum(exp(z)); `denominator` = sum(exp(z)).
+    """
+
+    def __init__(self, shift, z, log_norm, denominator):
+        self.shift, self.z, self.log_norm, self.denominator = shift, z, log_norm, denominator
+
+
+def _shifted_rest(b, x, axes) -> _Shifted:
+    """m = max over axes, z = x - m, rest = sum of exp(z) but the first max.
 
     Leaving the max element's exp(0) = 1 out of the sum lets every consumer use
     log1p(rest): log-sum-exp = m + log1p(rest) keeps full relative accuracy even when
@@ -126,6 +164,9 @@ def _shifted_rest(b, x, axes):
     exactly when the true gradient is. With z = x - m there, the paths through z and m
     would meet as -1 + (1 - e^-40), the cross-entropy gradient of logits [40, 0] at
     label 0, which rounds to 0 instead of -e^-40.
+
+    A row whose max is not finite (+-inf, NaN) is shifted by 0 and summed whole, with
+    log instead of log1p: its results are those of NumPy (inf, -inf or NaN).
     """
     m, arg = b.reduce(x, axes, "max", True, "shift", with_arg=True)
     strides = {}
@@ -134,19 +175,35 @@ def _shifted_rest(b, x, axes):
         strides[d] = stride
         stride = stride * size(x.shape[d])
 
+    def finite(idx):
+        return ops.isfinite(m.build(idx_at(idx, axes)))
+
+    def shift(idx):
+        return sp.Piecewise((m.build(idx_at(idx, axes)), finite(idx)), (sp.Integer(0), True))
+
     def is_first_max(idx):
         flat = sum((idx[d] * strides[d] for d in axes), sp.Integer(0))
-        return sp.Eq(flat, arg.build(idx_at(idx, axes)))
+        return sp.And(sp.Eq(flat, arg.build(idx_at(idx, axes))), finite(idx))
 
     def shifted(idx):
         return sp.Piecewise((sp.Integer(0), is_first_max(idx)),
-                            (x.build(idx) - m.build(idx_at(idx, axes)), True))
+                            (x.build(idx) - shift(idx), True))
     z = b.materialize(Value(x.shape, "float", shifted), "shifted")
 
     def others(idx):
         return sp.Piecewise((sp.Integer(0), is_first_max(idx)), (sp.exp(z.build(idx)), True))
     rest = b.reduce(Value(x.shape, "float", others), axes, "sum", True, "rest")
-    return m, z, rest
+    shape = rest.shape
+
+    def log_norm(idx):
+        r = rest.build(idx)
+        return sp.Piecewise((log1p(r), finite(idx)), (sp.log(r), True))
+
+    def denominator(idx):
+        r = rest.build(idx)
+        return sp.Piecewise((1 + r, finite(idx)), (r, True))
+    return _Shifted(Value(shape, "float", shift), z, Value(shape, "float", log_norm),
+                    Value(shape, "float", denominator))
 
 
 def idx_at(idx, axes):
@@ -157,8 +214,8 @@ def idx_at(idx, axes):
 def logsumexp(b, x, axis=None, keepdims=False):
     x = _float_operand(x, "logsumexp")
     axes = _axes(axis, x.rank)
-    m, _, rest = _shifted_rest(b, x, axes)
-    out = elementwise(lambda u, v: u + log1p(v), m, rest)
+    sh = _shifted_rest(b, x, axes)
+    out = elementwise(lambda u, v: u + v, sh.shift, sh.log_norm)
     return out if keepdims else squeeze(out, axes)
 
 
@@ -187,14 +244,14 @@ def axes_tuple(axes):
 
 def softmax(b, x, axis=-1):
     x = _float_operand(x, "softmax")
-    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
-    return elementwise(lambda u, w: sp.exp(u) / (1 + w), z, rest)
+    sh = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: sp.exp(u) / w, sh.z, sh.denominator)
 
 
 def log_softmax(b, x, axis=-1):
     x = _float_operand(x, "log_softmax")
-    _, z, rest = _shifted_rest(b, x, _axes(axis, x.rank))
-    return elementwise(lambda u, w: u - log1p(w), z, rest)
+    sh = _shifted_rest(b, x, _axes(axis, x.rank))
+    return elementwise(lambda u, w: u - w, sh.z, sh.log_norm)
 
 
 # -- losses ----------------------------------------------------------------------
@@ -214,11 +271,11 @@ def _labels(b, logits, labels, fname):
 
 def cross_entropy(b, logits, labels):
     logits, labels = _labels(b, logits, labels, "cross_entropy")
-    _, z, rest = _shifted_rest(b, logits, [1])
+    sh = _shifted_rest(b, logits, [1])
 
     def build(idx):
         i = idx[0]
-        return log1p(rest.build((i, sp.Integer(0)))) - z.build((i, labels.build((i,))))
+        return sh.log_norm.build((i, sp.Integer(0))) - sh.z.build((i, labels.build((i,))))
     return mean(b, Value((logits.shape[0],), "float", build))
 
 
@@ -233,7 +290,7 @@ def mse(b, pred, target):
 
 def multiclass_hinge(b, scores, labels, margin=1.0):
     scores, labels = _labels(b, scores, labels, "multiclass_hinge")
-    delta = to_expr(margin)
+    delta = _scalar(margin, "margin")
 
     def build(idx):
         i, j = idx
@@ -289,7 +346,7 @@ def contract(b: Builder, terms, operands, out_letters, hint="mm") -> Value:
     return b.view(out)
 
 
-_LETTERS = "abcdefgh"
+_LETTERS = "abcdefghijklmnopqrstuvwxy"   # z: the contracted axis of dot
 
 
 def matmul(b, x, y):
@@ -320,16 +377,33 @@ def _batch_operand(v: Value, batch, letters):
 
 
 def dot(b, x, y):
-    x, y = as_value(x), as_value(y)
+    """NumPy's dot: the last axis of x with the second-to-last of y (the only one if y
+    is 1-D); unlike @, the other axes of both are kept, not broadcast:
+    (2, 2, 3) . (2, 3, 4) is (2, 2, 2, 4)."""
+    x, y = _float_operand(x, "dot"), _float_operand(y, "dot")
     if x.rank == 0 or y.rank == 0:
         return elementwise(lambda u, v: u * v, x, y)
-    return matmul(b, x, y)
+    if x.rank + y.rank - 2 > len(_LETTERS) - 1:
+        raise Located(f"dot of ranks {x.rank} and {y.rank} has too many axes")
+    xs = _LETTERS[: x.rank - 1]
+    if y.rank == 1:
+        return contract(b, [xs + "z", "z"], [x, y], xs)
+    ys = _LETTERS[x.rank - 1: x.rank + y.rank - 2]
+    yt = ys[:-1] + "z" + ys[-1]
+    return contract(b, [xs + "z", yt], [x, y], xs + ys)
 
 
 def outer(b, x, y):
-    x, y = as_value(x), as_value(y)
+    """NumPy's outer: the inputs are flattened first (a scalar is one element)."""
+    x, y = (_flat(b, _float_operand(v, "outer")) for v in (x, y))
     return Value((x.shape[0], y.shape[0]), "float",
                  lambda idx: x.build((idx[0],)) * y.build((idx[1],)))
+
+
+def _flat(b, v: Value) -> Value:
+    if v.rank == 1:
+        return v
+    return reshape(b, v, (-1,)) if v.rank else expand_dims(v, [0])
 
 
 # -- shape ------------------------------------------------------------------------
@@ -353,12 +427,24 @@ def reshape(b, x, shape):
     total = _count(x.shape, range(x.rank))
     if sum(1 for s in shape if isinstance(s, int) and s == -1) > 1:
         raise Located("reshape: only one size may be -1")
+    for s in shape:
+        if isinstance(s, bool) or not (isinstance(s, int) or isinstance(s, sp.Expr)
+                                       and s.is_integer):
+            raise Located(f"reshape: sizes must be compile-time ints or sizes, got "
+                          f"{'a tensor' if isinstance(s, Value) else repr(s)}",
+                          "use int constants, dims or x.shape[i], and -1 for one inferred size")
+        if isinstance(s, int) and s < -1 or s == 0:
+            raise Located(f"reshape: size {s} is not allowed", "sizes are >= 1, or -1 once")
     known = sp.Integer(1)
     for s in shape:
         if not (isinstance(s, int) and s == -1):
             known *= size(s)
-    shape = [sp.simplify(total / known) if (isinstance(s, int) and s == -1) else size(s)
-             for s in shape]
+    inferred = sp.simplify(total / known)
+    if any(isinstance(s, int) and s == -1 for s in shape) and not inferred.is_integer:
+        raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} (size {total}) into "
+                      f"{tuple(shape)}: {total} is not a multiple of {known}",
+                      "the known sizes must divide the tensor's size")
+    shape = [inferred if (isinstance(s, int) and s == -1) else size(s) for s in shape]
     if sp.simplify(_count(shape, range(len(shape))) - total) != 0:
         raise Located(f"cannot reshape a tensor of shape {tuple(x.shape)} into {tuple(shape)}")
     prefix = 0
@@ -423,8 +509,11 @@ def _seq(xs, fname):
 
 
 def arange(b, n):
-    if not isinstance(n, int) and not isinstance(n, sp.Expr):
+    if isinstance(n, bool) or not (isinstance(n, int) or isinstance(n, sp.Expr)
+                                   and n.is_integer):
         raise Located("arange(n) needs a size: an int constant, a dim or x.shape[i]")
+    if isinstance(n, int) and n < 1:
+        raise Located(f"arange({n}) would be empty: adc needs every size to be at least 1")
     return Value((size(n),), "int", lambda idx: idx[0])
 
 
@@ -434,7 +523,7 @@ def _normalise(b, x, gamma, beta, eps, axes, channel_axis, fname):
     mu = mean(b, x, tuple(axes), keepdims=True)
     centred = b.materialize(elementwise(lambda u, v: u - v, x, mu), "centred")
     variance = mean(b, elementwise(lambda u: u ** 2, centred), tuple(axes), keepdims=True)
-    inv_std = b.materialize(elementwise(lambda v: 1 / sp.sqrt(v + to_expr(eps)), variance),
+    inv_std = b.materialize(elementwise(lambda v: 1 / sp.sqrt(v + _scalar(eps, "eps")), variance),
                             "inv_std")
     gamma, beta = as_value(gamma), as_value(beta)
     for name, p in (("gamma", gamma), ("beta", beta)):

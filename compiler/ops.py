@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.logic.boolalg import BooleanFunction
 
 __all__ = [
     "sigmoid", "softplus", "bce_with_logits", "sigmoid_minus", "relu", "leaky_relu", "elu",
-    "maximum", "minimum", "idiv", "HELPERS", "UNARY", "NUMPY_FUNCS",
+    "maximum", "minimum", "idiv", "power", "pow_", "isfinite", "HELPERS", "UNARY", "NUMPY_FUNCS",
 ]
 
 
@@ -121,6 +122,47 @@ class minimum(sp.Function):
         return _step(a <= b) if argindex == 1 else _step(a > b)
 
 
+class isfinite(BooleanFunction):
+    """True where x is neither infinite nor NaN (printed as math.isfinite)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sp.true if x.is_finite else sp.false
+        return None
+
+
+class power(sp.Function):
+    """x ** p for an exponent that is not a number (a tensor or a run-time argument).
+
+    The derivative rules are JAX's: d/dx = p * x**(p - 1), taken as 0 where p = 0 (not
+    0 * 0**-1); d/dp = log(x) * x**p, taken as 0 where x = 0 (the limit of x**p log x).
+    SymPy's own rule for x**p, p*x**p/x, is NaN at x = 0 for every p.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, p):
+        if p.is_Number:
+            return x ** p
+        return None
+
+    def fdiff(self, argindex=1):
+        x, p = self.args
+        if argindex == 1:
+            return sp.Piecewise((sp.Integer(0), sp.Eq(p, 0)), (p * power(x, p - 1), True))
+        return sp.Piecewise((sp.Integer(0), sp.Eq(x, 0)), (sp.log(x) * self, True))
+
+
+def pow_(x, p):
+    """`x ** p` of two scalar bodies: SymPy's Pow for a numeric exponent, else `power`."""
+    p = sp.sympify(p)
+    return x ** p if p.is_Number else power(x, p)
+
+
 class idiv(sp.Function):
     """Integer floor division of index expressions (printed as `a // b`)."""
 
@@ -170,7 +212,8 @@ HELPERS = {
     ),
     "relu": (
         "def relu(x):\n"
-        "    return x if x > 0 else 0.0\n"
+        "    # not x > 0: NaN passes through, as in NumPy's maximum(x, 0)\n"
+        "    return 0.0 if x <= 0 else x\n"
     ),
     "leaky_relu": (
         "def leaky_relu(x, slope):\n"
@@ -182,12 +225,12 @@ HELPERS = {
     ),
     "maximum": (
         "def maximum(a, b):\n"
-        "    # ties go to the first argument, like the gradient rule\n"
-        "    return a if a >= b else b\n"
+        "    # ties go to the first argument, like the gradient rule; NaN propagates\n"
+        "    return a if a >= b or a != a else b\n"
     ),
     "minimum": (
         "def minimum(a, b):\n"
-        "    return a if a <= b else b\n"
+        "    return a if a <= b or a != a else b\n"
     ),
 }
 
@@ -219,12 +262,12 @@ def _np_sigmoid_minus(z, y):
 
 def _np_maximum(a, b):
     import numpy as np
-    return np.where(a >= b, a, b)
+    return np.where((a >= b) | np.isnan(a), a, b)
 
 
 def _np_minimum(a, b):
     import numpy as np
-    return np.where(a <= b, a, b)
+    return np.where((a <= b) | np.isnan(a), a, b)
 
 
 def _numpy_funcs():
@@ -240,6 +283,8 @@ def _numpy_funcs():
         "maximum": _np_maximum,
         "minimum": _np_minimum,
         "idiv": lambda a, b: a // b,
+        "power": lambda x, p: np.power(np.asarray(x, dtype=float), p),
+        "isfinite": np.isfinite,
         "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
         "tan": np.tan, "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
         "Abs": np.abs, "sign": np.sign, "cosh": np.cosh, "sinh": np.sinh,

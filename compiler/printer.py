@@ -9,12 +9,27 @@ from . import ops
 _HELPER_FUNCS = set(ops.HELPERS)
 
 
-class KernelPrinter(PythonCodePrinter):
-    """PythonCodePrinter with tensor accesses, helper calls and plain float literals."""
+def helpers_used(programs) -> set:
+    """The scalar helper functions (sigmoid, relu, ...) the programs' bodies call."""
+    found = set()
+    for prog in programs:
+        for st in prog.stmts:
+            for f in sp.sympify(st.body).atoms(sp.Function):
+                if type(f).__name__ in _HELPER_FUNCS:
+                    found.add(type(f).__name__)
+    return found
 
-    def __init__(self, settings=None):
-        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=False))
-        self.used_helpers: set[str] = set()
+
+class KernelPrinter(PythonCodePrinter):
+    """PythonCodePrinter with tensor accesses, helper calls and plain float literals.
+
+    Strict: an expression it has no rule for raises instead of printing a comment.
+    `helpers` maps a helper's language name to its name in the module (see names.py).
+    """
+
+    def __init__(self, helpers=None, settings=None):
+        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=True))
+        self.helpers = dict(helpers or {})
 
     def _print_Indexed(self, expr):
         idx = ", ".join(self._print_index(i) for i in expr.indices)
@@ -41,7 +56,21 @@ class KernelPrinter(PythonCodePrinter):
             return f"1.0 / {self.parenthesize(base ** -exp, 0.5) if int(exp) != -1 else self.parenthesize(base, 100)}"
         if exp == sp.Rational(-1, 2):
             return f"1.0 / math.sqrt({self._print(base)})"
+        if exp.is_Number and float(exp) == 0.5:   # x ** 0.5 is sqrt in NumPy too (at -inf)
+            return f"math.sqrt({self._print(base)})"
         return super()._print_Pow(expr, rational=rational)
+
+    def _print_isfinite(self, expr):
+        return f"math.isfinite({self._print(expr.args[0])})"
+
+    def _print_power(self, expr):
+        return "**".join(self._power_operand(a) for a in expr.args)
+
+    def _power_operand(self, e) -> str:
+        """An operand of `**`, parenthesised unless atomic (`**` is right-associative)."""
+        text = self._print(e)
+        atomic = isinstance(e, (sp.Symbol, sp.Indexed)) or (e.is_Number and e >= 0)
+        return text if atomic else f"({text})"
 
     def _print_Mod(self, expr):
         a, b = expr.args
@@ -65,8 +94,7 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Function(self, expr):
         name = type(expr).__name__
         if name in _HELPER_FUNCS:
-            self.used_helpers.add(name)
-            return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            return f"{self.helpers.get(name, name)}({', '.join(self._print(a) for a in expr.args)})"
         return super()._print_Function(expr)
 
     def _print_Piecewise(self, expr):

@@ -1,25 +1,29 @@
-"""Schedule: statements -> blocks (fused loop nests and GEMM calls), plus allocations.
+"""Schedule: a program's statements -> blocks (fused loop nests and GEMM calls) + allocations.
 
-- A contraction `T[p, q] (+)= sum_r A[.., ..] * B[.., ..]` over plain indices is a GEMM
-  and becomes one `np.dot` on (possibly transposed) contiguous arrays.
-- Consecutive statements over the same free loops fuse into one loop nest when every
-  value the later ones read from the nest is read at the very index it was written.
-- The adjoint statements of one forward statement always share a nest.
-- A gradient buffer whose first write covers it exactly once is assigned, not zeroed
-  and accumulated.
+- A contraction `T[p, q] (+)= sum_r A[.., ..] * B[.., ..]` of whole arrays over plain
+  indices is a GEMM and becomes one `np.dot` on (possibly transposed) arrays.
+- Consecutive statements over the same free loops fuse into one loop nest when that
+  cannot change a result: a statement reads a value the nest writes only at the very
+  index that one thread/iteration wrote, and never writes what the nest reads.
+- A buffer whose first write visits every element exactly once (and is alone in its
+  nest) is assigned into `np.empty`; every other buffer starts as `np.zeros` and its
+  writes accumulate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from .ir import Origin, Stmt, accesses, is_plain_target, reads
+from .ir import Origin, Program, Stmt, accesses, is_plain_target
+from .values import same_size
 
 
 @dataclass
 class Nest:
-    """Loops shared by `items`; each item may still have reduction loops of its own."""
+    """Loops shared by `items`; each item may still have reduction loops of its own.
+
+    Items are statements (after `cse`, also its `Let` temporaries and `Reduction`s)."""
 
     loops: tuple
     items: list
@@ -37,12 +41,16 @@ class Gemm:
     tb: bool
     accumulate: bool
     origin: Origin | None
+    phase: str = "forward"
 
 
 @dataclass
 class Schedule:
+    """A program and the blocks that run it; `alloc`: tensor -> 'zeros' | 'empty' | 'gemm'."""
+
+    program: Program
     blocks: list
-    alloc: dict = field(default_factory=dict)   # tensor -> 'zeros' | 'empty' | 'gemm'
+    alloc: dict = field(default_factory=dict)
 
 
 def _plain_symbols(index) -> tuple | None:
@@ -52,8 +60,29 @@ def _plain_symbols(index) -> tuple | None:
     return None
 
 
+def spans(tensor, index, extents) -> bool:
+    """True when `tensor[index]` over loops of these extents visits every element once.
+
+    The index must be distinct loop symbols, one per axis, each looping over the whole
+    axis: `X[i, r]` with r < 3 reads only a slice of a (N, 6) array.
+    """
+    idx = _plain_symbols(index)
+    if idx is None or len(idx) != tensor.rank:
+        return False
+    return all(s in extents and same_size(extents[s], n) for s, n in zip(idx, tensor.shape))
+
+
+def covers(st: Stmt, tensor) -> bool:
+    """True when one run of `st` writes every element of its target exactly once."""
+    if tensor.rank == 0:
+        return not st.loops and not (st.accumulate and st.rloops)
+    if st.accumulate and st.rloops:
+        return False
+    return len(st.loops) == tensor.rank and spans(tensor, st.target_index, dict(st.loops))
+
+
 def as_gemm(st: Stmt, tensors) -> Gemm | None:
-    """Recognise a GEMM- or GEMV-shaped contraction."""
+    """Recognise a GEMM- or GEMV-shaped contraction of whole arrays."""
     if st.argmax or st.reduce not in ("sum", "none") or tensors[st.target].rank == 0:
         return None
     if not st.accumulate and (st.reduce != "sum" or not is_plain_target(st)):
@@ -72,114 +101,139 @@ def as_gemm(st: Stmt, tensors) -> Gemm | None:
         return None
     (r,) = reduced
     fa, fb = factors
-    if target[0] not in fb.indices and target[0] in fa.indices:
-        pass
-    elif target[0] in fb.indices:
+    if target[0] in fb.indices:
         fa, fb = fb, fa
-    else:
+    elif target[0] not in fa.indices:
         return None
     ia, ib = _plain_symbols(fa.indices), _plain_symbols(fb.indices)
     if ia is None or ib is None:
         return None
+    # np.dot reads whole arrays: every operand and the target must span its tensor
+    extents = dict(st.all_loops)
+    for t, idx in ((tensors[st.target], st.target_index), (tensors[str(fa.base)], ia),
+                   (tensors[str(fb.base)], ib)):
+        if not spans(t, idx, extents):
+            return None
     if len(target) == 2:
         p, q = target
         if set(ia) != {p, r} or set(ib) != {r, q}:
             return None
         return Gemm(st.target, str(fa.base), ia != (p, r), str(fb.base), ib != (r, q),
-                    st.accumulate, st.origin)
+                    st.accumulate, st.origin, st.phase)
     (p,) = target
     if set(ia) != {p, r} or ib != (r,):
         return None
     return Gemm(st.target, str(fa.base), ia != (p, r), str(fb.base), False,
-                st.accumulate, st.origin)
+                st.accumulate, st.origin, st.phase)
 
 
-def _fusable(nest: Nest, st: Stmt, written: dict) -> bool:
-    if st.loops != nest.loops or not st.loops or not is_plain_target(st):
-        return False
-    for acc in accesses(st.body):
-        name = str(acc.base)
-        if name in written and tuple(acc.indices) != written[name]:
+class _Open:
+    """The nest being filled, with what it has written and read so far."""
+
+    def __init__(self, st: Stmt):
+        self.nest = Nest(st.loops, [], st.origin)
+        self.writes: dict[str, list] = {}     # tensor -> [(index, plain and owned)]
+        self.reads: set = set()
+        self.accumulates: dict[str, bool] = {}
+        self.add(st)
+
+    def add(self, st: Stmt):
+        self.nest.items.append(st)
+        owned = is_plain_target(st)
+        for name, index in ((st.target, tuple(st.target_index)),) + \
+                (((st.argmax, tuple(st.target_index)),) if st.argmax else ()):
+            self.writes.setdefault(name, []).append((index, owned))
+            self.accumulates[name] = self.accumulates.get(name, True) and st.accumulate \
+                and name == st.target
+        self.reads |= _read_names(st)
+
+    def accepts(self, st: Stmt) -> bool:
+        if st.loops != self.nest.loops:
             return False
+        if not st.loops:
+            return True           # one element each, in program order
+        if not st.accumulate and not is_plain_target(st):
+            return False          # piecewise writers (padding, concatenate) stand alone
+        plain = tuple(s for s, _ in st.loops)
+        for acc in _read_accesses(st):
+            name = str(acc.base)
+            for index, owned in self.writes.get(name, ()):
+                if not owned or index != plain or tuple(acc.indices) != plain:
+                    return False  # another iteration writes it: not complete yet
+        targets = [st.target] + ([st.argmax] if st.argmax else [])
+        for name in targets:
+            if name in self.reads:
+                return False      # an earlier statement of the nest reads it
+            if name in self.writes and not (st.accumulate and self.accumulates[name]):
+                return False
+        return True
+
+
+def _read_accesses(st: Stmt) -> list:
+    found = list(accesses(st.body))
     for ix in st.target_index:
-        if any(str(a.base) in written for a in accesses(sp.sympify(ix))):
-            return False
-    return True
+        found += accesses(sp.sympify(ix))
+    return found
 
 
-def schedule_forward(stmts, tensors) -> Schedule:
-    """Blocks for the forward statements."""
-    blocks, alloc = [], {}
-    nest, written = None, {}
-    for st in stmts:
-        gemm = as_gemm(st, tensors)
+def _read_names(st: Stmt) -> set:
+    return {str(a.base) for a in _read_accesses(st)}
+
+
+def schedule(prog: Program) -> Schedule:
+    """Blocks and allocations for any program (forward, vjp, jvp, hvp)."""
+    blocks, current = [], None
+    for st in prog.stmts:
+        gemm = as_gemm(st, prog.tensors)
         if gemm:
             blocks.append(gemm)
-            alloc[st.target] = "gemm"
-            nest = None
+            current = None
+        elif current is not None and current.accepts(st):
+            current.add(st)
+        else:
+            current = _Open(st)
+            blocks.append(current.nest)
+    return _allocate(Schedule(prog, blocks))
+
+
+def _allocate(sched: Schedule) -> Schedule:
+    """np.empty for buffers whose first write covers them (that write becomes `=`),
+    np.zeros for the rest; arguments are never allocated."""
+    prog = sched.program
+    inputs = {a.ident for a in prog.args if a.is_tensor}
+    alloc, blocks = {}, []
+    for block in sched.blocks:
+        if isinstance(block, Gemm):
+            if block.target not in alloc and block.target not in inputs:
+                alloc[block.target] = "gemm"
+                block = replace(block, accumulate=False)
+            blocks.append(block)
             continue
-        alloc.setdefault(st.target, "zeros" if tensors[st.target].zero_init else "empty")
-        if st.argmax:
-            alloc[st.argmax] = "empty"
-        if nest is not None and _fusable(nest, st, written) and st.target not in written:
-            nest.items.append(st)
-        else:
-            nest = Nest(st.loops, [st], st.origin)
-            written = {}
-            blocks.append(nest)
-        if is_plain_target(st):
-            written[st.target] = tuple(st.target_index)
-        else:
-            nest = None   # piecewise writers (padding, concatenate) stand alone
-    return Schedule(blocks, alloc)
-
-
-def schedule_backward(stmts, groups, tensors) -> Schedule:
-    """Blocks for the adjoint statements (one nest per forward statement)."""
-    blocks, alloc, written = [], {}, set()
-    pos = 0
-    while pos < len(stmts):
-        end = pos
-        while end < len(stmts) and groups[end] == groups[pos]:
-            end += 1
-        rest = []
-        for st in stmts[pos:end]:
-            gemm = as_gemm(st, tensors)
-            if gemm:
-                if st.target not in written:
-                    gemm.accumulate = False
-                    alloc[st.target] = "gemm"
-                written.add(st.target)
-                blocks.append(gemm)
-            else:
-                rest.append(st)
-        if rest:
-            items = []
-            for st in rest:
-                first = st.target not in written
-                alone = sum(1 for o in rest if o.target == st.target) == 1
-                covers = _plain_symbols(st.target_index) is not None and \
-                    set(_plain_symbols(st.target_index)) == {s for s, _ in st.loops}
-                if first and alone and covers and tensors[st.target].rank > 0:
+        items = []
+        for st in block.items:
+            for name in (st.target, st.argmax):
+                if name is None or name in alloc or name in inputs:
+                    continue
+                alone = sum(1 for o in block.items if name in (o.target, o.argmax)) == 1
+                if name == st.target and alone and covers(st, prog.tensors[name]):
+                    alloc[name] = "empty"
                     st = st.with_(accumulate=False)
-                    alloc[st.target] = "empty"
-                elif first:
-                    alloc[st.target] = "zeros"
-                items.append(st)
-            for st in rest:
-                written.add(st.target)
-            blocks.append(Nest(rest[0].loops, items, rest[0].origin))
-        pos = end
-    return Schedule(blocks, alloc)
+                else:
+                    alloc[name] = "empty" if name == st.argmax else "zeros"
+            items.append(st)
+        blocks.append(Nest(block.loops, items, block.origin))
+    return Schedule(prog, blocks, alloc)
 
 
-def saved_for_backward(forward_names, backward: Schedule) -> list:
-    """Forward tensors the backward pass reads, in first-use order."""
+def saved_for_backward(sched: Schedule) -> list:
+    """Forward tensors that backward statements read (what reverse mode keeps), in order."""
+    prog = sched.program
+    forward = {st.target for st in prog.stmts if st.phase == "forward"} | \
+        {st.argmax for st in prog.stmts if st.phase == "forward" and st.argmax}
     out = []
-    for block in backward.blocks:
-        names = ([block.a, block.b] if isinstance(block, Gemm)
-                 else [n for st in block.items for n in sorted(reads(st))])
-        for n in names:
-            if n in forward_names and n not in out:
-                out.append(n)
+    for st in prog.stmts:
+        if st.phase != "forward":
+            for name in sorted(_read_names(st)):
+                if name in forward and name not in out:
+                    out.append(name)
     return out

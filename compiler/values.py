@@ -14,20 +14,7 @@ import sympy as sp
 
 from .errors import Located
 from .ir import Origin, Stmt, Tensor, access
-from .ops import HELPERS
-
-FREE_NAMES = ("i", "j", "k", "l", "m", "n", "o", "p")
-REDUCE_NAMES = ("r", "s", "t", "u", "v", "w", "q", "z")
-# Names the generated code uses itself; a tensor never takes one of them.
-CODEGEN_NAMES = {"np", "math", "njit", "prange", "range", "abs", "max", "min", "sum", "len",
-                 "dtype", "acc", "best", "arg", "value", "namedtuple", "sigmoid", "softplus",
-                 "relu", "leaky_relu", "elu", "maximum", "minimum", "float", "int",
-                 "bce_with_logits",
-                 # CUDA kernels and launchers
-                 "cuda", "real", "common", "k", "sizes", "thread", "lane", "flat", "rem",
-                 "partial", "partial_arg", "step", "SimpleNamespace", "float32", "float64",
-                 "int64"} | set(HELPERS)   # every scalar helper the kernels may call
-
+from .names import Namer, loop_symbols
 
 def size(x) -> sp.Expr:
     """A size (int, SymPy expression) as a SymPy expression."""
@@ -43,6 +30,10 @@ def to_expr(x) -> sp.Expr:
     if isinstance(x, bool):
         return sp.true if x else sp.false
     if isinstance(x, int):
+        if not -2 ** 63 <= x < 2 ** 63:
+            raise Located(f"the integer {x if abs(x) < 10 ** 30 else '(%d digits)' % len(str(abs(x)))}"
+                          " does not fit in 64 bits, which adc computes with",
+                          "use a float constant, e.g. 1e30")
         return sp.Integer(x)
     if isinstance(x, float):
         return sp.Float(x)
@@ -128,29 +119,17 @@ class Builder:
         self.stmts: list[Stmt] = []
         self.origin: Origin | None = None
         self.index_bounds: list = []
-        self._reserved = set(reserved)
-        self.free_names = [n for n in FREE_NAMES if n not in self._reserved]
-        self.reduce_names = [n for n in REDUCE_NAMES if n not in self._reserved]
-        self._reserved |= set(FREE_NAMES) | set(REDUCE_NAMES)
+        self._avoid = set(reserved)    # loop indices skip the file's own names
+        self._names = Namer()
 
     # -- names and loops -------------------------------------------------
     def fresh_name(self, hint: str) -> str:
-        """A tensor name based on `hint`, unique and distinct from loop index names."""
-        taken = set(self.free_names) | set(self.reduce_names) | CODEGEN_NAMES
-        base = hint + "_" if hint in taken or hint.startswith("tmp") else hint
-        name, k = base, 1
-        while name in self.tensors:
-            k += 1
-            name = f"{base}_{k}"
-        return name
+        """A tensor name based on `hint`, unique among this entry point's tensors."""
+        return self._names.fresh(hint)
 
     def loop_symbols(self, extents, reduce=False) -> tuple:
-        names = self.reduce_names if reduce else self.free_names
-        out = []
-        for d, ext in enumerate(extents):
-            nm = names[d] if d < len(names) else f"{names[0]}{d}"
-            out.append((sp.Symbol(nm, integer=True), size(ext)))
-        return tuple(out)
+        syms = loop_symbols(len(extents), reduced=reduce, avoid=self._avoid)
+        return tuple((s, size(ext)) for s, ext in zip(syms, extents))
 
     # -- tensors -----------------------------------------------------------
     def add_tensor(self, name, shape, kind="float", role="temp", zero_init=False) -> Tensor:

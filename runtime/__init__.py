@@ -8,9 +8,13 @@
   standardisation, seeded mini-batches
 - `trainer`: the Trainer (epochs, validation, early stopping, weight decay, metrics,
   checkpoints, resume) and the `logits` convention for accuracy
-- `checkpoint`, `plotting`: atomic checkpoints and history files, the learning-curve PNG
+- `checkpoint`, `plotting`: atomic checkpoints and history files (stale temporaries of a
+  killed write removed), the learning-curve PNG
+- `resume`: every field of a checkpoint checked against the run before it is loaded
+- `errors`: `RunError` and its subclasses, which `adc train` reports without a traceback
 - `session`: one `adc train` run end to end
-- `gradcheck`: gradients against central finite differences
+- `gradcheck`: the compiled module against the eager NumPy run: values, and gradients,
+  JVPs and HVPs against central finite differences of the eager run (`adc check`)
 
 The submodules are imported on demand (`from adc.runtime import trainer`), so
 `import adc.runtime` stays cheap.

@@ -13,8 +13,10 @@ Arrays are matched to the loss's `Data`/`Index` arguments by name. Sources:
 
 A feature array whose rows hold the right number of values is reshaped to the declared
 shape, so a flat (N, 64) digits `X` feeds a conv net declared `Data[N, 1, 8, 8]`.
-Everything is checked before training starts: `check_arrays` raises `DataError` naming
-the array and the problem (missing, wrong shape, non-finite values, labels out of range).
+Everything is checked before training starts: a file that cannot be read (truncated,
+corrupt, not UTF-8, ragged rows) and `check_arrays` raise `DataError` naming the file or
+array and the problem (missing, no rows, wrong shape, non-finite values, labels out of
+range).
 """
 from __future__ import annotations
 
@@ -24,12 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checkpoint import load_npz, os_error_text
+from .errors import DataError
+
 BUILTIN = ("digits", "iris", "breast_cancer", "wine")
 TEST_SUFFIX = "_test"
-
-
-class DataError(ValueError):
-    """Data that does not fit the model; the message names the array and the problem."""
 
 
 # ---- what the model expects ----
@@ -86,32 +87,50 @@ def load_builtin(name: str) -> tuple[dict, dict]:
 
 
 def _load_npz(path: str) -> tuple[dict, dict | None]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} as an .npz file: {exc}") from None
+    arrays = load_npz(path, "a readable .npz data file", DataError)
     test = {k[:-len(TEST_SUFFIX)]: v for k, v in arrays.items() if k.endswith(TEST_SUFFIX)}
     train = {k: v for k, v in arrays.items() if not k.endswith(TEST_SUFFIX)}
     return train, test or None
 
 
-def _load_csv(path: str, spec: ModelSpec) -> dict:
+def _read_csv_rows(path: str) -> list:
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return list(csv.reader(f))
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    if len(rows) < 2:
+        raise DataError(f"cannot read {path}: {os_error_text(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _csv_table(path: str, rows: list) -> np.ndarray:
+    """The data rows as floats (an empty value is NaN); line numbers count the header."""
+    width = len(rows[0])
+    table = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != width:
+            raise DataError(f"{path}, line {line}: {len(row)} values, but the header has "
+                            f"{width} (is the file truncated?)")
+        try:
+            table.append([float(v) if v.strip() else np.nan for v in row])
+        except ValueError as exc:
+            raise DataError(f"{path}, line {line}: every value must be a number "
+                            f"({exc})") from None
+    if not table:
+        raise DataError(f"{path}: a CSV file needs a header row and at least one data row")
+    return np.array(table, dtype=np.float64)
+
+
+def _load_csv(path: str, spec: ModelSpec) -> dict:
+    rows = _read_csv_rows(path)
+    if not rows:
         raise DataError(f"{path}: a CSV file needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    try:
-        table = np.array([[float(v) if v.strip() else np.nan for v in row]
-                          for row in rows[1:] if row], dtype=np.float64)
-    except ValueError as exc:
-        raise DataError(f"{path}: every value must be a number ({exc})") from None
-    if table.ndim != 2 or table.shape[1] != len(header):
-        raise DataError(f"{path}: every row must have {len(header)} values, like the header")
+    table = _csv_table(path, rows)
     arrays = {h: table[:, j] for j, h in enumerate(header) if h in spec.inputs}
     rest = [j for j, h in enumerate(header) if h not in spec.inputs]
     unmatched = [n for n in spec.inputs if n not in arrays]
@@ -124,12 +143,17 @@ def load_data(source: str, spec: ModelSpec) -> tuple[dict, dict | None]:
     """(arrays, test arrays or None) from a built-in dataset name or an .npz/.csv file."""
     if source in BUILTIN:
         return load_builtin(source)
-    if not os.path.exists(source):
+    if not os.path.lexists(source):
         raise DataError(f"no data file '{source}' and no built-in dataset of that name "
                         f"(built-in: {', '.join(BUILTIN)})")
     ext = os.path.splitext(source)[1].lower()
+    if os.path.isdir(source):
+        raise DataError(f"{source} is a folder, not a data file")
     if ext == ".npz":
-        return _load_npz(source)
+        try:
+            return _load_npz(source)
+        except FileNotFoundError:     # a dangling link
+            raise DataError(f"cannot read {source}: no such file") from None
     if ext == ".csv":
         return _load_csv(source, spec), None
     raise DataError(f"{source}: data files must be .npz or .csv, got '{ext or 'no extension'}'")
@@ -197,7 +221,7 @@ def _as_labels(name, array, arg, where):
 def check_arrays(arrays: dict, spec: ModelSpec, where="data") -> dict:
     """The model's inputs from `arrays`, converted (float64 / int64), shaped and checked.
 
-    Raises DataError naming the array: missing, not numeric, non-finite, wrong shape,
+    Raises DataError naming the array: missing, not numeric, non-finite, no rows, wrong shape,
     labels that are not integers or out of range, or a number of rows that disagrees
     with another array's (both are shapes bound to the same size name).
     """
@@ -216,9 +240,17 @@ def check_arrays(arrays: dict, spec: ModelSpec, where="data") -> dict:
             array = _as_labels(name, array, arg, where)
         else:
             array = array.astype(np.float64)
-        out[name] = np.ascontiguousarray(_conform_shape(name, array, arg["shape"], spec,
-                                                        sizes, where))
+        array = _conform_shape(name, array, arg["shape"], spec, sizes, where)
+        _check_has_rows(name, array, arg["shape"], where)
+        out[name] = np.ascontiguousarray(array)
     return out
+
+
+def _check_has_rows(name, array, declared, where):
+    """A per-sample array (first size symbolic, like N) needs at least one row."""
+    if declared and isinstance(declared[0], str) and array.shape[0] == 0:
+        raise DataError(f"{where}: array '{name}' has no rows (shape "
+                        f"{_shape_text(array.shape)}); training needs at least one sample")
 
 
 def n_samples(arrays: dict) -> int:

@@ -18,53 +18,76 @@ compiled value-and-grad of the whole training set.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.optimize
 from numba import njit
 
+from .errors import OptimizerStateError
+
 # ---- the fused update loops (one call per parameter, on flat views) ----
+# Each returns how many of the updated values are NaN or infinite (0 in a healthy run),
+# counted in the same loop: divergence is noticed at the step it happens, at no extra
+# pass over memory. Numba does not check bounds: `_check_buffers` does, before the call.
 
 
 @njit(cache=True)
 def _sgd_kernel(p, g, lr, l2):
+    bad = 0
     for i in range(p.size):
         p[i] -= lr * (g[i] + l2 * p[i])
+        bad += not math.isfinite(p[i])
+    return bad
 
 
 @njit(cache=True)
 def _momentum_kernel(p, g, v, lr, l2, mu):
+    bad = 0
     for i in range(p.size):
         v[i] = mu * v[i] - lr * (g[i] + l2 * p[i])
         p[i] += v[i]
+        bad += not math.isfinite(p[i])
+    return bad
 
 
 @njit(cache=True)
 def _nesterov_kernel(p, g, v, lr, l2, mu):
+    bad = 0
     for i in range(p.size):
         v_prev = v[i]
         v[i] = mu * v[i] - lr * (g[i] + l2 * p[i])
         p[i] += -mu * v_prev + (1.0 + mu) * v[i]
+        bad += not math.isfinite(p[i])
+    return bad
 
 
 @njit(cache=True)
 def _adagrad_kernel(p, g, c, lr, l2, eps):
+    bad = 0
     for i in range(p.size):
         gi = g[i] + l2 * p[i]
         c[i] += gi * gi
         p[i] -= lr * gi / (np.sqrt(c[i]) + eps)
+        bad += not math.isfinite(p[i])
+    return bad
 
 
 @njit(cache=True)
 def _rmsprop_kernel(p, g, c, lr, l2, rho, eps):
+    bad = 0
     for i in range(p.size):
         gi = g[i] + l2 * p[i]
         c[i] = rho * c[i] + (1.0 - rho) * gi * gi
         p[i] -= lr * gi / (np.sqrt(c[i]) + eps)
+        bad += not math.isfinite(p[i])
+    return bad
 
 
 @njit(cache=True)
 def _adam_kernel(p, g, m, v, lr, l2, beta1, beta2, eps, correction1, correction2, decay):
     # correction_k = 1 - beta_k**t, computed once per step outside the loop
+    bad = 0
     for i in range(p.size):
         gi = g[i] + l2 * p[i]
         m[i] = beta1 * m[i] + (1.0 - beta1) * gi
@@ -72,30 +95,58 @@ def _adam_kernel(p, g, m, v, lr, l2, beta1, beta2, eps, correction1, correction2
         m_hat = m[i] / correction1
         v_hat = v[i] / correction2
         p[i] -= lr * (m_hat / (np.sqrt(v_hat) + eps) + decay * p[i])
+        bad += not math.isfinite(p[i])
+    return bad
 
 
-def _flat(array):
-    """A 1-D view of a C-contiguous array (0-d included), so the kernels write through."""
-    flat = array.reshape(-1)
-    if not np.shares_memory(flat, array):
-        raise ValueError("parameters must be C-contiguous arrays to be updated in place")
-    return flat
+def _describe(array) -> str:
+    if not isinstance(array, np.ndarray):
+        return f"a {type(array).__name__}, not an array"
+    layout = "" if array.flags.c_contiguous else "non-contiguous "
+    access = "" if array.flags.writeable else "read-only "
+    return f"a {access}{layout}{array.dtype} array of shape {array.shape}"
 
 
-def _grad_flat(g, dtype):
-    return np.ascontiguousarray(g, dtype=dtype).reshape(-1)
+def _fits(array, shape, dtype) -> bool:
+    """Safe for a fused kernel: an ndarray of exactly `shape` and `dtype`, C-contiguous
+    and writeable (so a flat view writes through and every index is in bounds)."""
+    return (isinstance(array, np.ndarray) and array.shape == shape and array.dtype == dtype
+            and array.flags.c_contiguous and array.flags.writeable)
+
+
+def _param_flat(name, p):
+    """A 1-D view of a parameter (0-d included), so the kernels write through."""
+    if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and _fits(p, p.shape, p.dtype)):
+        raise OptimizerStateError(f"parameter '{name}' is {_describe(p)}; the optimiser "
+                                  "updates writeable C-contiguous float arrays in place")
+    return p.reshape(-1)
+
+
+def _grad_flat(name, g, p):
+    g = np.asarray(g)
+    if g.shape != p.shape:
+        raise OptimizerStateError(f"the gradient of '{name}' has shape {g.shape}, but the "
+                                  f"parameter has shape {p.shape}")
+    return np.ascontiguousarray(g, dtype=p.dtype).reshape(-1)
 
 
 class Optimizer:
-    """Base class: per-parameter state slots, a step counter, and a state dict."""
+    """Base class: per-parameter state slots, a step counter, and a state dict.
+
+    Every slot of a parameter `p` is a flat C-contiguous array of `p.size` values of
+    `p.dtype`; `step` checks this (and the gradient's shape) before each fused kernel
+    runs, since Numba does not check bounds.
+    """
 
     name = "optimizer"
     slots: tuple = ()
+    nonnegative: tuple = ()            # slots that hold sums of squares
     full_batch = False
 
     def __init__(self):
         self.t = 0                      # steps taken (Adam's bias correction uses it)
         self.state: dict = {}           # param name -> {slot: array}
+        self.loaded_from = None         # the file load_state_dict read, for messages
 
     def hyper(self) -> dict:
         """The hyper-parameters, as checkpoints record them."""
@@ -104,19 +155,43 @@ class Optimizer:
     def _slots_for(self, name, p):
         if name not in self.state:
             self.state[name] = {s: np.zeros(p.size, p.dtype) for s in self.slots}
-        return self.state[name]
+        slots = self.state[name]
+        for slot in self.slots:
+            if slot not in slots:
+                raise OptimizerStateError(f"parameter '{name}' has no optimizer slot "
+                                          f"'{slot}'{self._origin()}")
+            if not _fits(slots[slot], (p.size,), p.dtype):
+                raise OptimizerStateError(
+                    f"optimizer slot '{name}/{slot}'{self._origin()} is "
+                    f"{_describe(slots[slot])}, but parameter '{name}' needs a writeable "
+                    f"contiguous {p.dtype} array of shape ({p.size},)")
+        return slots
 
-    def step(self, params: dict, grads, lr: float, l2: dict | None = None):
-        """One update of every parameter in place; `l2[name]` is its L2 coefficient."""
-        self.t += 1
+    def _origin(self) -> str:
+        return f" (loaded from {self.loaded_from})" if self.loaded_from else ""
+
+    def step(self, params: dict, grads, lr: float, l2: dict | None = None) -> dict:
+        """One update of every parameter in place; `l2[name]` is its L2 coefficient.
+
+        Every buffer is checked before the first kernel runs, so a step that raises
+        OptimizerStateError has changed nothing. Returns {name: how many values are now
+        NaN or infinite} for the parameters that have any (empty in a healthy run).
+        """
         l2 = l2 or {}
+        work = []
         for name, p in params.items():
-            g = _grad_flat(getattr(grads, name) if not isinstance(grads, dict)
-                           else grads[name], p.dtype)
-            self._update(_flat(p), g, self._slots_for(name, p), float(lr),
-                         float(l2.get(name, 0.0)))
+            g = getattr(grads, name) if not isinstance(grads, dict) else grads[name]
+            work.append((name, _param_flat(name, p), _grad_flat(name, g, p),
+                         self._slots_for(name, p)))
+        self.t += 1
+        bad = {}
+        for name, p, g, slots in work:
+            count = self._update(p, g, slots, float(lr), float(l2.get(name, 0.0)))
+            if count:
+                bad[name] = int(count)
+        return bad
 
-    def _update(self, p, g, slots, lr, l2):
+    def _update(self, p, g, slots, lr, l2) -> int:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -127,20 +202,65 @@ class Optimizer:
                 out[f"{name}/{slot}"] = array
         return out
 
-    def load_state_dict(self, arrays: dict):
-        self.t = int(arrays["t"])
-        self.state = {}
+    def load_state_dict(self, arrays: dict, source: str | None = None):
+        """The state `state_dict` gave; `source` (a file name) goes into messages.
+
+        Checks the form (a whole step count `t` >= 0, keys `name/slot` with this
+        optimiser's slot names); `check_state` checks the arrays against the parameters.
+        """
+        t = arrays.get("t")
+        if not (isinstance(t, np.ndarray) and t.shape == () and t.dtype.kind in "iu"
+                and int(t) >= 0):
+            found = "nothing" if t is None else _describe(t)
+            raise OptimizerStateError(f"the optimizer step count 't' must be a whole number "
+                                      f">= 0, found {found}")
+        state: dict = {}
         for key, array in arrays.items():
-            if key != "t":
-                name, slot = key.rsplit("/", 1)
-                self.state.setdefault(name, {})[slot] = np.array(array)
+            if key == "t":
+                continue
+            name, _, slot = key.rpartition("/")
+            if not name or slot not in self.slots:
+                known = ", ".join(self.slots) or "none"
+                raise OptimizerStateError(f"'{key}' is not a slot of the {self.name} "
+                                          f"optimizer (its slots: {known})")
+            state.setdefault(name, {})[slot] = np.array(array)
+        self.t, self.state, self.loaded_from = int(t), state, source
+
+    def check_state(self, params: dict, complete: bool):
+        """Raise OptimizerStateError unless every slot belongs to a parameter, fits it
+        (shape, dtype) and holds finite values (sums of squares: >= 0); with `complete`,
+        every parameter must have all its slots (true after the first step)."""
+        for name in self.state:
+            if name not in params:
+                raise OptimizerStateError(f"the optimizer state has slots for '{name}', "
+                                          "which is not a parameter of the model")
+        for name, p in params.items():
+            slots = self.state.get(name)
+            if slots is None:
+                if complete and self.slots:
+                    raise OptimizerStateError(f"the optimizer state has no slots for "
+                                              f"parameter '{name}'")
+                continue
+            self._slots_for(name, p)
+            for slot in self.slots:
+                _check_slot_values(name, slot, slots[slot], slot in self.nonnegative)
+
+
+def _check_slot_values(name, slot, array, nonnegative):
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise OptimizerStateError(f"optimizer slot '{name}/{slot}' holds "
+                                  f"{int((~finite).sum())} NaN or infinite values")
+    if nonnegative and (array < 0).any():
+        raise OptimizerStateError(f"optimizer slot '{name}/{slot}' holds negative values "
+                                  f"(it is a running sum of squares)")
 
 
 class SGD(Optimizer):
     name = "sgd"
 
     def _update(self, p, g, slots, lr, l2):
-        _sgd_kernel(p, g, lr, l2)
+        return _sgd_kernel(p, g, lr, l2)
 
 
 class Momentum(Optimizer):
@@ -155,19 +275,20 @@ class Momentum(Optimizer):
         return {"momentum": self.momentum}
 
     def _update(self, p, g, slots, lr, l2):
-        _momentum_kernel(p, g, slots["v"], lr, l2, self.momentum)
+        return _momentum_kernel(p, g, slots["v"], lr, l2, self.momentum)
 
 
 class Nesterov(Momentum):
     name = "nesterov"
 
     def _update(self, p, g, slots, lr, l2):
-        _nesterov_kernel(p, g, slots["v"], lr, l2, self.momentum)
+        return _nesterov_kernel(p, g, slots["v"], lr, l2, self.momentum)
 
 
 class AdaGrad(Optimizer):
     name = "adagrad"
     slots = ("cache",)
+    nonnegative = ("cache",)
 
     def __init__(self, eps=1e-8):
         super().__init__()
@@ -177,12 +298,13 @@ class AdaGrad(Optimizer):
         return {"eps": self.eps}
 
     def _update(self, p, g, slots, lr, l2):
-        _adagrad_kernel(p, g, slots["cache"], lr, l2, self.eps)
+        return _adagrad_kernel(p, g, slots["cache"], lr, l2, self.eps)
 
 
 class RMSProp(Optimizer):
     name = "rmsprop"
     slots = ("cache",)
+    nonnegative = ("cache",)
 
     def __init__(self, rho=0.99, eps=1e-8):
         super().__init__()
@@ -192,12 +314,13 @@ class RMSProp(Optimizer):
         return {"rho": self.rho, "eps": self.eps}
 
     def _update(self, p, g, slots, lr, l2):
-        _rmsprop_kernel(p, g, slots["cache"], lr, l2, self.rho, self.eps)
+        return _rmsprop_kernel(p, g, slots["cache"], lr, l2, self.rho, self.eps)
 
 
 class Adam(Optimizer):
     name = "adam"
     slots = ("m", "v")
+    nonnegative = ("v",)
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
@@ -212,8 +335,8 @@ class Adam(Optimizer):
     def _update(self, p, g, slots, lr, l2):
         c1 = 1.0 - self.beta1 ** self.t
         c2 = 1.0 - self.beta2 ** self.t
-        _adam_kernel(p, g, slots["m"], slots["v"], lr, l2, self.beta1, self.beta2,
-                     self.eps, c1, c2, self._decay())
+        return _adam_kernel(p, g, slots["m"], slots["v"], lr, l2, self.beta1, self.beta2,
+                            self.eps, c1, c2, self._decay())
 
 
 class AdamW(Adam):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .checkpoint import atomic_write
+from .checkpoint import write_file
 
 SIZE_INCHES = (10, 4)
 DPI = 100          # so the PNG is 1000 x 400 pixels
@@ -43,4 +43,4 @@ def plot_history(history: list, path: str, title: str = "") -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI))
+    return write_file(path, lambda f: fig.savefig(f, format="png", dpi=DPI), "plot")

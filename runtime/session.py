@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field
 
 from . import data as data_mod
-from .checkpoint import write_history
+from .checkpoint import os_error_text, remove_stale_temporaries, write_history
+from .errors import WriteError
 from .initializers import follow_activations, init_params
 from .optimizers import DEFAULT_LR, make_optimizer
 from .plotting import plot_history
@@ -55,6 +56,43 @@ def module_path(model: str, out_dir: str) -> str:
     return os.path.join(out_dir, os.path.splitext(os.path.basename(model))[0] + "_adc.py")
 
 
+def _same_file(a: str, b: str) -> bool:
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _refuse_to_overwrite_inputs(paths: dict, opts: RunOptions):
+    """A checkpoint, history or plot path that is the model or the data file would
+    destroy it at the end of the first epoch."""
+    inputs = {"model file": opts.model}
+    if opts.data not in data_mod.BUILTIN:
+        inputs["data file"] = opts.data
+    for what, path in paths.items():
+        for kind, source in inputs.items():
+            if _same_file(path, source):
+                option = {"checkpoint": "--checkpoint", "plot": "--plot"}.get(what, "--out")
+                raise WriteError(f"the {what.replace('_', ' ')} would overwrite the {kind} "
+                                 f"{source}; choose another {option}")
+
+
+def _make_folder(folder: str):
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create the output folder {folder}: "
+                         f"{os_error_text(exc)}") from None
+
+
+def _compile(model: str, out: str):
+    import adc
+    try:
+        return adc.compile(model, out)
+    except OSError as exc:        # reading the model is a CompileError: this is the output
+        raise WriteError(f"cannot write the compiled module {out}: "
+                         f"{os_error_text(exc)}") from None
+
+
 def prepare_data(opts: RunOptions, spec, target):
     """(train, val, test) checked against the model, split and standardised."""
     arrays, test = data_mod.load_data(opts.data, spec)
@@ -78,11 +116,13 @@ def run(opts: RunOptions, module=None) -> RunReport:
              "history_csv": os.path.join(out_dir, "history.csv"),
              "history_json": os.path.join(out_dir, "history.json"),
              "plot": opts.plot or os.path.join(out_dir, "learning_curve.png")}
-    os.makedirs(out_dir, exist_ok=True)
+    _refuse_to_overwrite_inputs(paths, opts)
+    _make_folder(out_dir)
+    for what in ("history_csv", "history_json", "plot"):   # the checkpoint's: in fit
+        remove_stale_temporaries(paths[what])
     if module is None:
-        import adc
         paths["module"] = module_path(opts.model, out_dir)
-        module = adc.compile(opts.model, paths["module"])
+        module = _compile(opts.model, paths["module"])
     spec = data_mod.ModelSpec.from_module(module, opts.function)
     predict, target = predict_function(module, opts.model, spec)
     train, val, test = prepare_data(opts, spec, target)

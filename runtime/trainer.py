@@ -20,9 +20,15 @@ classifiers `train_accuracy` and `val_accuracy` (fractions, on the whole split).
   weights back. With `patience` set, the returned weights are the best epoch's.
 - Checkpoints (`checkpoint=PATH`): written atomically after every epoch with the
   weights, the optimiser's state, the step counter, the early-stopping state and the
-  history. `fit(..., resume=True)` continues from it; because batch order and learning
-  rates depend only on (seed, epoch, step), a resumed run reproduces an uninterrupted
-  one bit for bit.
+  history. `fit(..., resume=True)` continues from it, after `resume.checked_state` has
+  checked every field; because batch order and learning rates depend only on (seed,
+  epoch, step), a resumed run reproduces an uninterrupted one bit for bit. A run first
+  deletes the temporary files a killed run left beside its checkpoint.
+- Divergence: a NaN or infinite loss (training or validation) or parameter value stops
+  the run with a `TrainingError` naming the epoch, the step and the parameter; the
+  optimiser kernels count non-finite values as they write them, so this costs no extra
+  pass. The checkpoint of the last good epoch is left as it was. Initial weights must be
+  finite.
 - L-BFGS (`optimizer=LBFGS(iterations=k)`) trains full-batch: each epoch is one SciPy
   L-BFGS-B run of k iterations on the whole training split.
 
@@ -51,15 +57,13 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import data as data_mod
+from .errors import TrainingError
 from .optimizers import Optimizer
+from .resume import checked_state
 from .schedules import make_schedule
 
 LOGITS = "logits"
 EVAL_CHUNK = 4096      # rows per forward call when evaluating a whole split
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (the loss diverged, a checkpoint does not fit the run)."""
 
 
 @dataclass
@@ -191,11 +195,11 @@ class Trainer:
             value, grads = self.value_and_grad(**data_mod.take(train, idx), **params,
                                                **self.hyper)
             if not math.isfinite(float(value)):
-                raise TrainingError(f"training diverged: the loss is {float(value)} at epoch "
-                                    f"{epoch + 1}, step {state['step'] + 1}; try a smaller "
-                                    f"learning rate (now {self.lr:g})")
+                raise self._diverged(state, f"the loss is {float(value)}")
             lr = float(self._schedule_fn(state["step"]))
-            self.optimizer.step(params, grads, lr, decay)
+            bad = self.optimizer.step(params, grads, lr, decay)
+            if bad:
+                raise self._diverged(state, _bad_values(bad, "after the update"))
             state["step"] += 1
             total += float(value) * len(idx)
         return total / n, lr
@@ -209,11 +213,26 @@ class Trainer:
             return float(value) + self._penalty(p), grads
 
         self.optimizer.minimize(objective, params)
+        bad = non_finite(params)
+        if bad:
+            raise self._diverged(state, _bad_values(bad, "after L-BFGS"))
         state["step"] = self.optimizer.t
         value = float(self.value(**train, **params, **self.hyper))
         if not math.isfinite(value):
-            raise TrainingError(f"training diverged: the loss is {value}")
+            raise self._diverged(state, f"the loss is {value}")
         return value, None
+
+    def _diverged(self, state, what: str, at: str | None = None) -> TrainingError:
+        """The divergence error: where it happened (by default the step under way),
+        what, and which checkpoint was kept."""
+        where = at or f"epoch {state['epoch'] + 1}" + (
+            "" if self.optimizer.full_batch else f", step {state['step'] + 1}")
+        kept = ""
+        if self.checkpoint and state["epoch"] > 0 and os.path.exists(self.checkpoint):
+            kept = (f"; the checkpoint of epoch {state['epoch']} (the last good one) is "
+                    f"kept at {self.checkpoint}")
+        advice = f"try a smaller learning rate (now {self.lr:g})"
+        return TrainingError(f"training diverged at {where}: {what}{kept}; {advice}")
 
     # -- checkpoints --
 
@@ -238,28 +257,12 @@ class Trainer:
         meta["settings"] = self._settings(n_train)
         ckpt.save_checkpoint(self.checkpoint, arrays, meta)
 
-    def _load(self, params, n_train) -> dict:
+    def _load(self, params, n_train, steps) -> dict:
         arrays, meta = ckpt.load_checkpoint(self.checkpoint)
-        want = json_round_trip(self._settings(n_train))
-        differ = [k for k in want if meta.get("settings", {}).get(k) != want[k]]
-        if differ:
-            have = meta.get("settings", {})
-            raise ckpt.CheckpointError(
-                f"checkpoint {self.checkpoint} was written by a different run: "
-                + "; ".join(f"{k} was {have.get(k)!r}, now {want[k]!r}" for k in differ))
-        for name, p in params.items():
-            key = f"param/{name}"
-            if key not in arrays or arrays[key].shape != p.shape:
-                raise ckpt.CheckpointError(f"checkpoint {self.checkpoint} has no parameter "
-                                           f"'{name}' of shape {p.shape}")
-            p[...] = arrays[key]
-        best = {n[5:]: arrays[n] for n in arrays if n.startswith("best/")}
-        self.optimizer.load_state_dict({k[4:]: v for k, v in arrays.items()
-                                        if k.startswith("opt/")})
-        state = {k: meta[k] for k in ("epoch", "step", "best_loss", "best_epoch", "wait",
-                                      "stopped", "history")}
-        state["best"] = best or None
-        return state
+        return checked_state(self.checkpoint, arrays, meta,
+                             settings=json_round_trip(self._settings(n_train)),
+                             params=params, optimizer=self.optimizer,
+                             steps_per_epoch=None if self.optimizer.full_batch else steps)
 
     # -- the loop --
 
@@ -273,9 +276,12 @@ class Trainer:
         steps = 1 if self.optimizer.full_batch else math.ceil(n_train / self.batch_size)
         self._schedule_fn = self.schedule if callable(self.schedule) else make_schedule(
             self.schedule, self.lr, self.epochs, steps, self.warmup, **self.schedule_options)
+        if self.checkpoint:
+            ckpt.remove_stale_temporaries(self.checkpoint)
         if resume:
-            state = self._load(params, n_train)
+            state = self._load(params, n_train, steps)
         else:
+            _check_initial_values(params)
             state = {"epoch": 0, "step": 0, "best_loss": None, "best_epoch": None,
                      "wait": 0, "stopped": False, "history": [], "best": None}
         started = time.perf_counter()
@@ -305,6 +311,9 @@ class Trainer:
             row["train_accuracy"] = self._accuracy(params, train)
         if val is not None:
             scores = self.evaluate(params, val)
+            if not math.isfinite(scores["loss"]):
+                raise self._diverged(state, f"the validation loss is {scores['loss']}",
+                                     at=f"the end of epoch {epoch + 1}")
             row["val_loss"] = scores["loss"]
             if "accuracy" in scores:
                 row["val_accuracy"] = scores["accuracy"]
@@ -331,6 +340,26 @@ class Trainer:
             final = history[state["best_epoch"] - 1]
         return FitResult(history, params, state["best_epoch"], state["stopped"], seconds,
                          dict(final))
+
+
+def non_finite(params: dict) -> dict:
+    """{name: count} of the parameters holding NaN or infinite values."""
+    counts = {n: int(np.size(p) - np.count_nonzero(np.isfinite(p))) for n, p in params.items()}
+    return {n: c for n, c in counts.items() if c}
+
+
+def _bad_values(bad: dict, when: str) -> str:
+    (name, count), *rest = bad.items()
+    also = ", ".join(f"'{n}': {c}" for n, c in rest)
+    return (f"parameter '{name}' has {count} NaN or infinite values {when}".rstrip()
+            + (f" (also {also})" if also else ""))
+
+
+def _check_initial_values(params: dict):
+    bad = non_finite(params)
+    if bad:
+        raise TrainingError("cannot train from non-finite initial weights: "
+                            + _bad_values(bad, ""))
 
 
 def json_round_trip(value):

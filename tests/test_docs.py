@@ -78,8 +78,10 @@ def test_doc_model_compiles_and_matches_its_eager_run(doc, block, tmp_path):
     module = adc.load(str(tmp_path / "doc_model_adc.py"))
     eager = import_eager(path)   # a model file must also run as plain NumPy code
     assert module.SIGNATURES, "a documented model must have an entry point"
-    for c in compiled:
+    for c in compiled:      # derived f_predict: checked in tests/test_samples.py
         name = c.program.name
+        if c.program.predicts:
+            continue
         values = gradcheck.random_inputs(module, name, seed=3)
         expected = getattr(eager, name)(**values)
         got = numpy_ref.forward(c.program, values)
@@ -158,5 +160,5 @@ def test_docs_say_what_is_not_supported_yet():
     with open(LANGUAGE, encoding="utf-8") as f:
         text = f.read()
     section = text[text.index("## 5. Not supported yet"):]
-    for feature in ("f_jvp", "f_hvp", "--target"):
+    for feature in ("--target", "f_jacobian"):
         assert feature in section

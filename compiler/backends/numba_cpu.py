@@ -1,10 +1,16 @@
-"""Numba CPU backend: scheduled blocks -> the source of `@njit` forward/backward kernels."""
+"""Numba CPU backend: a scheduled program -> the source of one `@njit` kernel.
+
+The kernel takes the program's arguments in order (arrays, then scalars where the
+signature has them) and returns its outputs: for `f` the value, for `vjp(f)` the value
+and the gradients, for `jvp(f)` the value and the tangents. Rank-0 tensors are
+one-element arrays.
+"""
 from __future__ import annotations
 
 import sympy as sp
 
-from ..cse import cse_block
-from ..ir import Program, Tensor, is_plain_target
+from ..cse import Let, Reduction
+from ..ir import Program, Stmt, Tensor
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, Schedule
 
@@ -38,14 +44,14 @@ def dim_bindings(prog: Program) -> list[str]:
         for d, s in enumerate(a.shape):
             if isinstance(s, sp.Symbol) and str(s) not in seen:
                 seen.add(str(s))
-                out.append(f"{s} = {a.name}.shape[{d}]")
+                out.append(f"{s} = {a.ident}.shape[{d}]")
     return out
 
 
 def dtype_source(prog: Program) -> str:
     for a in prog.args:
-        if a.role in ("param", "data"):
-            return f"{a.name}.dtype"
+        if a.role in ("param", "data", "cotangent", "tangent"):
+            return f"{a.ident}.dtype"
     return "np.float64"
 
 
@@ -54,41 +60,43 @@ def shape_code(t: Tensor) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
+def phase_tag(phase: str) -> str:
+    return "" if phase == "forward" else f" ({phase})"
+
+
 class KernelWriter:
     """Writes the blocks of one schedule into a kernel body."""
 
-    def __init__(self, tensors, printer: KernelPrinter, code: Code, backward=False):
-        self.tensors = tensors
+    def __init__(self, sched: Schedule, printer: KernelPrinter, code: Code):
+        self.sched = sched
+        self.tensors = sched.program.tensors
         self.p = printer
         self.code = code
-        self.backward = backward
-        self.last_line = None
+        self.last = None
+        self.allocated: set = set()
 
-    def allocate(self, name, how):
-        t = self.tensors[name]
-        if how == "gemm":
+    def allocate(self, name):
+        how = self.sched.alloc.get(name)
+        if how in (None, "gemm") or name in self.allocated:
             return
+        self.allocated.add(name)
+        t = self.tensors[name]
         dtype = "np.int64" if t.kind == "int" else "dtype"
         fn = "np.zeros" if how == "zeros" else "np.empty"
         self.code.add(f"{name} = {fn}({shape_code(t)}, {dtype})")
 
-    def comment(self, origin):
-        if origin and origin.line != self.last_line:
-            self.code.add()
-            tag = " (backward)" if self.backward else ""
-            self.code.add(f"# line {origin.line}{tag}: {origin.text}")
-            self.last_line = origin.line
+    def comment(self, origin, phase, blank=True):
+        """`# line 12 (backward): h = relu(...)` when the source line or phase changes."""
+        if origin and (origin.line, phase) != self.last:
+            if blank:
+                self.code.add()
+            self.code.add(f"# line {origin.line}{phase_tag(phase)}: {origin.text}")
+            self.last = (origin.line, phase)
 
-    def blocks(self, sched: Schedule, allocated: set):
-        for block in sched.blocks:
-            self.comment(block.origin)
-            targets = [block.target] if isinstance(block, Gemm) else \
-                [x for st in block.items for x in (st.target, st.argmax) if x]
-            for name in dict.fromkeys(targets):
-                if name not in allocated and name in sched.alloc:
-                    self.allocate(name, sched.alloc[name])
-                    allocated.add(name)
+    def blocks(self):
+        for block in self.sched.blocks:
             if isinstance(block, Gemm):
+                self.comment(block.origin, block.phase)
                 self.gemm(block)
             else:
                 self.nest(block)
@@ -100,35 +108,41 @@ class KernelWriter:
         self.code.add(f"{g.target} {op} np.dot({a}, {b})")
 
     def nest(self, nest: Nest):
+        stmts = [it.stmt if isinstance(it, Reduction) else it for it in nest.items
+                 if not isinstance(it, Let)]
+        first = stmts[0]
+        self.comment(first.origin, first.phase)
+        if nest.loops:     # buffers before the loops; a loop-free nest allocates as it goes
+            for st in stmts:
+                for name in (st.target, st.argmax):
+                    if name:
+                        self.allocate(name)
         for sym, ext in nest.loops:
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
-        simple, pending = [], []
-        for st in nest.items:
-            if st.rloops:
-                self.flush(pending)
-                pending = []
-                self.reduction(st)
+        for item, owner in zip(nest.items, statement_of(nest.items)):
+            self.comment(owner.origin, owner.phase, blank=not nest.loops)
+            if not nest.loops and not isinstance(item, Let):
+                st = item.stmt if isinstance(item, Reduction) else item
+                for name in (st.target, st.argmax):
+                    if name:
+                        self.allocate(name)
+            if isinstance(item, Let):
+                self.code.add(f"{item.symbol} = {self.p.doprint(item.expr)}")
+            elif isinstance(item, Reduction):
+                self.reduction(item.stmt, item.lets)
+            elif item.rloops:
+                self.reduction(item, ())
             else:
-                pending.append(st)
-        self.flush(pending)
+                op = "+=" if item.accumulate else "="
+                self.code.add(f"{self.target(item)} {op} {self.p.doprint(item.body)}")
         self.code.dedent(len(nest.loops))
-
-    def flush(self, items):
-        if not items:
-            return
-        temps, bodies = cse_block([st.body for st in items])
-        for sym, expr in temps:
-            self.code.add(f"{sym} = {self.p.doprint(expr)}")
-        for st, body in zip(items, bodies):
-            op = "+=" if st.accumulate else "="
-            self.code.add(f"{self.target(st)} {op} {self.p.doprint(body)}")
 
     def target(self, st):
         idx = ", ".join(self.p.doprint(sp.sympify(i)) for i in st.target_index)
         return f"{st.target}[{idx}]"
 
-    def reduction(self, st):
+    def reduction(self, st: Stmt, lets):
         kind = st.reduce if st.reduce != "none" else "sum"
         if kind == "sum":
             self.code.add("acc = 0.0")
@@ -139,14 +153,16 @@ class KernelWriter:
         for sym, ext in st.rloops:
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
-        temps, (body,) = cse_block([st.body])
-        for sym, expr in temps:
-            self.code.add(f"{sym} = {self.p.doprint(expr)}")
+        for let in lets:
+            self.code.add(f"{let.symbol} = {self.p.doprint(let.expr)}")
+        body = self.p.doprint(st.body)
         if kind == "sum":
-            self.code.add(f"acc += {self.p.doprint(body)}")
+            self.code.add(f"acc += {body}")
         else:
-            self.code.add(f"value = {self.p.doprint(body)}")
-            self.code.add(f"if value {'>' if kind == 'max' else '<'} acc:")
+            self.code.add(f"value = {body}")
+            # the first NaN wins and stays, as NumPy's max and argmax read it
+            self.code.add(f"if value {'>' if kind == 'max' else '<'} acc or "
+                          "(value != value and acc == acc):")
             self.code.indent()
             self.code.add("acc = value")
             if st.argmax:
@@ -160,6 +176,19 @@ class KernelWriter:
             self.code.add(f"{st.argmax}[{idx}] = arg")
 
 
+def statement_of(items) -> list:
+    """For each nest item, the statement it belongs to (a temporary: the next statement)."""
+    out, pending = [], 0
+    for item in items:
+        if isinstance(item, Let):
+            pending += 1
+            continue
+        st = item.stmt if isinstance(item, Reduction) else item
+        out += [st] * (pending + 1)
+        pending = 0
+    return out + [out[-1]] * pending if out else []
+
+
 def _flat_index(rloops):
     flat = sp.Integer(0)
     for sym, ext in rloops:
@@ -167,64 +196,34 @@ def _flat_index(rloops):
     return flat
 
 
-def _signature(prog: Program) -> list[str]:
-    return [a.name for a in prog.args]
-
-
-def forward_kernel(prog: Program, sched: Schedule, saved: list, printer: KernelPrinter) -> str:
-    """`_f_forward(args) -> (outputs..., saved...)`."""
+def kernel(sched: Schedule, name: str, doc: str, printer: KernelPrinter) -> str:
+    """`@njit def name(args...)`: runs the scheduled program, returns its outputs."""
+    prog = sched.program
     code = Code()
     code.add(NJIT)
-    code.add(f"def _{prog.name}_forward({', '.join(_signature(prog))}):")
+    code.add(f"def {name}({', '.join(a.ident for a in prog.args)}):")
     code.indent()
-    code.add(f'"""Forward pass of `{prog.name}`: its outputs, then what the backward pass '
-             'reads."""')
+    code.add(f'"""{doc}"""')
     for line in dim_bindings(prog):
         code.add(line)
     code.add(f"dtype = {dtype_source(prog)}")
-    KernelWriter(prog.tensors, printer, code).blocks(sched, set())
+    KernelWriter(sched, printer, code).blocks()
     code.add()
-    code.add(f"return {', '.join(prog.outputs + saved)}{',' if len(prog.outputs + saved) == 1 else ''}")
+    outs = prog.outputs
+    code.add(f"return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
     return code.text()
 
 
-def backward_kernel(prog: Program, adj, sched: Schedule, saved: list,
-                    printer: KernelPrinter) -> str:
-    """`_f_backward(args, outputs it reads..., saved..., seeds...) -> gradients in `wrt` order`."""
-    tensors = dict(prog.tensors)
-    tensors.update(adj.tensors)
-    seeds = [adj.seeds[o] for o in prog.outputs]
-    code = Code()
-    code.add(NJIT)
-    params = _signature(prog) + saved + seeds
-    code.add(f"def _{prog.name}_backward({', '.join(params)}):")
-    code.indent()
-    code.add(f'"""Backward pass of `{prog.name}`: reverse-mode adjoints, last statement '
-             'first."""')
-    for line in dim_bindings(prog):
-        code.add(line)
-    code.add(f"dtype = {dtype_source(prog)}")
-    allocated = set(seeds)
-    writer = KernelWriter(tensors, printer, code, backward=True)
-    writer.blocks(sched, allocated)
-    grads = [adj.grads[n] for n in prog.wrt]
-    missing = [g for g in grads if g not in allocated]
-    if missing:
-        code.add()
-        code.add("# arguments the output does not depend on")
-        for g in missing:
-            writer.allocate(g, "zeros")
-    code.add()
-    code.add(f"return {', '.join(grads)}{',' if len(grads) == 1 else ''}")
-    return code.text()
-
-
-def helper_source(names) -> str:
+def helper_source(names: dict) -> str:
+    """The scalar helpers the kernels call: language name -> emitted name."""
     from ..ops import HELPERS
     parts = []
     for name in sorted(names):
-        parts.append("@njit(cache=True, inline=\"always\")\n" + HELPERS[name])
+        src = HELPERS[name]
+        if names[name] != name:
+            src = src.replace(f"def {name}(", f"def {names[name]}(", 1)
+        parts.append("@njit(cache=True, inline=\"always\")\n" + src)
     return "\n\n".join(parts)
 
 
-__all__ = ["forward_kernel", "backward_kernel", "helper_source", "is_plain_target"]
+__all__ = ["kernel", "helper_source", "Code", "dim_bindings", "dtype_source", "shape_code"]

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..cse import cse_block
+from ..cse import Let, Reduction
 from ..ir import Program, accesses
 from ..printer import KernelPrinter, size_code
-from ..schedule import Gemm, Schedule
-from .numba_cpu import Code, dim_bindings, dtype_source, shape_code
+from ..schedule import Gemm, Nest, Schedule
+from .numba_cpu import Code, dim_bindings, dtype_source, phase_tag, shape_code
 
 THREADS = 128          # threads per block of elementwise kernels
 REDUCE_THREADS = 256   # threads of a one-block reduction (a power of two)
@@ -34,8 +34,8 @@ REDUCE_THREADS = 256   # threads of a one-block reduction (a power of two)
 class CudaPrinter(KernelPrinter):
     """KernelPrinter whose value-context literals and integers are cast to `real`."""
 
-    def __init__(self, int_names=(), int_tensors=()):
-        super().__init__()
+    def __init__(self, int_names=(), int_tensors=(), helpers=None):
+        super().__init__(helpers)
         self.int_names = set(int_names)   # loop indices, sizes, int arguments
         self.int_tensors = set(int_tensors)
         self._plain = 0                   # > 0 inside indices and comparisons
@@ -130,14 +130,7 @@ def typed_helper_source(source: str) -> str:
     return re.sub(r"(?<![\w.])(\d+\.\d+)", r"real(\1)", source)
 
 
-# ---- kernel units -------------------------------------------------------------------
-
-class Unit:
-    """One kernel: `kind` is 'map' (a thread per element), 'reduce' (one block) or 'serial'."""
-
-    def __init__(self, kind, loops, items, origin):
-        self.kind, self.loops, self.items, self.origin = kind, loops, items, origin
-
+# ---- GPU units ------------------------------------------------------------------------
 
 def _owned(st, loops) -> bool:
     """Each thread writes its own target element: the index is the distinct loop symbols."""
@@ -151,61 +144,106 @@ def _atomic(st, loops) -> bool:
     return st.accumulate and not _owned(st, loops)
 
 
-def kernel_units(nest) -> list:
-    """Split a fused nest into kernels that are race-free on the GPU."""
+def _units(nest: Nest) -> list:
+    """A fused nest as nests that each run race-free as one kernel."""
     if not nest.loops:
         units, serial = [], []
         for st in nest.items:
             if st.rloops:
                 if serial:
-                    units.append(Unit("serial", (), serial, nest.origin))
+                    units.append(Nest((), serial, serial[0].origin))
                     serial = []
-                units.append(Unit("reduce", (), [st], nest.origin))
+                units.append(Nest((), [st], st.origin))
             else:
                 serial.append(st)
         if serial:
-            units.append(Unit("serial", (), serial, nest.origin))
+            units.append(Nest((), serial, serial[0].origin))
         return units
     units, current, shared = [], [], set()
     for st in nest.items:
         reads_shared = {str(a.base) for a in accesses(sp.sympify(st.body))} & shared
         if current and reads_shared:
             # a value other threads accumulate into is complete only after the kernel
-            units.append(Unit("map", nest.loops, current, nest.origin))
+            units.append(Nest(nest.loops, current, current[0].origin))
             current, shared = [], set()
         current.append(st)
         if _atomic(st, nest.loops):
             shared.add(st.target)
-    units.append(Unit("map", nest.loops, current, nest.origin))
+    units.append(Nest(nest.loops, current, current[0].origin))
     return units
+
+
+def split_for_gpu(sched: Schedule) -> Schedule:
+    """The schedule with every nest split into kernels: 'map' (a thread per element of the
+    free loops), 'reduce' (one block reducing to one element) or 'serial' (one thread)."""
+    blocks = []
+    for block in sched.blocks:
+        blocks.extend(_units(block) if isinstance(block, Nest) else [block])
+    return Schedule(sched.program, blocks, dict(sched.alloc))
+
+
+def unit_kind(nest: Nest) -> str:
+    if nest.loops:
+        return "map"
+    items = [it for it in nest.items if not isinstance(it, Let)]
+    return "reduce" if len(items) == 1 and _rloops(items[0]) else "serial"
+
+
+def _helpers_in(unit: Nest) -> set:
+    """The scalar helpers a unit's bodies and temporaries call."""
+    from ..ops import HELPERS
+    exprs = []
+    for it in unit.items:
+        if isinstance(it, Let):
+            exprs.append(it.expr)
+        else:
+            exprs.append(_stmt(it).body)
+            exprs += [let.expr for let in getattr(it, "lets", ())]
+    return {type(f).__name__ for e in exprs for f in sp.sympify(e).atoms(sp.Function)
+            if type(f).__name__ in HELPERS}
+
+
+def _stmt(item):
+    return item.stmt if isinstance(item, Reduction) else item
+
+
+def _rloops(item):
+    return _stmt(item).rloops
 
 
 # ---- kernel source -------------------------------------------------------------------
 
 class KernelSource:
-    """Writes one unit as a `@cuda.jit` kernel and the host line that launches it."""
+    """Writes one GPU unit (a nest after `split_for_gpu` and `cse`) as a `@cuda.jit`
+    kernel, and the host line that launches it."""
 
-    def __init__(self, prog: Program, tensors: dict, name: str, unit: Unit):
-        self.prog, self.tensors, self.name, self.unit = prog, tensors, name, unit
+    def __init__(self, prog: Program, name: str, unit: Nest, helpers: dict):
+        self.prog, self.tensors, self.name, self.unit = prog, prog.tensors, name, unit
+        self.kind = unit_kind(unit)
+        stmts = [_stmt(it) for it in unit.items if not isinstance(it, Let)]
         loop_syms = [str(s) for s, _ in unit.loops] + \
-            [str(s) for st in unit.items for s, _ in st.rloops]
-        int_args = [a.name for a in prog.args if a.role == "int"]
+            [str(s) for st in stmts for s, _ in st.rloops]
+        int_args = [a.ident for a in prog.args if a.role == "int"]
         self.sizes = sorted(str(s) for s in prog.dims.values())
-        int_tensors = [n for n, t in tensors.items() if t.kind == "int"]
-        self.printer = CudaPrinter(loop_syms + self.sizes + int_args, int_tensors)
-        self.params = self._params()
+        int_tensors = [n for n, t in self.tensors.items() if t.kind == "int"]
+        self.printer = CudaPrinter(loop_syms + self.sizes + int_args, int_tensors, helpers)
+        self.params = self._params(stmts)
+        self.helpers = _helpers_in(unit)
 
-    def _params(self) -> list:
+    def _params(self, stmts) -> list:
         """(name, type code) of the kernel's arguments: sizes, scalars, then arrays."""
         exprs, arrays = [], []
-        for st in self.unit.items:
+        for st in stmts:
             exprs += [sp.sympify(st.body)] + [sp.sympify(i) for i in st.target_index]
             exprs += [sp.sympify(e) for _, e in st.loops + st.rloops]
             arrays += [st.target] + ([st.argmax] if st.argmax else [])
+        for it in self.unit.items:
+            lets = [it] if isinstance(it, Let) else list(getattr(it, "lets", ()))
+            exprs += [sp.sympify(let.expr) for let in lets]
         symbols = set().union(*(e.free_symbols for e in exprs))
         arrays += [str(a.base) for e in exprs for a in e.atoms(sp.Indexed)]
         names = {str(s) for s in symbols if not isinstance(s, sp.Indexed)} - set(arrays)
-        roles = {a.name: a.role for a in self.prog.args}
+        roles = {a.ident: a.role for a in self.prog.args}
         out = [(n, "i") for n in self.sizes if n in names]
         out += [(n, "f" if roles[n] == "float" else "i") for n in sorted(names)
                 if roles.get(n) in ("float", "int")]
@@ -222,16 +260,16 @@ class KernelSource:
         code.indent()
         if self.unit.origin:
             code.add(f'"""line {self.unit.origin.line}: {_docstring(self.unit.origin.text)}"""')
-        getattr(self, f"_{self.unit.kind}")(code)
+        getattr(self, f"_{self.kind}")(code)
         return code.text()
 
     def launch(self) -> str:
         args = ", ".join(n for n, _ in self.params)
-        if self.unit.kind == "map":
+        if self.kind == "map":
             total = " * ".join(size_code(e) for _, e in self.unit.loops)
-            return f"k.{self.name}[_grid({total})]({args})"
-        threads = REDUCE_THREADS if self.unit.kind == "reduce" else 1
-        return f"k.{self.name}[1, {threads}]({args})"
+            return f"kernels.{self.name}[_grid({total})]({args})"
+        threads = REDUCE_THREADS if self.kind == "reduce" else 1
+        return f"kernels.{self.name}[1, {threads}]({args})"
 
     # -- bodies
 
@@ -247,29 +285,18 @@ class KernelSource:
         self._items(code)
 
     def _items(self, code):
-        pending = []
-        for st in self.unit.items:
-            if st.rloops:
-                self._flush(code, pending)
-                pending = []
-                self._thread_reduction(code, st)
-            else:
-                pending.append(st)
-        self._flush(code, pending)
-
-    def _flush(self, code, items):
-        if not items:
-            return
-        temps, bodies = cse_block([st.body for st in items])
         p = self.printer
-        for sym, expr in temps:
-            code.add(f"{sym} = {p.doprint(expr)}")
-        for st, body in zip(items, bodies):
-            self._store(code, st, p.doprint(body))
+        for item in self.unit.items:
+            if isinstance(item, Let):
+                code.add(f"{item.symbol} = {p.doprint(item.expr)}")
+            elif _rloops(item):
+                self._thread_reduction(code, _stmt(item), getattr(item, "lets", ()))
+            else:
+                self._store(code, item, p.doprint(item.body))
 
     def _store(self, code, st, value):
         idx = self._index(st)
-        if self.unit.kind == "map" and _atomic(st, self.unit.loops):
+        if self.kind == "map" and _atomic(st, self.unit.loops):
             where = idx if len(st.target_index) <= 1 else f"({idx})"
             code.add(f"cuda.atomic.add({st.target}, {where}, {value})")
         else:
@@ -290,26 +317,26 @@ class KernelSource:
     def _compare(self, kind):
         return ">" if kind == "max" else "<"
 
-    def _thread_reduction(self, code, st):
+    def _thread_reduction(self, code, st, lets):
         kind = st.reduce if st.reduce != "none" else "sum"
         self._init_acc(code, kind, st.argmax)
         for sym, ext in st.rloops:
             code.add(f"for {sym} in range({size_code(ext)}):")
             code.indent()
-        self._accumulate(code, st, kind, _flat_code(st.rloops))
+        self._accumulate(code, st, lets, kind, _flat_code(st.rloops))
         code.dedent(len(st.rloops))
         self._finish(code, st)
 
-    def _accumulate(self, code, st, kind, flat):
-        temps, (body,) = cse_block([st.body])
+    def _accumulate(self, code, st, lets, kind, flat):
         p = self.printer
-        for sym, expr in temps:
-            code.add(f"{sym} = {p.doprint(expr)}")
+        for let in lets:
+            code.add(f"{let.symbol} = {p.doprint(let.expr)}")
+        body = p.doprint(st.body)
         if kind == "sum":
-            code.add(f"acc += {p.doprint(body)}")
+            code.add(f"acc += {body}")
             return
-        code.add(f"value = {p.doprint(body)}")
-        code.add(f"if value {self._compare(kind)} acc:")
+        code.add(f"value = {body}")
+        code.add(f"if value {self._compare(kind)} acc or (value != value and acc == acc):")
         code.add("    acc = value")
         if st.argmax:
             code.add(f"    arg = {flat}")
@@ -320,7 +347,8 @@ class KernelSource:
             code.add(f"{st.argmax}[{self._index(st)}] = arg")
 
     def _reduce(self, code):
-        (st,) = self.unit.items
+        (item,) = [it for it in self.unit.items if not isinstance(it, Let)]
+        st, lets = _stmt(item), getattr(item, "lets", ())
         kind = st.reduce if st.reduce != "none" else "sum"
         total = " * ".join(size_code(e) for _, e in st.rloops)
         code.add("lane = cuda.threadIdx.x")
@@ -328,7 +356,7 @@ class KernelSource:
         code.add(f"for flat in range(lane, {total}, {REDUCE_THREADS}):")
         code.indent()
         _unravel(code, "flat", st.rloops)
-        self._accumulate(code, st, kind, "flat")
+        self._accumulate(code, st, lets, kind, "flat")
         code.dedent()
         code.add("# combine the threads' partial results in shared memory")
         code.add(f"partial = cuda.shared.array({REDUCE_THREADS}, real)")
@@ -346,9 +374,12 @@ class KernelSource:
             code.add("partial[lane] += partial[lane + step]")
         else:
             c = self._compare(kind)
-            first = " or (partial[lane + step] == partial[lane] and " \
-                "partial_arg[lane + step] < partial_arg[lane])" if st.argmax else ""
-            code.add(f"if partial[lane + step] {c} partial[lane]{first}:")
+            # NaN wins (the first one, by index), then the larger, then the first on ties
+            earlier = " and partial_arg[lane + step] < partial_arg[lane]" if st.argmax else ""
+            code.add("other = partial[lane + step]")
+            code.add("mine = partial[lane]")
+            code.add(f"if (other != other and (mine == mine{' or ' + earlier[5:] if earlier else ''})) "
+                     f"or (mine == mine and (other {c} mine or (other == mine{earlier}))):")
             code.add("    partial[lane] = partial[lane + step]")
             if st.argmax:
                 code.add("    partial_arg[lane] = partial_arg[lane + step]")
@@ -393,115 +424,54 @@ def _flat_code(rloops) -> str:
 
 # ---- one entry point -----------------------------------------------------------------
 
-class EntryKernels:
-    """All kernels of one entry point and the host functions that launch them."""
-
-    def __init__(self, prog: Program, adj, fwd: Schedule, bwd: Schedule, saved: list,
-                 outputs_read: list):
-        self.prog, self.adj, self.fwd, self.bwd, self.saved = prog, adj, fwd, bwd, saved
-        self.outputs_read = outputs_read
-        self.kernels: list[KernelSource] = []
-        self.helpers: set[str] = set()
-
-    def _kernel(self, tensors, unit) -> KernelSource:
-        target = unit.items[-1].target
-        ks = KernelSource(self.prog, tensors, f"k{len(self.kernels)}_{target}", unit)
-        self.kernels.append(ks)
-        return ks
-
-    def _host_blocks(self, code, sched, tensors, allocated, backward):
-        last_line = None
-        for block in sched.blocks:
-            origin = block.origin
-            if origin and origin.line != last_line:
-                code.add()
-                tag = " (backward)" if backward else ""
-                code.add(f"# line {origin.line}{tag}: {origin.text}")
-                last_line = origin.line
-            targets = [block.target] if isinstance(block, Gemm) else \
-                [x for st in block.items for x in (st.target, st.argmax) if x]
-            for name in dict.fromkeys(targets):
-                if name not in allocated and name in sched.alloc:
-                    code.add(_allocation(name, tensors[name], sched.alloc[name]))
-                    allocated.add(name)
-            if isinstance(block, Gemm):
-                code.add(f"_gemm(k, {block.target}, {block.a}, {block.ta}, {block.b}, "
-                         f"{block.tb}, {block.accumulate})")
-                continue
-            for unit in kernel_units(block):
-                code.add(self._kernel(tensors, unit).launch())
-
-    def host_forward(self) -> str:
-        p = self.prog
-        code = Code()
-        args = [a.name for a in p.args]
-        code.add(f"def _{p.name}_forward_cuda(k, {', '.join(args)}):")
-        code.indent()
-        code.add(f'"""Forward pass of `{p.name}` on the GPU: device arrays (outputs..., saved...)."""')
-        for line in dim_bindings(p):
-            code.add(line)
-        code.add(f"dtype = {dtype_source(p)}")
-        self._host_blocks(code, self.fwd, p.tensors, set(), backward=False)
-        code.add()
-        out = p.outputs + self.saved
-        code.add(f"return {', '.join(out)}{',' if len(out) == 1 else ''}")
-        return code.text()
-
-    def host_backward(self) -> str:
-        p, adj = self.prog, self.adj
-        tensors = {**p.tensors, **adj.tensors}
-        seeds = [adj.seeds[o] for o in p.outputs]
-        code = Code()
-        params = [a.name for a in p.args] + self.outputs_read + self.saved + seeds
-        code.add(f"def _{p.name}_backward_cuda(k, {', '.join(params)}):")
-        code.indent()
-        code.add(f'"""Backward pass of `{p.name}` on the GPU: reverse-mode adjoints, '
-                 'last statement first."""')
-        for line in dim_bindings(p):
-            code.add(line)
-        code.add(f"dtype = {dtype_source(p)}")
-        allocated = set(seeds)
-        self._host_blocks(code, self.bwd, tensors, allocated, backward=True)
-        grads = [adj.grads[n] for n in p.wrt]
-        missing = [g for g in grads if g not in allocated]
-        if missing:
-            code.add()
-            code.add("# arguments the output does not depend on")
-            for g in missing:
-                code.add(_allocation(g, tensors[g], "zeros"))
-        code.add()
-        code.add(f"return {', '.join(grads)}{',' if len(grads) == 1 else ''}")
-        return code.text()
-
-    def factory(self) -> str:
-        """`_f_cuda_kernels(real)`: the kernels for one float type (call after the hosts)."""
-        n = self.prog.name
-        code = Code()
-        code.add(f"def _{n}_cuda_kernels(real):")
-        code.indent()
-        code.add(f'"""The CUDA kernels of `{n}` with float type `real` (float32 or float64)."""')
-        code.add("common = _cuda_common(real)")
-        parts = [code.text()]
-        for ks in self.kernels:
-            parts.append(ks.source())
-            self.helpers |= ks.printer.used_helpers
-        helpers = "".join(f"    {h} = common.{h}\n" for h in sorted(self.helpers))
-        names = ["gemm=common.gemm", "fill_zero=common.fill_zero"] + \
-            [f"{ks.name}={ks.name}" for ks in self.kernels]
-        ret = "    return SimpleNamespace(\n" + \
-            "".join(f"        {x},\n" for x in names) + "    )"
-        return parts[0] + "\n" + helpers + "\n" + "\n\n".join(parts[1:]) + "\n\n" + ret
-
-    def kernel_types(self) -> dict:
-        """Kernel name -> argument type codes, for compiling each kernel ahead of time."""
-        return {ks.name: ",".join(c for _, c in ks.params) for ks in self.kernels}
-
-
 def _allocation(name, tensor, how) -> str:
     dtype = "np.int64" if tensor.kind == "int" else "dtype"
     if how == "zeros":
-        return f"{name} = _zeros(k, {shape_code(tensor)}, {dtype})"
+        return f"{name} = _zeros(kernels, {shape_code(tensor)}, {dtype})"
     return f"{name} = cuda.device_array({shape_code(tensor)}, {dtype})"
+
+
+class _Host:
+    """Writes the host function of one scheduled program: allocations and launches."""
+
+    def __init__(self, sched: Schedule, name: str, doc: str, make_kernel):
+        self.sched, self.name, self.doc, self.make_kernel = sched, name, doc, make_kernel
+
+    def source(self) -> str:
+        prog, sched = self.sched.program, self.sched
+        code = Code()
+        code.add(f"def {self.name}(kernels, {', '.join(a.ident for a in prog.args)}):")
+        code.indent()
+        code.add(f'"""{self.doc} On the GPU: device arrays in, device arrays out."""')
+        for line in dim_bindings(prog):
+            code.add(line)
+        code.add(f"dtype = {dtype_source(prog)}")
+        allocated, last = set(), None
+        for block in sched.blocks:
+            stmts = [block] if isinstance(block, Gemm) else \
+                [_stmt(it) for it in block.items if not isinstance(it, Let)]
+            origin, phase = stmts[0].origin, stmts[0].phase
+            if origin and (origin.line, phase) != last:
+                code.add()
+                code.add(f"# line {origin.line}{phase_tag(phase)}: {origin.text}")
+                last = (origin.line, phase)
+            targets = [block.target] if isinstance(block, Gemm) else \
+                [x for st in stmts for x in (st.target, st.argmax) if x]
+            for name in dict.fromkeys(targets):
+                how = sched.alloc.get(name)
+                if name not in allocated and how:
+                    allocated.add(name)
+                    code.add(_allocation(name, prog.tensors[name],
+                                         "empty" if how == "gemm" else how))
+            if isinstance(block, Gemm):
+                code.add(f"_gemm(kernels, {block.target}, {block.a}, {block.ta}, {block.b}, "
+                         f"{block.tb}, {block.accumulate})")
+            else:
+                code.add(self.make_kernel(prog, block).launch())
+        code.add()
+        outs = prog.outputs
+        code.add(f"return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+        return code.text()
 
 
 @dataclass
@@ -509,14 +479,42 @@ class CudaSource:
     """The CUDA code of one entry point."""
 
     factory: str          # `_f_cuda_kernels(real)`
-    host_forward: str     # `_f_forward_cuda(k, ...)`
-    host_backward: str    # `_f_backward_cuda(k, ...)`
+    hosts: dict           # kind -> host function source
     kernel_types: dict    # kernel name -> argument type codes
-    helpers: set          # scalar helpers the kernels call
+    helpers: dict         # scalar helpers the kernels call: language name -> module name
 
 
-def entry_source(prog, adj, fwd, bwd, saved, outputs_read) -> CudaSource:
-    ek = EntryKernels(prog, adj, fwd, bwd, saved, outputs_read)
-    host_forward, host_backward = ek.host_forward(), ek.host_backward()
-    factory = ek.factory()   # after the hosts: they create the kernels
-    return CudaSource(factory, host_forward, host_backward, ek.kernel_types(), set(ek.helpers))
+def entry_source(schedules: dict, names: dict, helpers: dict, docs: dict) -> CudaSource:
+    """Kernels and host functions for every kind of one entry point (schedules already
+    split for the GPU and through CSE)."""
+    kernels = []
+
+    def make_kernel(prog, unit):
+        stmts = [_stmt(it) for it in unit.items if not isinstance(it, Let)]
+        ks = KernelSource(prog, f"k{len(kernels)}_{stmts[-1].target}", unit, helpers)
+        kernels.append(ks)
+        return ks
+
+    hosts = {kind: _Host(sched, names[f"host_{kind}"], docs[kind], make_kernel).source()
+             for kind, sched in schedules.items()}
+    return CudaSource(_factory(names["cuda_kernels"], kernels, helpers), hosts,
+                      {ks.name: ",".join(c for _, c in ks.params) for ks in kernels},
+                      dict(helpers))
+
+
+def _factory(name, kernels, helpers) -> str:
+    """`_f_cuda_kernels(real)`: the kernels of one entry point for one float type."""
+    code = Code()
+    code.add(f"def {name}(real):")
+    code.indent()
+    code.add('"""The CUDA kernels of this entry point with float type `real` (float32 or '
+             'float64)."""')
+    code.add("common = _cuda_common(real)")
+    used = set().union(*(ks.helpers for ks in kernels)) if kernels else set()
+    lines = [code.text()]
+    lines += [f"    {helpers[h]} = common.{helpers[h]}" for h in sorted(used)]
+    body = "\n".join(lines) + "\n\n" + "\n\n".join(ks.source() for ks in kernels)
+    listed = ["gemm=common.gemm", "fill_zero=common.fill_zero"] + \
+        [f"{ks.name}={ks.name}" for ks in kernels]
+    ret = "    return SimpleNamespace(\n" + "".join(f"        {x},\n" for x in listed) + "    )"
+    return body + "\n\n" + ret

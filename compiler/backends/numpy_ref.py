@@ -138,45 +138,63 @@ def run_statements(stmts, tensors, env, sizes, scalars):
 
 
 def _scalars(prog, values):
-    out = {}
-    for a in prog.args:
-        if a.role in ("float", "int"):
-            out[sp.Symbol(a.name, integer=True) if a.role == "int" else sp.Symbol(a.name)] = \
-                values[a.name]
-    return out
+    return {a.symbol(): values[a.name] for a in prog.args if not a.is_tensor}
 
 
 def _inputs(prog, values):
     env = {}
     for a in prog.args:
-        if a.role in ("param", "data", "index"):
+        if a.is_tensor:
             arr = np.asarray(values[a.name], dtype=np.int64 if a.role == "index" else float)
-            env[a.name] = arr.reshape(1) if arr.ndim == 0 else arr.copy()
+            env[a.ident] = arr.reshape(1) if arr.ndim == 0 else arr.copy()
     return env
 
 
-def forward(prog: Program, values: dict) -> list:
-    """The outputs of `prog` for argument values given by name (float64)."""
+def run(prog: Program, values: dict) -> list:
+    """The outputs of any program for argument values given by `Arg.name` (float64)."""
     sizes = _sizes(prog, values)
     scalars = {**_scalars(prog, values), **sizes}
     env = run_statements(prog.stmts, prog.tensors, _inputs(prog, values), sizes, scalars)
     return [_shaped(env[o], prog.tensors[o]) for o in prog.outputs]
 
 
-def vjp(prog: Program, adjoint, values: dict, cotangents) -> dict:
+def forward(prog: Program, values: dict) -> list:
+    """The outputs of `prog`."""
+    return run(prog, values)
+
+
+def _extra(transformed: Program, role: str, arrays) -> dict:
+    names = [a.name for a in transformed.args if a.role == role]
+    return dict(zip(names, arrays))
+
+
+def vjp(prog: Program, values: dict, cotangents) -> dict:
     """Gradients of sum(cotangent * output) for every differentiated argument."""
-    sizes = _sizes(prog, values)
-    scalars = {**_scalars(prog, values), **sizes}
-    env = run_statements(prog.stmts, prog.tensors, _inputs(prog, values), sizes, scalars)
-    tensors = {**prog.tensors, **adjoint.tensors}
-    for out, ct in zip(prog.outputs, cotangents):
-        env[adjoint.seeds[out]] = np.asarray(ct, dtype=float).reshape(
-            env[out].shape).copy()
-    for name in adjoint.grads.values():
-        t = tensors[name]
-        env.setdefault(name, np.zeros(tuple(_int(s, sizes) for s in t.shape) or (1,)))
-    env = run_statements(adjoint.stmts, tensors, env, sizes, scalars)
-    return {arg: _shaped(env[g], tensors[g]) for arg, g in adjoint.grads.items()}
+    from ..vjp import vjp as transform
+    v = transform(prog)
+    out = run(v, {**values, **_extra(v, "cotangent", cotangents)})
+    return dict(zip(prog.wrt, out[len(prog.outputs):]))
+
+
+def jvp(prog: Program, values: dict, tangents: dict) -> tuple:
+    """(outputs, their tangents) along `tangents` (name -> array; missing ones are zero)."""
+    from ..jvp import jvp as transform
+    j = transform(prog)
+    full = [tangents.get(n, np.zeros(np.shape(values[n]))) for n in prog.wrt]
+    out = run(j, {**values, **_extra(j, "tangent", full)})
+    k = len(prog.outputs)
+    return out[:k], out[k:]
+
+
+def hvp(prog: Program, values: dict, vector: dict) -> dict:
+    """H·v of a scalar program for every differentiated argument."""
+    from ..jvp import jvp as forward_mode
+    from ..vjp import vjp as reverse_mode
+    h = forward_mode(reverse_mode(prog))
+    full = [vector.get(n, np.zeros(np.shape(values[n]))) for n in prog.wrt]
+    extra = {**_extra(h, "cotangent", [1.0]), **_extra(h, "tangent", full)}
+    out = run(h, {**values, **extra})
+    return dict(zip(prog.wrt, out[-len(prog.wrt):])) if prog.wrt else {}
 
 
 def _shaped(arr, tensor):

@@ -13,7 +13,7 @@ from adc.compiler import driver, emit
 from conftest import ROOT, SAMPLES
 
 GOLDEN = os.path.join(ROOT, "tests", "golden")
-GOLDEN_SAMPLES = ["neuron", "mlp_mnist", "convnet"]
+GOLDEN_SAMPLES = ["neuron", "mlp_mnist", "convnet"]   # each also holds its jvp and hvp kernels
 UPDATE = os.environ.get("ADC_UPDATE_GOLDEN") == "1"
 
 
@@ -45,7 +45,11 @@ def test_golden_module_is_readable():
     text = generate("neuron")
     assert "# line 10: dot = w0 * x0 + w1 * x1 + w2" in text
     assert "# line 10 (backward): dot = w0 * x0 + w1 * x1 + w2" in text
-    assert text.index("def _f_forward") < text.index("def _f_backward")
+    assert "# line 10 (tangent): dot = w0 * x0 + w1 * x1 + w2" in text
+    assert "# line 10 (backward tangent): dot = w0 * x0 + w1 * x1 + w2" in text
+    vjp = text[text.index("def _f_vjp_kernel"):text.index("def _f_jvp_kernel")]
+    assert vjp.index("# line 11: return") < vjp.index("# line 11 (backward)") < \
+        vjp.index("# line 10 (backward)")
     assert "@njit(cache=True" in text
     assert "import torch" not in text and "import jax" not in text and "adc" not in \
         [line.split()[1] for line in text.splitlines() if line.startswith("import ")]

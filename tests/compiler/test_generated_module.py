@@ -73,8 +73,8 @@ BAD_INPUTS = [
     ({"X": np.zeros((5, D), np.int64)}, "X", "must be a float array, got dtype int64"),
     ({"W": np.zeros((D, C), bool)}, "W", "must be a float array"),
     ({"y": np.zeros(5)}, "y", "must be an integer array, got dtype float64"),
-    ({"y": np.array([0, 1, 2, 3, 4])}, "y", "index 4 out of range; expected 0 <= y < 4"),
-    ({"y": np.array([0, -1, 2, 3, 0])}, "y", "index -1 out of range"),
+    ({"y": np.array([0, 1, 2, 3, 4])}, "y", "index 4 out of range; expected -4 <= y < 4"),
+    ({"y": np.array([0, -5, 2, 3, 0])}, "y", "index -5 out of range"),
     ({"reg": "big"}, "reg", "must be a Python float"),
 ]
 
@@ -85,13 +85,23 @@ def test_bad_input_raises_before_compiled_code(softmax, monkeypatch, change, nam
     """Each bad input is a ValueError naming the argument, raised before any kernel runs."""
     def kernel_must_not_run(*args):
         raise AssertionError("compiled code ran on invalid input")
-    monkeypatch.setattr(softmax, "_loss_forward", kernel_must_not_run)
+    for kernel in ("_loss_value_kernel", "_loss_vjp_kernel", "_loss_jvp_kernel",
+                   "_loss_hvp_kernel"):
+        monkeypatch.setattr(softmax, kernel, kernel_must_not_run)
     args = {**good_args(), **change}
     for call in (softmax.loss, softmax.loss_value_and_grad, softmax.loss_grad):
         with pytest.raises(ValueError) as info:
             call(**args)
         message = str(info.value)
         assert f"'{name}'" in message and words in message, message
+
+
+def test_negative_labels_count_from_the_end_like_numpy(softmax):
+    """y = -1 is the last class, as NumPy's indexing (and so the eager run) reads it."""
+    args = good_args()
+    wrapped = dict(args, y=np.where(args["y"] == C - 1, -1, args["y"]))
+    assert softmax.loss(**wrapped) == softmax.loss(**args)
+    np.testing.assert_array_equal(softmax.loss_grad(**wrapped).W, softmax.loss_grad(**args).W)
 
 
 def test_bad_cotangent_shape(softmax):
@@ -106,9 +116,10 @@ CACHE_PROBE = textwrap.dedent("""
     m = importlib.util.module_from_spec(spec)
     sys.modules["gate_adc"] = m
     spec.loader.exec_module(m)
+    m.f(np.array(-2.0), np.array(5.0), np.array(-4.0))
     m.f_value_and_grad(np.array(-2.0), np.array(5.0), np.array(-4.0))
     stats = {k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
-             for k, d in (("forward", m._f_forward), ("backward", m._f_backward))}
+             for k, d in (("value", m._f_value_kernel), ("vjp", m._f_vjp_kernel))}
     print(json.dumps(stats))
 """)
 
@@ -127,6 +138,6 @@ def test_second_import_uses_numba_cache(tmp_path):
     shutil.copy(os.path.join(SAMPLES, "gate.py"), model)
     module_path = driver.compile_file(str(model))
     first = _probe(module_path)
-    assert first["forward"][1] == 1 and first["backward"][1] == 1, first  # compiled once
+    assert first["value"][1] == 1 and first["vjp"][1] == 1, first  # compiled once
     second = _probe(module_path)
-    assert second == {"forward": [1, 0], "backward": [1, 0]}, second  # loaded, not compiled
+    assert second == {"value": [1, 0], "vjp": [1, 0]}, second  # loaded, not compiled

@@ -372,7 +372,7 @@ def run_backend(model, backend, fname, args, cotangent):
     if backend == "numpy_ref":
         c = programs[fname]
         value = numpy_ref.forward(c.program, args)[0]
-        return value, numpy_ref.vjp(c.program, c.adjoint, args, [cotangent])[wrt]
+        return value, numpy_ref.vjp(c.program, args, [cotangent])[wrt]
     return getattr(eager, fname)(**args), None
 
 

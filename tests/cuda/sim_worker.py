@@ -38,6 +38,20 @@ def agreement(module, fname) -> dict:
         errors[f"vjp.{name}"] = rel_error(getattr(gpu, name), getattr(cpu, name)) \
             if np.max(np.abs(getattr(cpu, name)), initial=0) > 1e-12 else \
             float(np.max(np.abs(getattr(gpu, name)), initial=0))
+    tangents = {w: rng.normal(size=np.shape(values[w])) for w in module.SIGNATURES[fname]["wrt"]}
+    (v_cpu, t_cpu) = getattr(module, f"{fname}_jvp")(**values, tangents=tangents)
+    (v_gpu, t_gpu) = getattr(module, f"{fname}_jvp_cuda")(**values, tangents=tangents)
+    pairs = zip(t_cpu, t_gpu) if isinstance(t_cpu, tuple) else [(t_cpu, t_gpu)]
+    for k, (a, b) in enumerate(pairs):
+        errors[f"jvp.tangent{k}"] = rel_error(b, a) if np.max(np.abs(a), initial=0) > 1e-12 \
+            else float(np.max(np.abs(b), initial=0))
+    if hasattr(module, f"{fname}_hvp_cuda"):
+        h_cpu = getattr(module, f"{fname}_hvp")(**values, vector=tangents)
+        h_gpu = getattr(module, f"{fname}_hvp_cuda")(**values, vector=tangents)
+        for name in h_cpu._fields:
+            a, b = getattr(h_cpu, name), getattr(h_gpu, name)
+            errors[f"hvp.{name}"] = rel_error(b, a) if np.max(np.abs(a), initial=0) > 1e-12 \
+                else float(np.max(np.abs(b), initial=0))
     if hasattr(module, f"{fname}_value_and_grad_cuda"):
         v_cpu, g_cpu = getattr(module, f"{fname}_value_and_grad")(**values)
         v_gpu, g_gpu = getattr(module, f"{fname}_value_and_grad_cuda")(**values)
@@ -118,7 +132,42 @@ def device_checks(out_dir) -> dict:
         except ValueError as exc:
             messages[case + "_cpu"] = str(exc)
     result["messages"] = messages
+    result["index"] = device_index_checks(out_dir)
     return result
+
+
+INDEX_MODEL = """
+from adc.lang import Data, Param, Index, dim, cross_entropy
+
+N = dim("N")
+
+
+def loss(X: Data[N, 4], y: Index[N], W: Param[4, 3]):
+    return cross_entropy(X @ W, y)
+"""
+
+
+def device_index_checks(out_dir) -> dict:
+    """Labels on the device are range-checked like host ones; -1 counts from the end."""
+    from numba import cuda
+    path = os.path.join(out_dir, "labels.py")
+    with open(path, "w") as f:
+        f.write(INDEX_MODEL)
+    module = adc.compile(path, os.path.join(out_dir, "labels_cuda_adc.py"), target="cuda")
+    rng = np.random.default_rng(0)
+    X, W = rng.normal(size=(4, 4)), rng.normal(size=(4, 3))
+    out = {}
+    try:
+        module.loss_cuda(cuda.to_device(X), cuda.to_device(np.array([0, 1, 3, 2])),
+                         cuda.to_device(W))
+        out["out_of_range"] = None
+    except ValueError as exc:
+        out["out_of_range"] = str(exc)
+    wrapped = module.loss_cuda(cuda.to_device(X), cuda.to_device(np.array([0, 1, -1, 2])),
+                               cuda.to_device(W))
+    out["wrapped_error"] = rel_error(np.asarray(wrapped.copy_to_host()).reshape(()),
+                                     module.loss(X, np.array([0, 1, 2, 2]), W))
+    return out
 
 
 # The simulator runs every GPU thread as a Python thread: the samples with large fixed

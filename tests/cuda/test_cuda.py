@@ -51,7 +51,8 @@ def results(tmp_path_factory):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_simulator_agrees_with_cpu(results, name):
-    """f_cuda, f_vjp_cuda and f_value_and_grad_cuda == the CPU functions (float64)."""
+    """f_cuda, f_vjp_cuda, f_jvp_cuda, f_hvp_cuda and f_value_and_grad_cuda == the CPU
+    functions (float64)."""
     sample = results["sim"][name]
     assert "error" not in sample, sample.get("error")
     for fname, errors in sample.items():
@@ -78,6 +79,13 @@ def test_device_arrays_stay_on_the_device(results):
     assert device["copies_to_host"] == 0
     assert device["value_error"] <= 1e-12 and device["grad_error"] <= 1e-12
     assert device["host_value_type"] == "ndarray"         # host arrays in: NumPy out
+
+
+def test_device_labels_are_range_checked(results):
+    index = results["sim"]["_device"]["index"]
+    assert index["out_of_range"] == ("loss: argument 'y' has index 3 out of range; "
+                                     "expected -3 <= y < 3")
+    assert index["wrapped_error"] <= 1e-12
 
 
 def test_bad_input_gets_the_cpu_path_error(results):

@@ -149,8 +149,10 @@ def test_weight_decay_shrinks_the_weights(iris):
 
 
 def test_divergence_stops_training_with_advice(iris):
-    with pytest.raises(TrainingError, match="training diverged: the loss is nan at epoch 2"):
-        steps = math.ceil(data.n_samples(iris.train) / 16)
+    steps = math.ceil(data.n_samples(iris.train) / 16)
+    with pytest.raises(TrainingError, match=f"training diverged at epoch 2, step {steps + 1}: "
+                       "parameter 'W' has 12 NaN or infinite values after the update "
+                       r"\(also 'b': 3\); try a smaller learning rate"):
         fit(iris, schedule=explode_after(1, steps, then=float("nan")))
 
 

@@ -108,7 +108,8 @@ def test_unknown_sources_are_named(source, message):
 def test_unreadable_npz_is_a_data_error(tmp_path):
     path = tmp_path / "bad.npz"
     path.write_bytes(b"not a zip file")
-    with pytest.raises(DataError, match="cannot read .* as an .npz file"):
+    with pytest.raises(DataError, match="bad.npz is not a readable .npz data file: not an "
+                                        ".npz"):
         data.load_data(str(path), SPEC)
 
 
