@@ -45,7 +45,7 @@ def cse_bodies(bodies, start=0):
     # temporary, so a temporary is always a value (a float on the GPU, too).
     bodies = [sp.sympify(b) for b in bodies]
     found = sorted(set().union(*(b.atoms(sp.Indexed) for b in bodies)), key=sp.default_sort_key)
-    opaque = {a: sp.Dummy(f"a{k}") for k, a in enumerate(found)}
+    opaque = {a: sp.Dummy(f"a{k}", real=True) for k, a in enumerate(found)}
     back = {d: a for a, d in opaque.items()}
     bodies = [b.xreplace(opaque) for b in bodies]
     temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse"), order="canonical",

@@ -6,7 +6,7 @@ import sympy as sp
 from . import cost as cost_model
 from . import names as naming
 from .cse import Let, Reduction, cse
-from .ir import accesses, format_program, format_stmt, reads
+from .ir import accesses, format_program, format_stmt, reads, tensor_base
 from .schedule import Gemm, schedule
 
 # The passes whose result `adc inspect --after PASS` prints, in pipeline order.
@@ -118,10 +118,10 @@ def _closed_form(p):
     """Each tensor as a SymPy expression of the arguments (scalar programs only)."""
     value = {}
     for a in p.args:
-        value[sp.IndexedBase(a.ident)[0]] = sp.Symbol(a.name, real=True)
-        value[sp.Symbol(a.ident)] = sp.Symbol(a.name, real=True)
+        key = tensor_base(a.ident)[0] if a.is_tensor else a.symbol()
+        value[key] = sp.Symbol(a.name, real=True)
     for st in p.stmts:
-        value[sp.IndexedBase(st.target)[0]] = st.body.xreplace(value)
+        value[tensor_base(st.target)[0]] = st.body.xreplace(value)
     return value
 
 
@@ -130,7 +130,7 @@ def formulas(c) -> str:
     p = c.program
     if _is_scalar_program(p) and len(p.outputs) == 1:
         value = _closed_form(p)
-        f = value[sp.IndexedBase(p.outputs[0])[0]]
+        f = value[tensor_base(p.outputs[0])[0]]
         lines = [f"{p.name} = {f}"]
         for name in p.wrt:
             d = sp.diff(f, sp.Symbol(name, real=True))

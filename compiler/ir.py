@@ -41,7 +41,13 @@ class Tensor:
 
     @property
     def base(self) -> sp.IndexedBase:
-        return sp.IndexedBase(self.name)
+        return tensor_base(self.name)
+
+
+def tensor_base(name: str) -> sp.IndexedBase:
+    """The IndexedBase of tensor `name`. Elements are real: SymPy then never splits
+    tanh(tanh(x)) into real and imaginary parts (exponential in the nesting depth)."""
+    return sp.IndexedBase(name, real=True)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Arg:
     def symbol(self) -> sp.Symbol:
         """The SymPy symbol of a scalar argument."""
         return sp.Symbol(self.ident, integer=True) if self.role == "int" \
-            else sp.Symbol(self.ident)
+            else sp.Symbol(self.ident, real=True)
 
 
 @dataclass

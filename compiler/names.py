@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from .ir import Program, Stmt
+from .ir import Program, Stmt, tensor_base
 
 # Names a kernel (CPU or CUDA, device or host code) uses for itself.
 KERNEL_LOCALS = {
@@ -118,7 +118,7 @@ def kernel_names(prog: Program, helper_names=()) -> Program:
 
 def _renamed(prog: Program, tensors: dict, symbols: dict, scalar_args: dict) -> Program:
     mapping = dict(symbols)
-    mapping.update({sp.IndexedBase(old): sp.IndexedBase(new) for old, new in tensors.items()})
+    mapping.update({tensor_base(old): tensor_base(new) for old, new in tensors.items()})
 
     def sub(e):
         return sp.sympify(e).xreplace(mapping)
