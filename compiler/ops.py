@@ -133,6 +133,11 @@ class isfinite(BooleanFunction):
             return sp.true if x.is_finite else sp.false
         return None
 
+    def _eval_as_set(self):
+        # SymPy asks for the set where a condition holds when a comparison contains a
+        # Piecewise (relu(log_softmax(x))); NotImplementedError keeps the condition as is
+        raise NotImplementedError("isfinite has no set form")
+
 
 class power(sp.Function):
     """x ** p for an exponent that is not a number (a tensor or a run-time argument).
@@ -155,6 +160,28 @@ class power(sp.Function):
         if argindex == 1:
             return sp.Piecewise((sp.Integer(0), sp.Eq(p, 0)), (p * power(x, p - 1), True))
         return sp.Piecewise((sp.Integer(0), sp.Eq(x, 0)), (sp.log(x) * self, True))
+
+
+class _abs(sp.Function):
+    """|u| while a body is differentiated: d|u|/du = sign(u) whatever SymPy can prove about
+    u. (SymPy's own rule, for a u it cannot prove real such as sigmoid(x), writes re(u),
+    im(u) and rewrites every |v| inside as v/sign(v), which is NaN at v = 0.)"""
+
+    def fdiff(self, argindex=1):
+        return _sign(self.args[0])
+
+
+class _sign(sp.Function):
+    """sign(u) while a body is differentiated: its derivative is 0 almost everywhere."""
+
+    def fdiff(self, argindex=1):
+        return sp.Integer(0)
+
+
+def diff(expr, x):
+    """d expr / dx with the language's kink rules: abs' = sign (0 at 0), sign' = 0."""
+    hidden = expr.replace(sp.Abs, _abs).replace(sp.sign, _sign)
+    return sp.diff(hidden, x).replace(_abs, sp.Abs).replace(_sign, sp.sign)
 
 
 def pow_(x, p):
@@ -288,6 +315,7 @@ def _numpy_funcs():
         "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
         "tan": np.tan, "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
         "Abs": np.abs, "sign": np.sign, "cosh": np.cosh, "sinh": np.sinh,
+        "re": np.real, "im": np.imag,
     }
 
 

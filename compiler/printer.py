@@ -115,6 +115,14 @@ class KernelPrinter(PythonCodePrinter):
         x = self._print(expr.args[0])
         return f"(0.0 if {x} == 0 else math.copysign(1.0, {x}))"
 
+    def _print_re(self, expr):
+        """Every value a kernel computes is a real float: re(u) = u (SymPy writes
+        |exp(u)| as exp(re(u)) when it cannot prove u real)."""
+        return self._print(expr.args[0])
+
+    def _print_im(self, expr):
+        return "0.0"
+
     def _print_BooleanTrue(self, expr):
         return "True"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import ops
 from .ir import Arg, Program, Stmt, Tensor, access, accesses, reads
 from .names import Namer, loop_symbols
 from .ops import idiv
@@ -104,9 +105,7 @@ def local_derivative(st: Stmt, acc: sp.Indexed, tensors) -> sp.Expr:
         key=str)
     real = {leaf: sp.Dummy("x", real=True) for leaf in leaves}
     back = {d: leaf for leaf, d in real.items()}
-    local = sp.diff(st.body.xreplace(real), real[acc]).xreplace(back)
-    # derivatives of kinks (sign' = 2 DiracDelta) are zero almost everywhere: abs'' = 0
-    local = local.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))
+    local = ops.diff(st.body.xreplace(real), real[acc]).xreplace(back)
     if st.reduce == "none" and not st.accumulate:
         local = local.xreplace({st.body: access(tensors[st.target], st.target_index)})
     return local
