@@ -64,8 +64,12 @@ def read_source(path: str) -> str:
     try:   # utf-8-sig: a byte-order mark is accepted, as Python accepts it
         return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
-        raise CompileError(f"the model file is not UTF-8 text (byte {exc.start})", path=path,
-                           hint="save the file as UTF-8") from None
+        before = frontend.source_lines(data[:exc.start].decode("utf-8-sig"))
+        text = frontend.source_lines(data.decode("utf-8-sig", "replace"))[len(before) - 1]
+        raise CompileError(f"the model file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                           f"({exc.reason})", path=path, line=len(before),
+                           col=len(before[-1]) + 1, source_line=text,
+                           hint="save the file as UTF-8, or remove the byte") from None
 
 
 def source_digest(path: str) -> str:
@@ -120,9 +124,10 @@ def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
     for kind, name in emit.public_names(prog, cuda).items():
         other = modules.claim(name, f"`{name}` of entry point '{prog.name}'")
         if other:
+            hint = "rename one of the functions" if name in modules.public else \
+                f"rename the function '{prog.name}'"
             raise where(prog, f"the generated module needs the name '{name}' for entry point "
-                        f"'{prog.name}', but it is already {other}",
-                        "rename one of the functions")
+                        f"'{prog.name}', but it is already {other}", hint)
         out[kind] = name
     n = prog.name
     for role in ("args", "grads", "run_value", "run_vjp", "run_value_and_grad", "run_jvp",

@@ -10,14 +10,16 @@ import ast
 import inspect
 import operator
 import re
+from dataclasses import replace
 
 import sympy as sp
 
 from . import library
+from .aliasing import VIEW_FUNCTIONS, Views
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
 from .names import CALL_KEYWORDS
-from .values import Builder, Value, as_value, elementwise, to_expr
+from .values import Builder, Value, as_value, elementwise, same_size, to_expr
 
 LANG_MODULES = ("adc.lang",)
 _KEYWORD_OWNER = {"cotangent": "vjp", "tangents": "jvp", "vector": "hvp"}
@@ -319,11 +321,7 @@ def _const_eval(ctx: Context, node):
         if isinstance(v, LangName) and v.name in library.CONSTANTS:
             return float(library.CONSTANTS[v.name])
     if isinstance(node, ast.Call) and _call_name(ctx, node.func) == "dim":
-        if len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str) and node.args[0].value.isidentifier():
-            return sp.Symbol(node.args[0].value, integer=True, positive=True)
-        raise ctx.error(node, "dim() takes one name as a string",
-                        "e.g. N = dim(\"N\")")
+        return _dim_symbol(ctx, node)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         value = _const_eval(ctx, node.operand)
         if isinstance(value, (str, tuple)):
@@ -354,6 +352,19 @@ def _const_eval(ctx: Context, node):
     raise ctx.error(node, "this value must be a compile-time constant (adc does not run "
                     "the file to compute it)",
                     "use int/float literals, tuples, or dim(\"NAME\") for a symbolic size")
+
+
+def _dim_symbol(ctx, node):
+    """dim("N") or dim(name="N"): a positive integer size."""
+    for kw in node.keywords:
+        if kw.arg != "name":
+            raise ctx.error(kw, f"dim() has no argument '{kw.arg}'" if kw.arg else
+                            "dim() takes one name as a string", "e.g. N = dim(\"N\")")
+    args = node.args + [kw.value for kw in node.keywords]
+    if len(args) == 1 and isinstance(args[0], ast.Constant) \
+            and isinstance(args[0].value, str) and args[0].value.isidentifier():
+        return sp.Symbol(args[0].value, integer=True, positive=True)
+    raise ctx.error(node, "dim() takes one name as a string", "e.g. N = dim(\"N\")")
 
 
 def _attr_const(ctx, node):
@@ -504,7 +515,7 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False) 
         ident = a.arg
         if role in ("float", "int"):
             arg = Arg(a.arg, role, shape, dval, default is not None, a.arg in kwonly, ident)
-            env[a.arg] = as_value(arg.symbol())
+            env[a.arg] = replace(as_value(arg.symbol()), number=True)
         else:
             t = builder.add_tensor(a.arg, shape, "int" if role == "index" else "float", role)
             env[a.arg] = builder.view(t)
@@ -627,18 +638,23 @@ class _Lowerer:
         self.depth = 0
         self.calls: list[str] = []     # helpers being inlined, outermost first
         self.return_node = None        # the `return` that produced run_body's value
+        self.envs: list[dict] = []     # the scopes being run, innermost last
+        self.views = Views(builder.tensors)
 
     def error(self, node, message, hint=""):
         return self.ctx.error(node, message, hint)
 
     # -- statements --------------------------------------------------------------
     def run_body(self, body, env, fn):
+        self.envs.append(env)
         try:
             for stmt in body:
                 self.statement(stmt, env)
         except _Return as r:
             self.return_node = r.node
             return r.value
+        finally:
+            self.envs.pop()
         raise self.error(fn, f"function '{fn.name}' does not return a value",
                          "end it with a return statement")
 
@@ -666,6 +682,8 @@ class _Lowerer:
             current = self.expr(node.target, env)
             value = self.binop(node, current, self.expr(node.value, env), node.op,
                                node.target, node.value)
+            if isinstance(current, Value) and self.views.is_array(current):
+                self.check_in_place(node, current, value, env)
             self.assign(node.target, value, env)
         elif isinstance(node, ast.Return):
             if node.value is None:
@@ -697,6 +715,25 @@ class _Lowerer:
             raise self.error(node, f"`{type(node).__name__}` statements are not supported "
                              "in a model", "use assignments, for-range loops, if on "
                              "constants, and return")
+
+    def check_in_place(self, node, current, value, env):
+        """`x op= ...` writes into x's NumPy array: refuse what the eager run would do
+        differently from `x = x op ...` (a write seen through another name, a new shape)."""
+        name, op = node.target.id, _OP_SYMBOLS.get(type(node.op), "op")
+        instead = f"write `{name} = {name} {op} ...` to make a new array"
+        others = self.views.sharing(current, self.envs, name)
+        if others:
+            shown = ", ".join(f"'{o}'" for o in others)
+            raise self.error(node, f"`{name} {op}= ...` changes {name}'s array in place, and "
+                             f"in NumPy {shown} would change with it (a view or another "
+                             "name of the same array); adc does not model writes through "
+                             "views", instead)
+        value = as_value(value)
+        if value.rank != current.rank or \
+                not all(same_size(a, b) for a, b in zip(value.shape, current.shape)):
+            raise self.error(node, f"`{name} {op}= ...` would change the shape of {name} from "
+                             f"{_shape_text(current)} to {_shape_text(value)}, which NumPy "
+                             "cannot do in place", instead)
 
     def if_statement(self, node, env):
         cond = self.expr(node.test, env)
@@ -754,7 +791,9 @@ class _Lowerer:
     def assign(self, target, value, env):
         if isinstance(target, ast.Name):
             if isinstance(value, Value) and not value.tensor and value.kind != "bool":
-                value = self.b.materialize(value, target.id)
+                stored = replace(self.b.materialize(value, target.id), number=value.number)
+                self.views.stored(value, stored)
+                value = stored
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -870,9 +909,14 @@ class _Lowerer:
             raise self.error(self._attr_where(node), f"`{ast.unparse(node)}` is not a "
                              "function adc supports",
                              "see the language reference for the supported functions")
+        if isinstance(base, Value) and base.number:
+            raise self.error(self._attr_where(node), f"`{ast.unparse(node.value)}` is a "
+                             f"Python number here (a float or int argument): it has no "
+                             f"attribute '.{node.attr}'", "use it as a number; declare it as "
+                             "Param[()] or Data[()] for a 0-d array")
         if isinstance(base, Value):
             if node.attr == "T":
-                return library.transpose(self.b, base)
+                return self.views.note_view(library.transpose(self.b, base), base)
             if node.attr == "shape":
                 return tuple(int(s) if s.is_Integer else s for s in base.shape)
             if node.attr == "ndim":
@@ -905,9 +949,20 @@ class _Lowerer:
                 return base[index]
             raise self.error(node, "a tuple can only be indexed with an int constant",
                              "e.g. x.shape[0]")
+        if isinstance(base, Value) and base.number:
+            raise self.error(node, f"`{ast.unparse(node.value)}` is a Python number here (a "
+                             "float or int argument, or arithmetic of them): it cannot be "
+                             "indexed", "use it as a number; declare it as Param[()] or "
+                             "Data[()] for a 0-d array")
         if isinstance(base, Value):
             from .indexing import subscript
-            return subscript(self.b, base, index)
+            result = subscript(self.b, base, index)
+            items = index if isinstance(index, tuple) else (index,)
+            gather = any(isinstance(it, Value) for it in items)
+            element = result.rank == 0 and all(isinstance(it, (int, sp.Expr)) for it in items)
+            if not gather and not element:
+                self.views.note_view(result, base)   # basic indexing: a view in NumPy
+            return result
         raise self.error(node, f"{_article(_kind_name(base))} cannot be indexed",
                          "only tensors, tuples and .shape can be indexed")
 
@@ -918,14 +973,20 @@ class _Lowerer:
 
     def expr_UnaryOp(self, node, env):
         v = self.expr(node.operand, env)
+        if isinstance(v, bool) and not isinstance(node.op, ast.Not):
+            v = int(v)   # -True is -1 in Python
         if isinstance(node.op, (ast.USub, ast.UAdd)) and \
                 not isinstance(v, (Value, int, float, sp.Expr)):
             raise self.error(node, f"cannot negate {_article(_kind_name(v))}",
                              "only tensors and numbers have a sign")
         if isinstance(node.op, ast.USub):
-            return -v if not isinstance(v, Value) else elementwise(lambda x: -x, v)
-        if isinstance(node.op, ast.UAdd):
-            return v
+            if not isinstance(v, Value):
+                return -v
+            return replace(elementwise(lambda x: -x, v), number=v.number)
+        if isinstance(node.op, ast.UAdd):   # +x is a copy in NumPy
+            if not isinstance(v, Value):
+                return v
+            return replace(elementwise(lambda x: x, v, kind=v.kind), number=v.number)
         if isinstance(node.op, ast.Not) and not isinstance(v, Value):
             return not v
         raise self.error(node, "this unary operator is not supported on tensors",
@@ -953,6 +1014,7 @@ class _Lowerer:
         if type(op) not in _BINOPS and not isinstance(op, ast.MatMult):
             raise _OperatorError(f"operator {symbol} is not supported",
                                  "use + - * / ** @ (and where() for conditions)")
+        a, b = (int(v) if isinstance(v, bool) else v for v in (a, b))  # True is 1 in NumPy
         for v in (a, b):
             if isinstance(v, Value) and v.kind == "bool":
                 raise _OperatorError(f"a comparison is not a number: it cannot be an operand "
@@ -971,8 +1033,11 @@ class _Lowerer:
             raise _OperatorError(f"{symbol} is only supported on compile-time ints",
                                  "use / for tensors")
         if isinstance(op, ast.Pow):
-            return library.power(self.b, a, b)
-        return elementwise(lambda x, y: fn(x, y), a, b)
+            result = library.power(self.b, a, b)
+        else:
+            result = elementwise(lambda x, y: fn(x, y), a, b)
+        number = all(v.number if isinstance(v, Value) else True for v in (a, b))
+        return replace(result, number=number) if number else result
 
     def expr_Compare(self, node, env):
         if len(node.ops) != 1:
@@ -1065,8 +1130,15 @@ class _Lowerer:
             bound = inspect.signature(lower).bind(None, *args, **kwargs)
         except TypeError as exc:
             raise self._bad_call(node, func.name, str(exc), usage, len(args)) from None
+        self._no_comparisons(node, func.name, bound)
         try:
-            return lower(self.b, *args, **kwargs)
+            result = lower(self.b, *args, **kwargs)
+            operands = bound.arguments.get("operands", ())
+            if func.name in VIEW_FUNCTIONS:     # NumPy returns a view of the argument
+                self.views.note_view(result, bound.arguments["x"])
+            elif func.name == "einsum" and len(operands) == 1:
+                self.views.note_view(result, operands[0])
+            return result
         except Located as exc:
             # Library messages say what is wrong; add what was passed when they lack a hint.
             given = [f"{name} of shape {_shape_text(v)}"
@@ -1077,6 +1149,20 @@ class _Lowerer:
         except TypeError as exc:
             raise self.error(node, f"bad arguments to {func.name}(): {exc}",
                              f"call it as {usage}") from None
+
+    def _no_comparisons(self, node, fname, bound):
+        """A comparison is a number only as where()'s condition."""
+        names = list(bound.signature.parameters)[1:]          # drop the builder
+        where = dict(zip(names, node.args))
+        where.update({k.arg: k.value for k in node.keywords})
+        for name, v in list(bound.arguments.items())[1:]:
+            items = v if isinstance(v, tuple) else (v,)
+            if fname == "where" and name == "cond":
+                continue
+            if any(isinstance(x, Value) and x.kind == "bool" for x in items):
+                raise self.error(where.get(name, node), "a comparison is not a number: it "
+                                 f"cannot be an argument of {fname}()", "use where(cond, a, "
+                                 "b) to turn a condition into numbers")
 
     def _predicted(self, node, loss, args):
         """Stop lowering at the loss: its first argument is the prediction."""

@@ -93,11 +93,12 @@ def clip(b, x, lo, hi):
     return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h), x, lo, hi)
 
 
-def where(b, cond, x, y):
+def where(builder, cond, a, b):
+    """The keywords are adc.lang.where's (cond, a, b), so the builder is not `b` here."""
     cond = as_value(cond)
     if cond.kind != "bool":
         cond = elementwise(lambda c: sp.Ne(c, 0), cond, kind="bool")
-    return elementwise(lambda c, u, v: sp.Piecewise((u, c), (v, True)), cond, x, y)
+    return elementwise(lambda c, u, v: sp.Piecewise((u, c), (v, True)), cond, a, b)
 
 
 def power(b, x, p):
@@ -263,7 +264,11 @@ def _labels(b, logits, labels, fname):
     if labels.kind != "int" or labels.rank != 1:
         raise Located(f"{fname} expects integer labels of shape (N,)",
                       "declare the labels as Index[N]")
-    broadcast_shapes((logits.shape[0],), labels.shape)
+    if not same_size(logits.shape[0], labels.shape[0]):
+        n = labels.shape[0]
+        raise Located(f"{fname}: the labels have {n} entr{'y' if n == 1 else 'ies'} but the "
+                      f"logits have {logits.shape[0]} rows", "give one label per row: logits of "
+                      "shape (N, C) need labels Index[N]")
     if labels.tensor:
         b.index_bounds.append((labels.tensor, logits.shape[1]))
     return logits, labels

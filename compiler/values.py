@@ -48,6 +48,8 @@ class Value:
     kind: str                       # 'float' | 'int' | 'bool'
     build: Callable
     tensor: str | None = None       # the stored tensor this value reads, if plain
+    number: bool = False            # a Python int/float in the eager run (a scalar argument
+    #                                 and arithmetic of such): it has no [...], .T, .shape
 
     @property
     def rank(self) -> int:

@@ -224,7 +224,7 @@ def _check_in_range(fname, margin, what, sizes):
     its distance from the end of its axis for this call's sizes."""
     if margin < 0:
         shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
-        raise ValueError(f"{fname}: {what} would read out of range with {shown}")
+        raise ValueError(f"{fname}: {what}, out of range with {shown}")
 
 
 def _scalar_arg(fname, name, role, value):
