@@ -36,6 +36,7 @@ import random
 from dataclasses import dataclass, field
 
 import adc.lang
+from adc.compiler.names import MODULE_FIXED
 from progen_exprs import AVOID, Dim, Expr, Expressions, lit, paren, same, shape_text
 
 
@@ -95,6 +96,11 @@ PLAIN = ["W1", "W2", "b1", "b2", "Xb", "logits", "hidden", "feat", "emb", "gamma
 RESERVED = set(keyword.kwlist) | set(adc.lang.__all__) | {
     "range", "len", "float", "int", "print", "adc", "abs_", "True", "False", "None",
     "N", "M", "B", "T", "D", "H", "C", "K", "F", "G", "L"}
+# Argument names adc refuses with a located error (test_regressions.py checks that):
+# the keywords of f_vjp / f_jvp / f_hvp, and gradient fields starting with '_'.
+REFUSED_ARGS = {"cotangent", "tangents", "vector", "_x"}
+# Entry point names that are the generated module's own globals (also refused).
+REFUSED_ENTRIES = MODULE_FIXED
 ENTRY_NAMES = ["f", "loss", "model", "forward", "objective", "value", "net", "fn", "run",
                "predict", "energy", "score"]
 SIZE_NAMES = ["N", "M", "B", "T"]
@@ -130,7 +136,7 @@ class Gen(Expressions):
     def pick(self, seq):
         return self.rng.choice(list(seq))
 
-    def fresh(self, prefer=None) -> str:
+    def fresh(self, prefer=None, avoid=()) -> str:
         """A new identifier: usually a tricky one, sometimes random letters."""
         for _ in range(200):
             if prefer and self.tricky and self.chance(0.5):
@@ -142,8 +148,8 @@ class Gen(Expressions):
                 name = self.pick("abcdefghuvwxyz") + "".join(
                     self.pick("abcdefghijklmnopqrstuvwxyz0123456789_")
                     for _ in range(self.rng.randint(0 if self.tricky else 2, 5)))
-            if name in self.used_names or name in RESERVED or name in ("np", "math") \
-                    and self.uses_np:
+            if name in self.used_names or name in RESERVED or name in avoid \
+                    or name in ("np", "math") and self.uses_np:
                 continue
             self.used_names.add(name)
             return name
@@ -193,7 +199,7 @@ class Gen(Expressions):
         shape = tuple(self.base_dim(d) for d in shape)
         role = role or ("Param" if self.chance(0.75) else "Data")
         domain = domain or ("positive" if self.chance(0.2) else "normal")
-        arg = Arg(name or self.fresh(), role, shape, domain)
+        arg = Arg(name or self.fresh(avoid=REFUSED_ARGS), role, shape, domain)
         self.args.append(arg)
         self.scope.append((arg.name, self.arg_expr(arg)))
         return arg
@@ -213,8 +219,8 @@ class Gen(Expressions):
         for a in self.args:
             if a.role == "Index" and same(a.shape, shape) and a.bound == bound:
                 return a
-        arg = Arg(self.fresh(self.pick(["idx", "y", "labels", "ix"])), "Index", shape,
-                  bound=bound)
+        arg = Arg(self.fresh(self.pick(["idx", "y", "labels", "ix"]), REFUSED_ARGS), "Index",
+                  shape, bound=bound)
         self.args.append(arg)
         return arg
 
@@ -224,7 +230,7 @@ class Gen(Expressions):
         default = None
         if self.chance(0.6):
             default = round(self.rng.uniform(lo, hi), 3) if self.chance(0.5) else value
-        arg = Arg(self.fresh(prefer), kind, (), value=value, default=default,
+        arg = Arg(self.fresh(prefer, REFUSED_ARGS), kind, (), value=value, default=default,
                   kwonly=self.chance(0.15))
         if kind == "int":
             arg.value = int(round(value))
@@ -498,8 +504,10 @@ class Gen(Expressions):
             else:
                 self.conv_block()
         outs = self.result()
-        entry = self.fresh(self.pick(ENTRY_NAMES)) if self.tricky else self.pick(
-            [n for n in ENTRY_NAMES if n not in self.used_names] or ["f"])
+        if self.tricky:
+            entry = self.fresh(self.pick(ENTRY_NAMES), REFUSED_ENTRIES)
+        else:
+            entry = self.pick([n for n in ENTRY_NAMES if n not in self.used_names] or ["f"])
         self.used_names.add(entry)
         ret = ", ".join(o.text for o in outs)
         self.lines.append(f"    return {ret}")

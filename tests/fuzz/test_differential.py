@@ -19,7 +19,7 @@ import pytest
 import oracle
 import progen
 
-EXAMPLES = int(os.environ.get("ADC_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("ADC_FUZZ_EXAMPLES", "16"))
 START = int(os.environ.get("ADC_FUZZ_START", "0"))
 
 

@@ -6,7 +6,7 @@ no traceback) -- never a crash, a hang, or a module that fails when called.
     ADC_FUZZ_MUTANTS=3000 ADC_FUZZ_RUN_EVERY=5 pytest tests/fuzz/test_mutations.py
     python tests/fuzz/run.py mutants --count 3000       # the same, grouped by class
 
-Every ADC_FUZZ_RUN_EVERY-th mutant (default: every 8th) is also compiled by Numba and
+Every ADC_FUZZ_RUN_EVERY-th mutant (default: every 10th) is also compiled by Numba and
 checked against the eager run (values, gradients); the others go through the compiler
 (front end, autodiff, emit) and the eager run only.
 """
@@ -21,7 +21,7 @@ import oracle
 
 MUTANTS = int(os.environ.get("ADC_FUZZ_MUTANTS", "200"))
 START = int(os.environ.get("ADC_FUZZ_MUTANT_START", "0"))
-RUN_EVERY = int(os.environ.get("ADC_FUZZ_RUN_EVERY", "8"))
+RUN_EVERY = int(os.environ.get("ADC_FUZZ_RUN_EVERY", "10"))
 
 
 @pytest.fixture(scope="module")
