@@ -10,7 +10,7 @@ from .ir import accesses, format_program, format_stmt, reads
 from .schedule import Gemm, schedule
 
 # The passes whose result `adc inspect --after PASS` prints, in pipeline order.
-PASSES = ("frontend", "inline", "vjp", "jvp", "hvp", "names", "schedule", "cse")
+PASSES = ("frontend", "inline", "rewrite", "vjp", "jvp", "hvp", "names", "schedule", "cse")
 
 
 def ir(c) -> str:
@@ -59,6 +59,17 @@ def hvp(c) -> str:
                     "(after its forward statements)")
 
 
+def rewrites(c) -> str:
+    """Each rule the rewrite pass applied, with the source line it applied to."""
+    applied = list(c.program.rewrites) + [a for a in c.vjp.rewrites
+                                          if a not in c.program.rewrites]
+    lines = [f"# rewrites in {c.program.name}: {len(applied)}"]
+    for a in applied:
+        lines.append(f"line {a.line}: {a.rule}: {a.before}  ->  {a.after}"
+                     + (f"    ({a.text})" if a.text else ""))
+    return "\n".join(lines)
+
+
 def cost(c, sizes=None) -> str:
     """Flops, bytes and memory of each mode; which mode computes a Jacobian cheaper."""
     return cost_model.report(c, sizes)
@@ -69,6 +80,9 @@ def after(c, pass_name: str, kind: str = "vjp") -> str:
     if pass_name == "frontend":
         return format_program(c.lowered)
     if pass_name == "inline":
+        from .inline import inline_elementwise
+        return format_program(inline_elementwise(c.lowered))
+    if pass_name == "rewrite":
         return format_program(c.program)
     if pass_name in ("vjp", "jvp", "hvp"):
         if pass_name not in c.programs:
@@ -190,4 +204,5 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["ir", "grad", "jvp", "hvp", "cost", "after", "formulas", "graph", "PASSES"]
+__all__ = ["ir", "grad", "jvp", "hvp", "cost", "rewrites", "after", "formulas", "graph",
+           "PASSES"]

@@ -114,6 +114,7 @@ class Program:
     line: int = 0
     source_file: str = ""
     predicts: dict | None = None  # f_predict: {"of": loss entry, "loss": fn, "target": arg}
+    rewrites: list = field(default_factory=list)      # rewrite.Applied, in order
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]
