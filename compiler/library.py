@@ -157,8 +157,9 @@ class _Shifted:
     sum(exp(z)); `denominator` = sum(exp(z)).
     """
 
-    def __init__(self, shift, z, log_norm, denominator):
+    def __init__(self, shift, z, log_norm, denominator, arg=None, rest=None, finite=None):
         self.shift, self.z, self.log_norm, self.denominator = shift, z, log_norm, denominator
+        self.arg, self.rest, self.finite = arg, rest, finite
 
 
 def _shifted_rest(b, x, axes) -> _Shifted:
@@ -213,7 +214,7 @@ def _shifted_rest(b, x, axes) -> _Shifted:
         r = rest.build(idx)
         return sp.Piecewise((1 + r, finite(idx)), (r, True))
     return _Shifted(Value(shape, "float", shift), z, Value(shape, "float", log_norm),
-                    Value(shape, "float", denominator))
+                    Value(shape, "float", denominator), arg, rest, finite)
 
 
 def idx_at(idx, axes):
@@ -280,13 +281,46 @@ def _labels(b, logits, labels, fname):
 
 
 def cross_entropy(b, logits, labels):
+    """mean_i (logsumexp(logits[i]) - logits[i, y_i]), with its own reverse-mode rule:
+
+        d logits[i, j] = d_total * (softmax(logits)[i, j] - onehot(y)[i, j])
+
+    one loop nest, computed without cancellation (at the label that is also the row's
+    max, softmax - 1 is -rest / (1 + rest); elsewhere softmax - 1 <= -1/2)."""
     logits, labels = _labels(b, logits, labels, "cross_entropy")
+    logits = b.materialize(logits, "logits")       # the rule writes its adjoint
+    first = len(b.stmts)
     sh = _shifted_rest(b, logits, [1])
+    n, c = logits.shape
 
     def build(idx):
         i = idx[0]
         return sh.log_norm.build((i, sp.Integer(0))) - sh.z.build((i, labels.build((i,))))
-    return mean(b, Value((logits.shape[0],), "float", build))
+    value = mean(b, Value((n,), "float", build))
+    total = b.stmts[-1]
+    (i, _), (j, _) = b.loop_symbols((n, c))
+    row = (i, sp.Integer(0))
+    y = labels.build((i,))
+    first_max = sp.And(sp.Eq(j, sh.arg.build(row)), sh.finite(row))
+    p = sp.Piecewise((1 / (1 + sh.rest.build(row)), first_max),
+                     (sp.exp(sh.z.build((i, j))) / sh.denominator.build(row), True))
+    local = sp.Piecewise((-sh.rest.build(row) / (1 + sh.rest.build(row)),
+                          sp.And(sp.Eq(j, y), first_max)),
+                         (p - sp.Piecewise((1, sp.Eq(j, y)), (0, True)), True))
+    b.stmts[-1] = total.with_(custom=(("rule", "cross_entropy"), ("input", logits.tensor),
+                                      ("index", (i, j)), ("loops", ((i, n), (j, c))),
+                                      ("local", local)),
+                              display="(softmax({0})[{1}, {2}] - onehot({3})[{1}, {2}])")
+    _label_composite(b, first, total.target, str(y.base) if isinstance(y, sp.Indexed) else "y")
+    return value
+
+
+def _label_composite(b, first, name, labels):
+    """Mark the statements of one library call as one unit with a custom rule."""
+    for k in range(first, len(b.stmts)):
+        b.stmts[k] = b.stmts[k].with_(composite=name)
+    last = b.stmts[-1]
+    b.stmts[-1] = last.with_(display=last.display.replace("{3}", labels))
 
 
 def binary_cross_entropy_with_logits(b, z, y):
