@@ -110,6 +110,8 @@ def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind, no_rewr
                                                rewrites=not no_rewrite)
     except USER_ERRORS as exc:
         _fail(exc, model)
+    if not functions:      # the derived f_predict only when asked for by name
+        compiled = [c for c in compiled if not c.program.predicts]
     if after:
         click.echo("\n\n".join(inspect_views.after(c, after, kind) for c in compiled))
         return

@@ -56,7 +56,7 @@ def _prepare(fname, values, device_view=None):
     `values` are the call's arguments in signature order. `device_view(value)` (CUDA only)
     gives a device array used as it is, or None for a host value, converted here.
     """
-    spec = SIGNATURES[fname]["args"]
+    spec = (SIGNATURES.get(fname) or PREDICTIONS[fname])["args"]
     dtype = _float_dtype(fname, spec, values)
     sizes, origin, out = {}, {}, []
     for (name, arg), value in zip(spec.items(), values):

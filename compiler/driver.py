@@ -43,10 +43,13 @@ class Compiled:
 
 
 def transforms(lowered, rewrites=True) -> dict:
-    """The programs of one entry point: kind -> Program (hvp for scalar outputs only)."""
+    """The programs of one entry point: kind -> Program (hvp for scalar outputs only; a
+    derived f_predict has its value only)."""
     value = inline.inline_elementwise(lowered)
     if rewrites:
         value = rewrite.rewrite(value)
+    if emit.derived(value):
+        return {"value": value}
     reverse = vjp(value)
     if rewrites:
         reverse = rewrite.simplify_derivatives(reverse)

@@ -50,9 +50,16 @@ class Entry:
         return len(p.outputs) == 1 and p.tensors[p.outputs[0]].rank == 0
 
 
+def derived(prog: Program) -> bool:
+    """True for the functions the compiler derives (f_predict): a value, nothing else."""
+    return bool(prog.predicts)
+
+
 def public_names(prog: Program, cuda: bool) -> dict:
     """kind -> public name, for every function the contract gives an entry point."""
     n = prog.name
+    if derived(prog):
+        return {"value": n, **({"value_cuda": f"{n}_cuda"} if cuda else {})}
     out = {"value": n, "vjp": f"{n}_vjp", "jvp": f"{n}_jvp", "jacobian": f"{n}_jacobian",
            "Grads": f"{n}_Grads"}
     if len(prog.outputs) == 1 and prog.tensors[prog.outputs[0]].rank == 0:
@@ -68,11 +75,14 @@ def _shape_spec(shape) -> tuple:
     return tuple(int(s) if sp.sympify(s).is_Integer else str(s) for s in shape)
 
 
-def signatures(entries) -> dict:
-    """SIGNATURES: per entry point, each argument's role, shape and dtype kind."""
+def signatures(entries, which="entry points") -> dict:
+    """SIGNATURES (the user's entry points) or PREDICTIONS (the derived f_predict): per
+    function, each argument's role, shape and dtype kind."""
     out = {}
     for e in entries:
         p = e.program
+        if derived(p) != (which == "predictions"):
+            continue
         args = {}
         bounds = dict(p.index_bounds)
         for a in p.args:
@@ -89,7 +99,7 @@ def signatures(entries) -> dict:
         if p.predicts:
             out[p.name]["predicts"] = dict(p.predicts)
     for e in entries:
-        if e.program.predicts and e.program.predicts["of"] in out:
+        if derived(e.program) and e.program.predicts["of"] in out:
             out[e.program.predicts["of"]]["predict"] = e.program.name
     return out
 
@@ -196,14 +206,20 @@ def wrappers(e: Entry) -> str:
     nout, nwrt = len(p.outputs), len(p.wrt)
     wrt = ", ".join(p.wrt) or "nothing"
     src = f"{display_name(p.source_file)}:{p.line}"
-    lines = [f"{names['Grads']} = namedtuple(\"{names['Grads']}\", {list(p.wrt)!r})", "", ""]
-    lines += args_checker(e) + grads_builder(e)
+    lines = [] if derived(p) else \
+        [f"{names['Grads']} = namedtuple(\"{names['Grads']}\", {list(p.wrt)!r})", "", ""]
+    lines += args_checker(e) + ([] if derived(p) else grads_builder(e))
     run = names
     # f
     lines += [f"def {run['run_value']}(values):",
               f"    args, sizes, dtype = {names['args']}(values)",
               f"    results = {k['value'][0]}(*args)",
               f"    return {_outputs(p, 'results')}", "", ""]
+    if derived(p):
+        of = p.predicts
+        lines += _public(names["value"], p, f"The prediction of `{of['of']}`: the first "
+                         f"argument of its {of['loss']} ({src}).", run["run_value"])
+        return "\n".join(lines)
     lines += _public(names["value"], p, f"Value of `{n}` ({src}).", run["run_value"])
     # f_vjp
     lines += [f"def {run['run_vjp']}(values, cotangent):",
@@ -285,6 +301,8 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         f"ADC_VERSION = {version!r}",
         f"SOURCE_SHA256 = {digest!r}",
         f"SIGNATURES = {_pretty(signatures(entries))}",
+        "# the predictions derived from losses (f_predict): the first argument of the loss",
+        f"PREDICTIONS = {_pretty(signatures(entries, 'predictions'))}",
         "",
         "",
         "# ---- input checks (plain Python: they run before any compiled code) ----",

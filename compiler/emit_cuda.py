@@ -130,6 +130,8 @@ def wrappers(e) -> str:
         f"    return {_results(p, 'results')}", "", ""]
     lines += _public(f"{n}_cuda", p, f"Value of `{n}` on the GPU (left on the device when the "
                      "inputs are).", names["run_value_cuda"])
+    if not e.cuda.hosts.get("vjp"):       # a derived f_predict: its value only
+        return "\n".join(lines)
     lines += [f"def {names['run_vjp_cuda']}(values, cotangent):"] + head + [
         f"    seeds = _cotangents_cuda(\"{n}\", cotangent, {output_shapes(p)}, dtype)",
         f"    results = {host['vjp']}(kernels, *args, *seeds)",

@@ -154,7 +154,8 @@ def _renamed_stmt(st: Stmt, tensors: dict, sub) -> Stmt:
 
 # -- module scope ---------------------------------------------------------------------
 # What every generated module defines at its top level, whatever the model.
-MODULE_FIXED = {"ADC_VERSION", "SOURCE_SHA256", "SIGNATURES", "CUDA_KERNELS", "math", "np",
+MODULE_FIXED = {"ADC_VERSION", "SOURCE_SHA256", "SIGNATURES", "PREDICTIONS", "CUDA_KERNELS",
+                "math", "np",
                 "njit", "prange", "namedtuple", "cuda", "float32", "float64", "int64",
                 "SimpleNamespace"}
 # The keyword arguments generated functions take beside the user's arguments.

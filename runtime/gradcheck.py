@@ -68,6 +68,13 @@ def _size(entry, sizes):
     return entry if isinstance(entry, int) else sizes[entry]
 
 
+def signature(module, fname) -> dict:
+    """The SIGNATURES row of an entry point, or the PREDICTIONS row of a derived f_predict."""
+    table = module.SIGNATURES if fname in module.SIGNATURES else \
+        getattr(module, "PREDICTIONS", {})
+    return table[fname]
+
+
 def random_inputs(module, fname: str, sizes=None, seed=0, ranges=None) -> dict:
     """Random float64 arguments for an entry point, shaped by its SIGNATURES entry.
 
@@ -79,7 +86,7 @@ def random_inputs(module, fname: str, sizes=None, seed=0, ranges=None) -> dict:
     rng = np.random.default_rng(seed)
     ranges = dict(ranges or {})
     sizes = dict(sizes or {})
-    spec = module.SIGNATURES[fname]["args"]
+    spec = signature(module, fname)["args"]
     for arg in spec.values():
         for s in arg["shape"]:
             if isinstance(s, str):

@@ -78,8 +78,10 @@ def test_doc_model_compiles_and_matches_its_eager_run(doc, block, tmp_path):
     module = adc.load(str(tmp_path / "doc_model_adc.py"))
     eager = import_eager(path)   # a model file must also run as plain NumPy code
     assert module.SIGNATURES, "a documented model must have an entry point"
-    for c in compiled:
+    for c in compiled:      # derived f_predict: checked in tests/test_samples.py
         name = c.program.name
+        if c.program.predicts:
+            continue
         values = gradcheck.random_inputs(module, name, seed=3)
         expected = getattr(eager, name)(**values)
         got = numpy_ref.forward(c.program, values)

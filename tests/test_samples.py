@@ -42,3 +42,42 @@ def test_sample_gradients(path, build_dir):
         for name in module.SIGNATURES[fname]["wrt"]:
             assert_close_rel(getattr(grads, name), ref[name], 1e-10, atol=atol,
                              what=f"{fname}: d/d{name} vs numpy reference")
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: os.path.basename(p)[:-3])
+def test_sample_predictions(path, build_dir):
+    """f_predict of every loss built on a predicting loss: the loss's first argument, as
+    the eager run computes it (the helper or expression the loss was called with)."""
+    module = compile_to(path, build_dir)
+    eager = import_eager(path)
+    programs = lowered(path)
+    for fname, sig in module.SIGNATURES.items():
+        if "predict" not in sig:
+            continue
+        pname = sig["predict"]
+        assert module.PREDICTIONS[pname]["predicts"]["of"] == fname
+        values = gradcheck.random_inputs(module, fname, {"N": 3}, seed=1)
+        args = {k: values[k] for k in module.PREDICTIONS[pname]["args"]}
+        got = getattr(module, pname)(**args)
+        want = _eager_prediction(eager, fname, values, module.PREDICTIONS[pname]["predicts"])
+        assert_close_rel(got, want, 1e-10, what=f"{pname} vs the eager prediction")
+        (ref,) = numpy_ref.forward(programs[pname].program, args)
+        assert_close_rel(got, ref, 1e-10, what=f"{pname} vs numpy reference")
+
+
+def _eager_prediction(eager, fname, values, predicts):
+    """The first argument of the loss call, caught from the eager run of the loss."""
+    import adc.lang
+    seen = []
+    loss = getattr(adc.lang, predicts["loss"])
+
+    def spy(first, *rest, **kw):
+        seen.append(np.array(first, dtype=float))
+        return loss(first, *rest, **kw)
+    saved = getattr(eager, predicts["loss"], None)
+    setattr(eager, predicts["loss"], spy)
+    try:
+        getattr(eager, fname)(**values)
+    finally:
+        setattr(eager, predicts["loss"], saved)
+    return seen[0]

@@ -50,6 +50,8 @@ SIGNATURES = {
         'line': 9,
     },
 }
+# the predictions derived from losses (f_predict): the first argument of the loss
+PREDICTIONS = {}
 
 
 # ---- input checks (plain Python: they run before any compiled code) ----
@@ -102,7 +104,7 @@ def _prepare(fname, values, device_view=None):
     `values` are the call's arguments in signature order. `device_view(value)` (CUDA only)
     gives a device array used as it is, or None for a host value, converted here.
     """
-    spec = SIGNATURES[fname]["args"]
+    spec = (SIGNATURES.get(fname) or PREDICTIONS[fname])["args"]
     dtype = _float_dtype(fname, spec, values)
     sizes, origin, out = {}, {}, []
     for (name, arg), value in zip(spec.items(), values):
@@ -140,6 +142,14 @@ def _check_size(fname, name, axis, actual, expected, text):
     if actual != expected:
         raise ValueError(f"{fname}: argument '{name}' has size {actual} on axis {axis}, "
                          f"expected {text} = {expected}")
+
+
+def _check_in_range(fname, margin, what, sizes):
+    """An index the compiler could not prove in range for every size: `margin` >= 0 is
+    its distance from the end of its axis for this call's sizes."""
+    if margin < 0:
+        shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+        raise ValueError(f"{fname}: {what} would read out of range with {shown}")
 
 
 def _scalar_arg(fname, name, role, value):
