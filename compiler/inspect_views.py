@@ -5,6 +5,7 @@ import sympy as sp
 
 from . import cost as cost_model
 from . import names as naming
+from .formulas import formulas as course_formulas
 from .cse import Let, Reduction, cse
 from .ir import accesses, format_program, format_stmt, reads
 from .schedule import Gemm, schedule
@@ -123,39 +124,9 @@ def format_schedule(sched) -> str:
     return "\n".join(lines)
 
 
-def _is_scalar_program(p) -> bool:
-    return all(t.rank == 0 for t in p.tensors.values()) and \
-        all(not st.rloops for st in p.stmts)
-
-
-def _closed_form(p):
-    """Each tensor as a SymPy expression of the arguments (scalar programs only)."""
-    value = {}
-    for a in p.args:
-        value[sp.IndexedBase(a.ident)[0]] = sp.Symbol(a.name, real=True)
-        value[sp.Symbol(a.ident)] = sp.Symbol(a.name, real=True)
-    for st in p.stmts:
-        value[sp.IndexedBase(st.target)[0]] = st.body.xreplace(value)
-    return value
-
-
 def formulas(c) -> str:
-    """Closed forms `df/dx = ...` for scalar models; index notation otherwise."""
-    p = c.program
-    if _is_scalar_program(p) and len(p.outputs) == 1:
-        value = _closed_form(p)
-        f = value[sp.IndexedBase(p.outputs[0])[0]]
-        lines = [f"{p.name} = {f}"]
-        for name in p.wrt:
-            d = sp.diff(f, sp.Symbol(name, real=True))
-            lines.append(f"d{p.name}/d{name} = {d}")
-        return "\n".join(lines)
-    lines = [f"# {p.name}: derivative formulas in index notation "
-             f"(d_T is the gradient of {p.name} with respect to T)"]
-    for st in c.vjp.stmts:
-        if st.phase != "forward":
-            lines.append(format_stmt(st))
-    return "\n".join(lines)
+    """The course's view: the forward pass as written, then every gradient (formulas.py)."""
+    return course_formulas(c)
 
 
 def graph(c) -> str:

@@ -61,7 +61,6 @@ class Stmt:
     phase: str = "forward"       # 'forward' | 'backward' | 'tangent' | 'backward tangent'
     composite: str | None = None # the statements of one library function with its own
     custom: tuple | None = None  # reverse-mode rule (set on its last statement: see vjp)
-    display: str = ""            # how `adc inspect --show formulas` writes the body
 
     @property
     def all_loops(self) -> tuple:

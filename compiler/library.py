@@ -307,20 +307,16 @@ def cross_entropy(b, logits, labels):
     local = sp.Piecewise((-sh.rest.build(row) / (1 + sh.rest.build(row)),
                           sp.And(sp.Eq(j, y), first_max)),
                          (p - sp.Piecewise((1, sp.Eq(j, y)), (0, True)), True))
+    labels_name = str(y.base) if isinstance(y, sp.Indexed) else "y"
+    # how formulas show the rule: (softmax(z) - onehot(y))[i, j]
+    shown = sp.IndexedBase(f"softmax({logits.tensor})")[i, j] - \
+        sp.IndexedBase(f"onehot({labels_name})")[i, j]
     b.stmts[-1] = total.with_(custom=(("rule", "cross_entropy"), ("input", logits.tensor),
                                       ("index", (i, j)), ("loops", ((i, n), (j, c))),
-                                      ("local", local)),
-                              display="(softmax({0})[{1}, {2}] - onehot({3})[{1}, {2}])")
-    _label_composite(b, first, total.target, str(y.base) if isinstance(y, sp.Indexed) else "y")
+                                      ("local", local), ("shown", shown)))
+    for k in range(first, len(b.stmts)):      # one unit: the rule covers these statements
+        b.stmts[k] = b.stmts[k].with_(composite=total.target)
     return value
-
-
-def _label_composite(b, first, name, labels):
-    """Mark the statements of one library call as one unit with a custom rule."""
-    for k in range(first, len(b.stmts)):
-        b.stmts[k] = b.stmts[k].with_(composite=name)
-    last = b.stmts[-1]
-    b.stmts[-1] = last.with_(display=last.display.replace("{3}", labels))
 
 
 def binary_cross_entropy_with_logits(b, z, y):

@@ -31,6 +31,35 @@ F = SimpleNamespace(**{row.name: _function_class(row) for row in prims.GENERATED
 globals().update(vars(F))   # ops.sigmoid, ops.relu, ... for the lowerings
 
 
+def _course_class(row: prims.Prim) -> type:
+    """The same function (printed the same) differentiated as the course writes it."""
+
+    def fdiff(self, argindex=1):
+        partials = (row.course or row.derivative)(sp, T, *self.args)
+        return partials[argindex - 1]
+
+    return type(row.name, (sp.Function,), {"nargs": row.arity, "fdiff": fdiff,
+                                            "__doc__": row.doc, "__module__": __name__})
+
+
+# The course's forms, for `adc inspect --show formulas` only (never in emitted code: the
+# stable forms of F compute the same derivatives without cancellation).
+T = SimpleNamespace(**{row.name: _course_class(row) for row in prims.GENERATED})
+
+
+def course_form(expr):
+    """`expr` with every generated function in its course form (see T)."""
+    for row in prims.GENERATED:
+        cls = getattr(F, row.name)
+        if not expr.has(cls):
+            continue
+        if row.shows:
+            expr = expr.replace(cls, lambda *args, row=row: row.shows(sp, T, *args))
+        else:
+            expr = expr.replace(cls, getattr(T, row.name))
+    return expr
+
+
 def _sympy_builder(row: prims.Prim):
     """(*args) -> the row's SymPy expression."""
     if row.generated:
@@ -122,5 +151,5 @@ def _numpy_funcs():
 
 NUMPY_FUNCS = _numpy_funcs()
 
-__all__ = ["F", "BUILD", "HELPERS", "NUMPY_FUNCS", "isfinite", "power", "pow_", "idiv"] + \
+__all__ = ["F", "T", "course_form", "BUILD", "HELPERS", "NUMPY_FUNCS", "isfinite", "power", "pow_", "idiv"] + \
     [row.name for row in prims.GENERATED]

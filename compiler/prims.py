@@ -49,6 +49,10 @@ class Prim:
     spellings: tuple = ()              # NumPy / math names accepted beside the name
     example: str = ""                  # a docs example call
     rule: str = ""                     # the derivative as the docs table shows it
+    course: Callable | None = None     # (sp, T, *args) -> partials as the course writes
+    #                                    them (sigmoid' = s*(1 - s)); None: `derivative`
+    shows: Callable | None = None      # (sp, T, *args) -> how formulas write a call of an
+    #                                    internal helper (sigmoid_minus -> sigmoid(z) - y)
 
     @property
     def generated(self) -> bool:
@@ -199,6 +203,7 @@ PRIMS = [
     Prim("tanh", "hyperbolic tangent; its derivative keeps full accuracy in the tails",
          np.tanh, kind="activation", display="tanh({0})",
          derivative=lambda sp, F, x: (F.tanh_grad(x, F.tanh(x)),),
+         course=lambda sp, T, x: (1 - T.tanh(x) ** 2,),
          numba=("def tanh(x):\n"
                 "    return math.tanh(x)\n"),
          rule='1 - tanh(x)**2'),
@@ -208,6 +213,7 @@ PRIMS = [
     Prim("sigmoid", "1 / (1 + exp(-x)), through exp(-abs(x)): no overflow in either tail",
          np_sigmoid, kind="activation", display="sigmoid({0})",
          derivative=lambda sp, F, x: (F.sigmoid(x) * F.sigmoid(-x),),
+         course=lambda sp, T, x: (T.sigmoid(x) * (1 - T.sigmoid(x)),),
          numba=("def sigmoid(x):\n"
                 "    # stable logistic: never exponentiates a positive number\n"
                 "    if x >= 0:\n"
@@ -230,6 +236,7 @@ PRIMS = [
     Prim("relu", "max(x, 0); relu'(0) = 0", np_relu, kind="relu-like", kinks=(0.0,),
          display="relu({0})",
          derivative=lambda sp, F, x: (_step(sp, sp.StrictGreaterThan(F.relu(x), 0)),),
+         course=lambda sp, T, x: (_step(sp, sp.StrictGreaterThan(x, 0)),),
          numba=("def relu(x):\n"
                 "    # not x > 0: NaN passes through, as in NumPy's maximum(x, 0)\n"
                 "    return 0.0 if x <= 0 else x\n"),
@@ -320,7 +327,7 @@ PRIMS = [
     Prim("tanh_grad", "1 - tanh(x)**2 from t = tanh(x), accurate where t rounds to +-1",
          lambda x, t: np.where(np.abs(t) < 0.9, (1 - t) * (1 + t),
                                4 * np.exp(-2 * np.abs(x)) / (1 + np.exp(-2 * np.abs(x))) ** 2),
-         operands=2, kind="internal",
+         operands=2, kind="internal", shows=lambda sp, T, x, t: 1 - t ** 2,
          derivative=lambda sp, F, x, t: (
              sp.Piecewise((sp.Integer(0), sp.Abs(t) < sp.Float(0.9)),
                           (-2 * F.tanh(x) * F.tanh_grad(x, t), True)),
@@ -335,6 +342,7 @@ PRIMS = [
     Prim("bce_with_logits", "softplus(z) - y*z as two terms >= 0 for y in [0, 1]",
          np_bce_with_logits, operands=2, kind="internal",
          derivative=lambda sp, F, z, y: (F.sigmoid_minus(z, y), -z),
+         course=lambda sp, T, z, y: (T.sigmoid(z) - y, -z),
          numba=("def bce_with_logits(z, y):\n"
                 "    # softplus(z) - y*z as two terms >= 0 (y in [0, 1]): nothing cancels\n"
                 "    if z > 0:\n"
@@ -344,6 +352,7 @@ PRIMS = [
     Prim("sigmoid_minus", "sigmoid(z) - y without rounding sigmoid(z) to 1 for z > 0",
          np_sigmoid_minus, operands=2, kind="internal",
          derivative=lambda sp, F, z, y: (F.sigmoid(z) * F.sigmoid(-z), sp.Integer(-1)),
+         shows=lambda sp, T, z, y: T.sigmoid(z) - y,
          numba=("def sigmoid_minus(z, y):\n"
                 "    # sigmoid(z) - y; for z > 0 as (1 - y) - sigmoid(-z), since sigmoid(z) "
                 "rounds to 1\n"

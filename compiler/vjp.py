@@ -142,10 +142,8 @@ def _custom(st: Stmt, d_out: Tensor, active, adjoint_of):
         return []
     g = adjoint_of(rule["input"])
     body = access(d_out, st.target_index) * rule["local"]
-    index = rule["index"]
-    shown = st.display.format(rule["input"], *[str(i) for i in index])
-    return [Stmt(g.name, index, rule["loops"], body, accumulate=True, origin=st.origin,
-                 phase=_backward(st.phase), display=f"{d_out.name}[0]*{shown}")]
+    return [Stmt(g.name, rule["index"], rule["loops"], body, accumulate=True,
+                 origin=st.origin, phase=_backward(st.phase))]
 
 
 def _backward(phase: str) -> str:

@@ -4,6 +4,7 @@ float64 and float32, and the rewritten program equal to the original wherever th
 original is finite."""
 from __future__ import annotations
 
+import os
 import mpmath
 import numpy as np
 import pytest
@@ -260,3 +261,13 @@ def test_no_rewrite_keeps_the_formula(tmp_path):
     with np.errstate(all="ignore"):
         assert not np.all(np.isfinite(off.f_grad(big).z))      # exp(1000) overflows
     assert np.all(np.isfinite(on.f_grad(big).z))
+
+
+def test_every_rule_is_in_the_docs():
+    """docs/language.md §2.7 lists each scalar rule with its formula."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "language.md"), encoding="utf-8") as f:
+        docs = f.read()
+    for rule in rewrite.SCALAR_RULES:
+        formula = rule.__doc__.strip().splitlines()[0]
+        assert f"| `{rule.__name__[5:]}` | `{formula}` |" in docs, rule.__name__
