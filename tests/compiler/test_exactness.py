@@ -370,3 +370,14 @@ def test_a_size_seen_only_inside_an_expression_is_a_compile_error(tmp_path):
     with pytest.raises(CompileError) as err:
         compile_to(write_model(tmp_path, src), str(tmp_path))
     assert err.value.line == 3 and "size N appears only inside" in err.value.message
+
+
+def test_sigmoid_of_maximum_compiles_and_matches_eager(tmp_path):
+    """CSE temporaries are real symbols: no re()/im() in the kernel (hypothesis found
+    sigmoid(maximum(x, y)) failing with 'no printing rule for re')."""
+    check_against_eager(tmp_path, """
+from adc.lang import Param, maximum, sigmoid, sum
+
+def f(x: Param[()], y: Param[()], v: Param[3]):
+    return sum(sigmoid(maximum(x, y))) + sum(sigmoid(maximum(v, x)))
+""")
