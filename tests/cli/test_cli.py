@@ -227,7 +227,7 @@ def test_inspect_ir_of_the_neuron():
     lines = result.output.splitlines()
     assert lines[0] == "# f(w0, x0, w1, x1, w2)"
     assert "# line 10: dot = w0 * x0 + w1 * x1 + w2" in lines
-    assert "out[0] = 1/(1 + exp(-dot[0]))" in lines
+    assert "out[0] = sigmoid(dot[0])" in lines      # the rewrite of 1/(1 + exp(-dot))
     assert lines[-1] == "return out"
 
 
