@@ -26,12 +26,14 @@ def load(path: str):
     return module
 
 
-def compile(path: str, out: str | None = None, *, functions=(), wrt=(), target="cpu"):
+def compile(path: str, out: str | None = None, *, functions=(), wrt=(), target="cpu",
+            rewrites=True):
     """Compile a model file (never executing it) and return the imported generated module.
 
+    `rewrites=False` turns off the rewrite pass (the user's formulas as written).
     Raises adc.compiler.errors.CompileError for a mistake in the model file.
     """
     from .compiler.driver import compile_file
     written = compile_file(path, out, functions=tuple(functions), wrt=tuple(wrt),
-                           target=target)
+                           target=target, rewrites=rewrites)
     return load(written)

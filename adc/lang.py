@@ -6,15 +6,15 @@ import operator
 
 import numpy as np
 
+from .compiler import prims as _prims   # NumPy only: an eager run imports no SymPy
+
 __all__ = [
     # annotations and sizes
     "Param", "Data", "Index", "dim", "Dim", "TensorType",
     # constants and index vectors
     "pi", "e", "arange",
-    # elementwise
-    "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sin", "cos", "tan", "tanh",
-    "sigmoid", "relu", "leaky_relu", "elu", "softplus", "maximum", "minimum", "clip",
-    "where", "power",
+    # elementwise: every public row of compiler/prims.py, and
+    "clip", "where", "power",
     # reductions and normalisers
     "sum", "mean", "max", "min", "logsumexp", "var", "softmax", "log_softmax",
     # losses
@@ -24,6 +24,7 @@ __all__ = [
     # layers
     "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
 ]
+__all__ += [row.name for row in _prims.PUBLIC]
 
 
 # -- sizes and annotations ------------------------------------------------------------
@@ -162,83 +163,22 @@ def _size_value(d: Dim) -> int:
                     f"{d.name} in its annotation; use arange(x.shape[0])")
 
 
-# -- elementwise ----------------------------------------------------------------------
-def exp(x):
-    return np.exp(x)
+# -- elementwise: the NumPy references of compiler/prims.py, one row each -------------
+def _export(row):
+    fn = row.numpy
+    if getattr(fn, "__module__", "").endswith("prims"):
+        fn.__doc__ = fn.__doc__ or row.doc
+    return fn
 
 
-def log(x):
-    return np.log(x)
+for _row in _prims.PUBLIC:
+    if _row.name != "gelu":
+        globals()[_row.name] = _export(_row)
 
 
-def log1p(x):
-    return np.log1p(x)
-
-
-def expm1(x):
-    return np.expm1(x)
-
-
-def sqrt(x):
-    return np.sqrt(x)
-
-
-def square(x):
-    return np.square(x)
-
-
-def abs(x):
-    return np.abs(x)
-
-
-def sin(x):
-    return np.sin(x)
-
-
-def cos(x):
-    return np.cos(x)
-
-
-def tan(x):
-    return np.tan(x)
-
-
-def tanh(x):
-    return np.tanh(x)
-
-
-def sigmoid(x):
-    """1 / (1 + exp(-x)), written with exp(-|x|) so neither tail overflows."""
-    x = np.asarray(x)
-    t = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + t), t / (1 + t))[()]
-
-
-def relu(x):
-    return np.maximum(x, 0)
-
-
-def leaky_relu(x, slope=0.01):
-    return np.where(np.asarray(x) > 0, x, slope * np.asarray(x))[()]
-
-
-def elu(x, alpha=1.0):
-    # expm1 only sees x <= 0, so large positive x cannot overflow on the unused branch.
-    x = np.asarray(x)
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))[()]
-
-
-def softplus(x):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): exact in both tails."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
-def maximum(x, y):
-    return np.maximum(x, y)
-
-
-def minimum(x, y):
-    return np.minimum(x, y)
+def gelu(x, approximate=False):
+    """x * Phi(x) (the exact erf form), or the tanh form with approximate=True."""
+    return _prims.np_gelu_tanh(x) if approximate else _prims.np_gelu(x)
 
 
 def clip(x, lo, hi):

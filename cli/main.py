@@ -16,7 +16,7 @@ from ..compiler import driver, inspect_views
 from ..compiler.errors import AdcError, CompileError
 from ..runtime.gradcheck import HVP_TOL
 
-SHOW = ("ir", "grad", "jvp", "hvp", "cost", "code", "formulas", "graph")
+SHOW = ("ir", "grad", "jvp", "hvp", "cost", "rewrites", "code", "formulas", "graph")
 MODEL = click.Path(exists=True, dir_okay=False)
 
 
@@ -66,11 +66,15 @@ def _refuse_to_overwrite_model(model, output):
               help="Entry point to compile (repeatable; default: all of them).")
 @click.option("--wrt", multiple=True,
               help="Also differentiate this Data argument (repeatable).")
-def compile_cmd(model, output, target, functions, wrt):
+@click.option("--no-rewrite", "no_rewrite", is_flag=True,
+              help="Compile the formulas as written: no rewrite to stable forms "
+                   "(see adc inspect --show rewrites).")
+def compile_cmd(model, output, target, functions, wrt, no_rewrite):
     """Compile MODEL.py into a standalone module of Numba functions."""
     _refuse_to_overwrite_model(model, output)
     try:
-        path = driver.compile_file(model, output, functions, wrt, target)
+        path = driver.compile_file(model, output, functions, wrt, target,
+                                   rewrites=not no_rewrite)
     except USER_ERRORS as exc:
         _fail(exc, model, output)
     click.echo(f"wrote {path}")
@@ -83,7 +87,8 @@ def compile_cmd(model, output, target, functions, wrt):
 @click.option("--show", type=click.Choice(SHOW), default="ir", show_default=True,
               help="ir: the indexed assignments; grad: the adjoint program; jvp: the "
                    "tangent program (forward mode); hvp: the Hessian-vector program; cost: "
-                   "flops, bytes and memory of each mode, forward vs reverse; code: the "
+                   "flops, bytes and memory of each mode, forward vs reverse; rewrites: the "
+                   "stable forms that replaced what the model wrote; code: the "
                    "generated module; formulas: derivative formulas; graph: Graphviz DOT.")
 @click.option("--wrt", multiple=True, help="Also differentiate this Data argument.")
 @click.option("--target", type=click.Choice(["cpu", "cuda", "all"]), default="cpu",
@@ -94,12 +99,15 @@ def compile_cmd(model, output, target, functions, wrt):
               help="Dump the IR right after this pass instead of --show.")
 @click.option("--kind", type=click.Choice(["value", "vjp", "jvp", "hvp"]), default="vjp",
               show_default=True, help="With --after names|schedule|cse: which program.")
-def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind):
+@click.option("--no-rewrite", "no_rewrite", is_flag=True,
+              help="Show the program without the rewrite pass.")
+def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind, no_rewrite):
     """Show what the compiler makes of MODEL.py."""
     sizes = _parse_assignments(sizes, "--size", int)
     try:
         source = driver.read_source(model)
-        text, compiled = driver.compile_source(model, source, functions, wrt, target)
+        text, compiled = driver.compile_source(model, source, functions, wrt, target,
+                                               rewrites=not no_rewrite)
     except USER_ERRORS as exc:
         _fail(exc, model)
     if not functions:      # the derived f_predict only when asked for by name
@@ -113,7 +121,7 @@ def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind):
     views = {"ir": inspect_views.ir, "grad": inspect_views.grad, "jvp": inspect_views.jvp,
              "hvp": inspect_views.hvp, "formulas": inspect_views.formulas,
              "graph": inspect_views.graph,
-             "cost": lambda c: inspect_views.cost(c, sizes)}
+             "cost": lambda c: inspect_views.cost(c, sizes), "rewrites": inspect_views.rewrites}
     click.echo("\n\n".join(views[show](c) for c in compiled))
 
 

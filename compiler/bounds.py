@@ -22,14 +22,14 @@ from .ops import idiv
 
 @dataclass(frozen=True)
 class Requirement:
-    """`expr >= 0` must hold for the call's sizes, or line `origin` reads out of range."""
+    """`expr >= 0` must hold for the call's sizes; `what` says what breaks otherwise."""
 
     expr: sp.Expr
-    tensor: str
-    axis: int
-    reach: str              # "up to N - 1" / "down to 2 - N": what the index reaches
-    size: sp.Expr
-    origin: Origin | None
+    what: str
+
+
+def _where(origin) -> str:
+    return f"line {origin.line} (`{origin.text}`)" if origin else "the program"
 
 
 class _Ranges:
@@ -139,6 +139,10 @@ def requirements(prog: Program) -> list:
     found = {}
     for st in prog.stmts:
         loops = _loop_ranges(st)
+        if st.reduce in ("max", "min") and st.rloops:
+            req = _nonempty(st)
+            if req is not None:
+                found.setdefault(req.expr, req)
         targets = [(st.target, tuple(st.target_index))]
         if st.argmax:
             targets.append((st.argmax, tuple(st.target_index)))
@@ -153,6 +157,22 @@ def requirements(prog: Program) -> list:
                 for req in _axis_requirements(e, n, loops, ranges, name, axis, st.origin):
                     found.setdefault(req.expr, req)
     return list(found.values())
+
+
+def _nonempty(st: Stmt):
+    """max/min of nothing has no value: NumPy raises, and so does the call (or compile)."""
+    count = sp.simplify(_count(st.rloops) - 1)
+    # a size may be 0 at call time (an empty batch), whatever its symbol assumes
+    maybe_zero = {d: sp.Symbol(d.name, integer=True, nonnegative=True)
+                  for d in count.free_symbols if d.is_positive}
+    if count.xreplace(maybe_zero).is_nonnegative:
+        return None
+    what = f"{_where(st.origin)} takes the {st.reduce} over an empty axis"
+    if count.is_negative:
+        raise OutOfRange(f"the {st.reduce} of an empty axis has no value (NumPy raises "
+                         "here too)", "reduce over an axis with at least one element",
+                         st.origin)
+    return Requirement(count, what)
 
 
 class OutOfRange(Located):
@@ -180,7 +200,8 @@ def _axis_requirements(e, n, loops, ranges, name, axis, origin):
             raise OutOfRange(f"{name} is read out of range on axis {axis}: the index runs "
                              f"from {lo} to {hi}, the axis has size {n}",
                              "check the slice bounds, gathers and shapes", origin)
-        yield Requirement(expr, name, axis, reach, n, origin)
+        yield Requirement(expr, f"{_where(origin)} reads '{name}' at indices {reach} on "
+                                f"axis {axis} (of size {n})")
 
 
 __all__ = ["Requirement", "OutOfRange", "requirements", "interval"]

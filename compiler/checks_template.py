@@ -82,10 +82,6 @@ def _prepare(fname, values, device_view=None):
             array = np.asarray(array, dtype=dtype, order="C")
         _bind_shape(fname, name, array, arg["shape"], sizes, origin)
         out.append(array.reshape(1) if array.ndim == 0 else array)
-    for size, n in sizes.items():
-        if n == 0:
-            raise ValueError(f"{fname}: size {size} is 0 (from {origin[size]}); adc needs "
-                             "every size to be at least 1")
     return out, sizes, dtype
 
 
@@ -97,11 +93,11 @@ def _check_size(fname, name, axis, actual, expected, text):
 
 
 def _check_in_range(fname, margin, what, sizes):
-    """An index the compiler could not prove in range for every size: `margin` >= 0 is
-    its distance from the end of its axis for this call's sizes."""
+    """A condition on the sizes the compiler could not prove for every size (an index
+    stays inside its axis, a max has something to reduce): `margin` >= 0 must hold."""
     if margin < 0:
         shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
-        raise ValueError(f"{fname}: {what}, out of range with {shown}")
+        raise ValueError(f"{fname}: {what}, which fails with {shown}")
 
 
 def _scalar_arg(fname, name, role, value):

@@ -45,10 +45,11 @@ def cse_bodies(bodies, start=0):
     # temporary, so a temporary is always a value (a float on the GPU, too).
     bodies = [sp.sympify(b) for b in bodies]
     found = sorted(set().union(*(b.atoms(sp.Indexed) for b in bodies)), key=sp.default_sort_key)
+    # Real symbols: SymPy never rebuilds an expression of them into re()/im() forms.
     opaque = {a: sp.Dummy(f"a{k}", real=True) for k, a in enumerate(found)}
     back = {d: a for a, d in opaque.items()}
     bodies = [b.xreplace(opaque) for b in bodies]
-    temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse"), order="canonical",
+    temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse", real=True), order="canonical",
                             ignore=(), list=True)
     temps = [(sym, expr.xreplace(back)) for sym, expr in temps]
     reduced = [r.xreplace(back) for r in reduced]
@@ -61,7 +62,7 @@ def cse_bodies(bodies, start=0):
             subs[sym] = expr
     renamed, lets = {}, []
     for k, (sym, expr) in enumerate(keep):
-        new = sp.Symbol(f"tmp{start + k}")
+        new = sp.Symbol(f"tmp{start + k}", real=True)
         renamed[sym] = new
         lets.append(Let(new, expr.xreplace(renamed)))
     reduced = [r.xreplace(subs).xreplace(renamed) for r in reduced]

@@ -12,7 +12,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 import sympy as sp
 
-from . import bounds, emit, frontend, inline, names
+from . import bounds, emit, frontend, inline, names, rewrite
 from .backends import numba_cpu, numba_cuda
 from .checks_template import CHECKS
 from .cse import cse
@@ -42,15 +42,20 @@ class Compiled:
         return self.programs["vjp"]
 
 
-def transforms(lowered) -> dict:
+def transforms(lowered, rewrites=True) -> dict:
     """The programs of one entry point: kind -> Program (hvp for scalar outputs only; a
     derived f_predict has its value only)."""
     value = inline.inline_elementwise(lowered)
+    if rewrites:
+        value = rewrite.rewrite(value)
     if emit.derived(value):
         return {"value": value}
-    out = {"value": value, "vjp": vjp(value), "jvp": jvp(value)}
+    reverse = vjp(value)
+    if rewrites:
+        reverse = rewrite.simplify_derivatives(reverse)
+    out = {"value": value, "vjp": reverse, "jvp": jvp(value)}
     if len(value.outputs) == 1 and value.tensors[value.outputs[0]].rank == 0:
-        out["hvp"] = jvp(out["vjp"])
+        out["hvp"] = jvp(reverse)
     return out
 
 
@@ -145,11 +150,11 @@ def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
     return out
 
 
-def compile_source(path: str, source: str, functions=(), wrt=(),
-                   target: str = "cpu", digest: str | None = None) -> tuple[str, list]:
+def compile_source(path: str, source: str, functions=(), wrt=(), target: str = "cpu",
+                   digest: str | None = None, rewrites: bool = True) -> tuple[str, list]:
     """(module text, per-entry Compiled) for a model's source (`digest`: of the file's
-    bytes; by default of `source` itself)."""
-    return _deep(_compile_source, path, source, functions, wrt, target, digest)
+    bytes; by default of `source` itself; `rewrites=False`: no rewrite pass)."""
+    return _deep(_compile_source, path, source, functions, wrt, target, digest, rewrites)
 
 
 STACK_BYTES = 512 * 1024 * 1024
@@ -191,7 +196,7 @@ def _deep(fn, path, *args):
 _DEEP_LOCK = threading.Lock()
 
 
-def _compile_source(path, source, functions, wrt, target, digest):
+def _compile_source(path, source, functions, wrt, target, digest, rewrites=True):
     lines = source_lines(source)
 
     def where(prog, message, hint=""):
@@ -202,7 +207,7 @@ def _compile_source(path, source, functions, wrt, target, digest):
     cuda = target in ("cuda", "all")
     try:
         lowered = lower(path, source, functions, wrt)
-        programs = [transforms(p) for p in lowered]
+        programs = [transforms(p, rewrites) for p in lowered]
         modules = names.ModuleNames([a.name for p in lowered for a in p.args],
                                     names.defined_names(CHECKS, CUDA_RUNTIME))
         entry_names = [_entry_names(p, modules, cuda, where) for p in lowered]
@@ -228,9 +233,9 @@ def _compile_source(path, source, functions, wrt, target, digest):
     return text, compiled
 
 
-def compile_program(lowered, target: str = "cpu") -> Compiled:
+def compile_program(lowered, target: str = "cpu", rewrites: bool = True) -> Compiled:
     """One entry point through every pass on its own (for tests and inspection)."""
-    programs = transforms(lowered)
+    programs = transforms(lowered, rewrites)
     modules = names.ModuleNames([a.name for a in lowered.args],
                                 names.defined_names(CHECKS, CUDA_RUNTIME))
     cuda = target in ("cuda", "all")
@@ -284,13 +289,14 @@ def default_output(path: str) -> str:
 
 
 def compile_file(path: str, out: str | None = None, functions=(), wrt=(),
-                 target="cpu") -> str:
+                 target="cpu", rewrites: bool = True) -> str:
     """Compile a model file and write the module atomically; returns the output path."""
     if target not in TARGETS:
         raise CompileError(f"unknown target '{target}'", path=path,
                            hint=f"use one of: {', '.join(TARGETS)}")
     source = read_source(path)
-    text, _ = compile_source(path, source, functions, wrt, target, source_digest(path))
+    text, _ = compile_source(path, source, functions, wrt, target, source_digest(path),
+                             rewrites)
     out = out or default_output(path)
     emit.write_atomic(out, text)
     return out

@@ -163,9 +163,7 @@ def args_checker(e: Entry) -> list:
         lines.append(f"    args[{pos}] = _check_index(\"{n}\", \"{name}\", args[{pos}], "
                      f"{bound}, wrap={wrap})")
     for req in e.requirements:
-        what = (f"line {req.origin.line} (`{req.origin.text}`)" if req.origin else "it") + \
-            f" reads '{req.tensor}' at indices {req.reach} on axis {req.axis} (of size {req.size})"
-        lines.append(f"    _check_in_range(\"{n}\", {sized(req.expr)}, {what!r}, sizes)")
+        lines.append(f"    _check_in_range(\"{n}\", {sized(req.expr)}, {req.what!r}, sizes)")
     lines += ["    return args, sizes, dtype", "", ""]
     return lines
 

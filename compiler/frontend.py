@@ -796,6 +796,8 @@ class _Lowerer:
                 value = stored
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, Value) and value.rank >= 1:
+                value = self._unpack(target, value)
             if not isinstance(value, tuple) or len(value) != len(target.elts):
                 got = f"{len(value)} values" if isinstance(value, tuple) else "not a tuple"
                 raise self.error(target, f"cannot unpack: {len(target.elts)} names on the "
@@ -807,6 +809,18 @@ class _Lowerer:
             raise self.error(target, "only names can be assigned to",
                              "tensors are immutable: build a new one with where(), "
                              "concatenate() or stack()")
+
+    def _unpack(self, target, value: Value) -> tuple:
+        """`a, b, c = x`: the rows of x along its first axis, as NumPy iterates it."""
+        from .indexing import subscript
+        n = value.shape[0]
+        if not n.is_Integer:
+            raise self.error(target, f"cannot unpack a tensor whose first axis has the "
+                             f"run-time size {n}", "index it instead: x[0], x[1], ...")
+        if int(n) != len(target.elts):
+            raise self.error(target, f"cannot unpack: {len(target.elts)} names on the left, "
+                             f"but the tensor has {n} rows", "use as many names as rows")
+        return tuple(subscript(self.b, value, k) for k in range(int(n)))
 
     def outputs(self, result, fn):
         where = self.return_node or fn
@@ -903,6 +917,8 @@ class _Lowerer:
                 return ModuleRef("lang")
             if node.attr in library.CONSTANTS:
                 return library.CONSTANTS[node.attr]
+            if node.attr == "newaxis" and base.kind == "numpy":
+                return None
             name = library.ALIASES.get(node.attr, node.attr)
             if name in library.FUNCTIONS or name in ROLES or name == "dim":
                 return LangName(name)
@@ -931,15 +947,14 @@ class _Lowerer:
 
     def expr_Subscript(self, node, env):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        for item in items:
-            if isinstance(item, ast.List):
-                # NumPy would gather with a list; the tuple-like reading would silently
-                # differ from the eager run, so refuse it.
-                raise self.error(item, "indexing with a list is not supported",
-                                 "pass the indices as an Index[...] argument, or use "
-                                 "arange(n) or a slice")
         base = self.expr(node.value, env)
-        index = self.expr(node.slice, env)
+        if isinstance(base, Value) and any(isinstance(it, ast.List) for it in items):
+            # a list of ints gathers, as in NumPy (x[[0, 2, 2]]), never a tuple of indices
+            index = tuple(self._index_list(it, env) if isinstance(it, ast.List)
+                          else self.expr(it, env) for it in items)
+            index = index if isinstance(node.slice, ast.Tuple) else index[0]
+        else:
+            index = self.expr(node.slice, env)
         if isinstance(base, tuple):
             if isinstance(index, int) and not isinstance(index, bool):
                 if not -len(base) <= index < len(base):
@@ -965,6 +980,16 @@ class _Lowerer:
             return result
         raise self.error(node, f"{_article(_kind_name(base))} cannot be indexed",
                          "only tensors, tuples and .shape can be indexed")
+
+    def _index_list(self, node, env) -> Value:
+        """`[0, 2, -1]` as an index: a constant integer vector."""
+        values = [self.expr(e, env) for e in node.elts]
+        if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise self.error(node, "a list used as an index must hold int constants",
+                             "e.g. x[[0, 2, 2]]; pass computed indices as an Index[...] "
+                             "argument")
+        return Value((sp.Integer(len(values)),), "int",
+                     lambda idx: constant_vector(values, idx[0]), constant=tuple(values))
 
     def expr_Slice(self, node, env):
         parts = [self.expr(p, env) if p is not None else None
@@ -1276,6 +1301,14 @@ def _kind_name(v) -> str:
         return "number"
     return {str: "string", tuple: "tuple", type(None): "None", bool: "bool",
             slice: "slice"}.get(type(v), type(v).__name__)
+
+
+def constant_vector(values, i):
+    """The element i of a constant int vector, as an expression of the index i."""
+    expr = sp.Integer(values[-1])
+    for k in range(len(values) - 2, -1, -1):
+        expr = sp.Piecewise((sp.Integer(values[k]), sp.Eq(i, k)), (expr, True))
+    return expr
 
 
 def _const_binop(fn, a, b):

@@ -35,17 +35,30 @@ def _int_index(v, n):
 
 
 def _slice(sl: slice, n):
-    """(start, step, length) of a slice with compile-time bounds on an axis of size n."""
+    """(start, step, length) of a slice with compile-time bounds on an axis of size n.
+
+    Python's own rules (`slice.indices`) when the size is known; with a symbolic size, the
+    bounds are read the same way (negative counts from the end, None is the whole axis).
+    """
     for part in (sl.start, sl.stop, sl.step):
         if part is not None and not isinstance(part, (int, sp.Expr)):
             raise Located("slice bounds must be compile-time ints or sizes",
                           "use int constants, dims or x.shape[i] (e.g. x[:, 2:5]); for "
                           "run-time positions gather with an Index[...] tensor")
     step = 1 if sl.step is None else sl.step
-    if not isinstance(step, int) or step <= 0:
-        raise Located("slice steps must be positive int constants",
-                      "e.g. x[::2]; reverse order is not supported")
+    if not isinstance(step, int) or isinstance(step, bool) or step == 0:
+        raise Located("slice steps must be non-zero int constants", "e.g. x[::2] or x[::-1]")
     n = size(n)
+    if n.is_Integer and all(p is None or sp.sympify(p).is_Integer for p in (sl.start, sl.stop)):
+        start, stop, step = slice(None if sl.start is None else int(sl.start),
+                                  None if sl.stop is None else int(sl.stop),
+                                  step).indices(int(n))
+        return sp.Integer(start), step, sp.Integer(len(range(start, stop, step)))
+    if step < 0:
+        start = n - 1 if sl.start is None else _clamp(sl.start, n, n - 1)
+        stop = sp.Integer(-1) if sl.stop is None else _clamp(sl.stop, n, -1)
+        length = sp.ceiling((start - stop) / -step)
+        return start, step, sp.sympify(sp.Max(length, 0) if length.is_number else length)
     start = _clamp(sl.start, n, 0)
     stop = _clamp(sl.stop, n, n)
     length = sp.Max(sp.ceiling((stop - start) / step), 0) if (stop - start).is_number \
@@ -99,6 +112,8 @@ def subscript(b: Builder, x: Value, index) -> Value:
             if isinstance(it, Value):
                 if it.tensor:
                     b.index_bounds.append((it.tensor, n))
+                if it.constant is not None:     # a literal list: negatives count from the end
+                    items[k] = _constant_index(it.constant, n)
             else:
                 src_fixed[axis_of[k]] = _int_index(it, n)
             if k == advanced[0]:
@@ -140,6 +155,13 @@ def subscript(b: Builder, x: Value, index) -> Value:
                     src[axis_of[k]] = v.build(broadcast_index(v.shape, gather_shape, g_idx))
         return x.build(tuple(src[d] for d in range(x.rank)))
     return Value(tuple(final_shape), x.kind, build)
+
+
+def _constant_index(values, n) -> Value:
+    from .frontend import constant_vector
+    fixed = [_int_index(v, n) for v in values]
+    return Value((sp.Integer(len(fixed)),), "int", lambda idx: constant_vector(fixed, idx[0]),
+                 constant=tuple(fixed))
 
 
 def _is_int(it) -> bool:

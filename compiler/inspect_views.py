@@ -5,12 +5,13 @@ import sympy as sp
 
 from . import cost as cost_model
 from . import names as naming
+from .formulas import formulas as course_formulas
 from .cse import Let, Reduction, cse
-from .ir import accesses, format_program, format_stmt, reads, tensor_base
+from .ir import accesses, format_program, format_stmt, reads
 from .schedule import Gemm, schedule
 
 # The passes whose result `adc inspect --after PASS` prints, in pipeline order.
-PASSES = ("frontend", "inline", "vjp", "jvp", "hvp", "names", "schedule", "cse")
+PASSES = ("frontend", "inline", "rewrite", "vjp", "jvp", "hvp", "names", "schedule", "cse")
 
 
 def ir(c) -> str:
@@ -59,6 +60,17 @@ def hvp(c) -> str:
                     "(after its forward statements)")
 
 
+def rewrites(c) -> str:
+    """Each rule the rewrite pass applied, with the source line it applied to."""
+    applied = list(c.program.rewrites) + [a for a in c.vjp.rewrites
+                                          if a not in c.program.rewrites]
+    lines = [f"# rewrites in {c.program.name}: {len(applied)}"]
+    for a in applied:
+        lines.append(f"line {a.line}: {a.rule}: {a.before}  ->  {a.after}"
+                     + (f"    ({a.text})" if a.text else ""))
+    return "\n".join(lines)
+
+
 def cost(c, sizes=None) -> str:
     """Flops, bytes and memory of each mode; which mode computes a Jacobian cheaper."""
     return cost_model.report(c, sizes)
@@ -69,6 +81,9 @@ def after(c, pass_name: str, kind: str = "vjp") -> str:
     if pass_name == "frontend":
         return format_program(c.lowered)
     if pass_name == "inline":
+        from .inline import inline_elementwise
+        return format_program(inline_elementwise(c.lowered))
+    if pass_name == "rewrite":
         return format_program(c.program)
     if pass_name in ("vjp", "jvp", "hvp"):
         if pass_name not in c.programs:
@@ -109,39 +124,9 @@ def format_schedule(sched) -> str:
     return "\n".join(lines)
 
 
-def _is_scalar_program(p) -> bool:
-    return all(t.rank == 0 for t in p.tensors.values()) and \
-        all(not st.rloops for st in p.stmts)
-
-
-def _closed_form(p):
-    """Each tensor as a SymPy expression of the arguments (scalar programs only)."""
-    value = {}
-    for a in p.args:
-        key = tensor_base(a.ident)[0] if a.is_tensor else a.symbol()
-        value[key] = sp.Symbol(a.name, real=True)
-    for st in p.stmts:
-        value[tensor_base(st.target)[0]] = st.body.xreplace(value)
-    return value
-
-
 def formulas(c) -> str:
-    """Closed forms `df/dx = ...` for scalar models; index notation otherwise."""
-    p = c.program
-    if _is_scalar_program(p) and len(p.outputs) == 1:
-        value = _closed_form(p)
-        f = value[tensor_base(p.outputs[0])[0]]
-        lines = [f"{p.name} = {f}"]
-        for name in p.wrt:
-            d = sp.diff(f, sp.Symbol(name, real=True))
-            lines.append(f"d{p.name}/d{name} = {d}")
-        return "\n".join(lines)
-    lines = [f"# {p.name}: derivative formulas in index notation "
-             f"(d_T is the gradient of {p.name} with respect to T)"]
-    for st in c.vjp.stmts:
-        if st.phase != "forward":
-            lines.append(format_stmt(st))
-    return "\n".join(lines)
+    """The course's view: the forward pass as written, then every gradient (formulas.py)."""
+    return course_formulas(c)
 
 
 def graph(c) -> str:
@@ -190,4 +175,5 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["ir", "grad", "jvp", "hvp", "cost", "after", "formulas", "graph", "PASSES"]
+__all__ = ["ir", "grad", "jvp", "hvp", "cost", "rewrites", "after", "formulas", "graph",
+           "PASSES"]

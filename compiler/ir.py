@@ -65,6 +65,8 @@ class Stmt:
     no_grad: bool = False        # a shift such as logsumexp's max: no gradient flows
     origin: Origin | None = None
     phase: str = "forward"       # 'forward' | 'backward' | 'tangent' | 'backward tangent'
+    composite: str | None = None # the statements of one library function with its own
+    custom: tuple | None = None  # reverse-mode rule (set on its last statement: see vjp)
 
     @property
     def all_loops(self) -> tuple:
@@ -120,6 +122,7 @@ class Program:
     line: int = 0
     source_file: str = ""
     predicts: dict | None = None  # f_predict: {"of": loss entry, "loss": fn, "target": arg}
+    rewrites: list = field(default_factory=list)      # rewrite.Applied, in order
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

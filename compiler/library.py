@@ -8,7 +8,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from . import ops
+from . import ops, prims
 from .errors import Located
 from .values import (Builder, Value, as_value, broadcast_shapes, elementwise, expand_dims,
                      same_size, scalar, size, to_expr)
@@ -64,33 +64,43 @@ def _count(shape, axes):
     return n
 
 
-# -- elementwise -----------------------------------------------------------------
-def _unary(name):
-    fn = ops.UNARY[name]
+# -- elementwise: one lowering per row of prims.PRIMS --------------------------------
+def _prim_lowering(row):
+    """The language function of one primitive row: operands, then its scalar params."""
+    import inspect
+    build = ops.BUILD[row.name]
+    names = ["x", "y"][:row.operands] if row.operands <= 2 else \
+        [f"x{k}" for k in range(row.operands)]
+    params = [inspect.Parameter("b", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    params += [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+               for k, d in row.params]
+    signature = inspect.Signature(params)
 
-    def lower(b, x):
-        return elementwise(fn, _float_operand(x, name))
+    def lower(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        b, *values = bound.arguments.values()
+        operands = [_float_operand(v, row.name) for v in values[:row.operands]]
+        extra = [as_value(_scalar(v, k)) for (k, _), v in zip(row.params, values[row.operands:])]
+        return elementwise(build, *operands, *extra)
+    lower.__signature__ = signature
+    lower.__name__ = row.name
+    lower.__doc__ = row.doc
     return lower
 
 
-def leaky_relu(b, x, slope=0.01):
-    return elementwise(lambda v, s: ops.leaky_relu(v, s), _float_operand(x, "leaky_relu"), slope)
-
-
-def elu(b, x, alpha=1.0):
-    return elementwise(lambda v, a: ops.elu(v, a), _float_operand(x, "elu"), alpha)
-
-
-def maximum(b, x, y):
-    return elementwise(ops.maximum, x, y)
-
-
-def minimum(b, x, y):
-    return elementwise(ops.minimum, x, y)
+def gelu(b, x, approximate=False):
+    """gelu(x): the exact erf form; approximate=True: the tanh form."""
+    if not isinstance(approximate, bool):
+        raise Located("gelu(approximate=...) must be True or False, decided at compile time")
+    name = "gelu_tanh" if approximate else "gelu"
+    return elementwise(ops.BUILD[name], _float_operand(x, "gelu"))
 
 
 def clip(b, x, lo, hi):
-    return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h), x, lo, hi)
+    return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h),
+                       _float_operand(x, "clip"), lo, hi)
 
 
 def where(builder, cond, a, b):
@@ -148,8 +158,9 @@ class _Shifted:
     sum(exp(z)); `denominator` = sum(exp(z)).
     """
 
-    def __init__(self, shift, z, log_norm, denominator):
+    def __init__(self, shift, z, log_norm, denominator, arg=None, rest=None, finite=None):
         self.shift, self.z, self.log_norm, self.denominator = shift, z, log_norm, denominator
+        self.arg, self.rest, self.finite = arg, rest, finite
 
 
 def _shifted_rest(b, x, axes) -> _Shifted:
@@ -204,7 +215,7 @@ def _shifted_rest(b, x, axes) -> _Shifted:
         r = rest.build(idx)
         return sp.Piecewise((1 + r, finite(idx)), (r, True))
     return _Shifted(Value(shape, "float", shift), z, Value(shape, "float", log_norm),
-                    Value(shape, "float", denominator))
+                    Value(shape, "float", denominator), arg, rest, finite)
 
 
 def idx_at(idx, axes):
@@ -275,13 +286,42 @@ def _labels(b, logits, labels, fname):
 
 
 def cross_entropy(b, logits, labels):
+    """mean_i (logsumexp(logits[i]) - logits[i, y_i]), with its own reverse-mode rule:
+
+        d logits[i, j] = d_total * (softmax(logits)[i, j] - onehot(y)[i, j])
+
+    one loop nest, computed without cancellation (at the label that is also the row's
+    max, softmax - 1 is -rest / (1 + rest); elsewhere softmax - 1 <= -1/2)."""
     logits, labels = _labels(b, logits, labels, "cross_entropy")
+    logits = b.materialize(logits, "logits")       # the rule writes its adjoint
+    first = len(b.stmts)
     sh = _shifted_rest(b, logits, [1])
+    n, c = logits.shape
 
     def build(idx):
         i = idx[0]
         return sh.log_norm.build((i, sp.Integer(0))) - sh.z.build((i, labels.build((i,))))
-    return mean(b, Value((logits.shape[0],), "float", build))
+    value = mean(b, Value((n,), "float", build))
+    total = b.stmts[-1]
+    (i, _), (j, _) = b.loop_symbols((n, c))
+    row = (i, sp.Integer(0))
+    y = labels.build((i,))
+    first_max = sp.And(sp.Eq(j, sh.arg.build(row)), sh.finite(row))
+    p = sp.Piecewise((1 / (1 + sh.rest.build(row)), first_max),
+                     (sp.exp(sh.z.build((i, j))) / sh.denominator.build(row), True))
+    local = sp.Piecewise((-sh.rest.build(row) / (1 + sh.rest.build(row)),
+                          sp.And(sp.Eq(j, y), first_max)),
+                         (p - sp.Piecewise((1, sp.Eq(j, y)), (0, True)), True))
+    labels_name = str(y.base) if isinstance(y, sp.Indexed) else "y"
+    # how formulas show the rule: (softmax(z) - onehot(y))[i, j]
+    shown = sp.IndexedBase(f"softmax({logits.tensor})")[i, j] - \
+        sp.IndexedBase(f"onehot({labels_name})")[i, j]
+    b.stmts[-1] = total.with_(custom=(("rule", "cross_entropy"), ("input", logits.tensor),
+                                      ("index", (i, j)), ("loops", ((i, n), (j, c))),
+                                      ("local", local), ("shown", shown)))
+    for k in range(first, len(b.stmts)):      # one unit: the rule covers these statements
+        b.stmts[k] = b.stmts[k].with_(composite=total.target)
+    return value
 
 
 def binary_cross_entropy_with_logits(b, z, y):
@@ -312,16 +352,40 @@ def einsum(b, spec, *operands):
     if not isinstance(spec, str) or "->" not in spec and not spec:
         raise Located("einsum needs a subscripts string such as 'ij,jk->ik'")
     spec = spec.replace(" ", "")
-    if "..." in spec:
-        raise Located("einsum with '...' is not supported", "spell out the batch axes")
-    lhs, _, rhs = spec.partition("->")
+    lhs, arrow, rhs = spec.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(operands):
         raise Located(f"einsum spec has {len(terms)} operands but {len(operands)} were given")
-    if "->" not in spec:
+    values = [as_value(o) for o in operands]
+    if "..." in spec:
+        terms, rhs = _expand_ellipsis(terms, rhs, values, bool(arrow))
+    elif not arrow:
         counts = {c: lhs.count(c) for c in lhs if c != ","}
         rhs = "".join(sorted(c for c, k in counts.items() if k == 1))
-    return contract(b, terms, [as_value(o) for o in operands], rhs)
+    return contract(b, terms, values, rhs)
+
+
+def _expand_ellipsis(terms, rhs, values, explicit):
+    """'...' as letters of their own, right-aligned across the operands (NumPy)."""
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in "".join(terms) + rhs]
+    widths = []
+    for term, v in zip(terms, values):
+        if term.count("...") > 1:
+            raise Located("einsum: '...' may appear once per operand")
+        named = len(term.replace("...", ""))
+        widths.append(v.rank - named if "..." in term else 0)
+        if widths[-1] < 0:
+            raise Located(f"einsum: operand of shape {tuple(v.shape)} has fewer axes than "
+                          f"'{term}' names")
+    width = max(widths, default=0)
+    letters = spare[:width]
+    out = [t.replace("...", "".join(letters[width - w:])) for t, w in zip(terms, widths)]
+    if explicit:
+        rhs = rhs.replace("...", "".join(letters))
+    else:
+        joined = "".join(t.replace("...", "") for t in terms)
+        rhs = "".join(letters) + "".join(sorted(c for c in set(joined) if joined.count(c) == 1))
+    return out, rhs
 
 
 def contract(b: Builder, terms, operands, out_letters, hint="mm") -> Value:
@@ -517,8 +581,8 @@ def arange(b, n):
     if isinstance(n, bool) or not (isinstance(n, int) or isinstance(n, sp.Expr)
                                    and n.is_integer):
         raise Located("arange(n) needs a size: an int constant, a dim or x.shape[i]")
-    if isinstance(n, int) and n < 1:
-        raise Located(f"arange({n}) would be empty: adc needs every size to be at least 1")
+    if isinstance(n, int) and n < 0:
+        n = 0      # NumPy: arange of a negative count is empty
     return Value((size(n),), "int", lambda idx: idx[0])
 
 
@@ -626,10 +690,9 @@ def avg_pool2d(b, x, k, stride=None):
 
 
 # -- the table the frontend resolves names through ----------------------------------
-FUNCTIONS = {name: _unary(name) for name in ops.UNARY}
+FUNCTIONS = {row.name: _prim_lowering(row) for row in prims.PUBLIC}
 FUNCTIONS.update({
-    "leaky_relu": leaky_relu, "elu": elu, "maximum": maximum, "minimum": minimum,
-    "clip": clip, "where": where, "power": power,
+    "gelu": gelu, "clip": clip, "where": where, "power": power,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "logsumexp": logsumexp, "var": var,
     "softmax": softmax, "log_softmax": log_softmax,
     "cross_entropy": cross_entropy,
@@ -644,6 +707,6 @@ FUNCTIONS.update({
 CONSTANTS = {"pi": sp.pi, "e": sp.E}
 
 # NumPy / math spellings that differ from the language names.
-ALIASES = {"amax": "max", "amin": "min", "absolute": "abs", "fabs": "abs", "pow": "power",
-           "concat": "concatenate"}
+ALIASES = {"amax": "max", "amin": "min", "pow": "power", "concat": "concatenate",
+           **prims.SPELLINGS}
 

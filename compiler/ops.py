@@ -1,125 +1,79 @@
-"""One table of named scalar functions: SymPy form, local derivative, NumPy and Numba spellings.
+"""The SymPy side of the primitives: a function class per generated row of `prims.PRIMS`,
+the builders of every row's SymPy form, and the few functions only lowerings use
+(integer division of indices, `power` with JAX's rules at 0, `isfinite`).
 
-Each row keeps a function's forward definition and its derivative rule together.
-Derivatives are written in terms of the function's own output where that is cheaper and
-at least as stable (`exp' = exp(x)`, `relu' = [relu(x) > 0]`): after differentiation the
-autodiff pass replaces a statement's whole forward body by the stored output, and CSE
-shares the rest with the recomputed forward subexpressions.
+Nothing here is written per primitive: `prims.py` is the one table.
 """
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.logic.boolalg import BooleanFunction
 
-__all__ = [
-    "sigmoid", "softplus", "bce_with_logits", "sigmoid_minus", "relu", "leaky_relu", "elu",
-    "maximum", "minimum", "idiv", "power", "pow_", "isfinite", "HELPERS", "UNARY", "NUMPY_FUNCS",
-]
+from . import prims
 
 
-def _step(cond):
-    """1 where `cond` holds, else 0 (an explicit conditional: no Heaviside(0) = 1/2)."""
-    return sp.Piecewise((sp.Integer(1), cond), (sp.Integer(0), True))
-
-
-class sigmoid(sp.Function):
-    """Logistic function 1/(1+exp(-x)), evaluated without overflow."""
+def _function_class(row: prims.Prim) -> type:
+    """A SymPy function named after the row whose fdiff is the row's derivative rule."""
 
     def fdiff(self, argindex=1):
-        # exp(-|x|)/(1+exp(-|x|))^2 is accurate in both tails; s*(1-s) cancels for x >> 0.
-        x = self.args[0]
-        t = sp.exp(-sp.Abs(x))
-        return t / (1 + t) ** 2
+        partials = row.derivative(sp, F, *self.args)
+        return partials[argindex - 1]
+
+    return type(row.name, (sp.Function,), {"nargs": row.arity, "fdiff": fdiff,
+                                            "__doc__": row.doc, "__module__": __name__})
 
 
-class softplus(sp.Function):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
-
-    def fdiff(self, argindex=1):
-        return sigmoid(self.args[0])
+# The generated functions, by name (F.sigmoid, ...): the derivative rules refer to them.
+F = SimpleNamespace(**{row.name: _function_class(row) for row in prims.GENERATED})
+globals().update(vars(F))   # ops.sigmoid, ops.relu, ... for the lowerings
 
 
-class bce_with_logits(sp.Function):
-    """softplus(z) - y*z, as a sum of two terms that are >= 0 for y in [0, 1].
-
-    z > 0: (1 - y)*z + log1p(exp(-z)); z <= 0: -y*z + log1p(exp(z)). Never
-    max(z, 0) - y*z: for z = 1000, y = 0.9999 that subtracts two numbers near 1000, and
-    the result, 0.1, inherits the rounding error of y*z (1e-13, a relative 1e-12).
-    """
-
-    nargs = 2
+def _course_class(row: prims.Prim) -> type:
+    """The same function (printed the same) differentiated as the course writes it."""
 
     def fdiff(self, argindex=1):
-        z, y = self.args
-        return sigmoid_minus(z, y) if argindex == 1 else -z
+        partials = (row.course or row.derivative)(sp, T, *self.args)
+        return partials[argindex - 1]
+
+    return type(row.name, (sp.Function,), {"nargs": row.arity, "fdiff": fdiff,
+                                            "__doc__": row.doc, "__module__": __name__})
 
 
-class sigmoid_minus(sp.Function):
-    """sigmoid(z) - y, the logit gradient of bce_with_logits, without rounding sigmoid(z).
-
-    For z > 0 it is (1 - y) - sigmoid(-z): sigmoid(z) itself rounds to 1 there, and
-    sigmoid(z) - 1 would lose the whole e^-z of a y = 1 gradient. It is one function
-    rather than a SymPy sum because SymPy flattens and reorders sums, and
-    (-sigmoid(-z) - y) + 1 cancels just the same.
-    """
-
-    nargs = 2
-
-    def fdiff(self, argindex=1):
-        z, _ = self.args
-        return sigmoid(z).fdiff() if argindex == 1 else sp.Integer(-1)
+# The course's forms, for `adc inspect --show formulas` only (never in emitted code: the
+# stable forms of F compute the same derivatives without cancellation).
+T = SimpleNamespace(**{row.name: _course_class(row) for row in prims.GENERATED})
 
 
-class relu(sp.Function):
-    """max(x, 0) with relu'(0) = 0."""
-
-    def fdiff(self, argindex=1):
-        return _step(sp.StrictGreaterThan(self, 0))
-
-
-class leaky_relu(sp.Function):
-    """x if x > 0 else slope*x."""
-
-    nargs = 2
-
-    def fdiff(self, argindex=1):
-        x, slope = self.args
-        if argindex == 1:
-            return sp.Piecewise((sp.Integer(1), x > 0), (slope, True))
-        return sp.Piecewise((sp.Integer(0), x > 0), (x, True))
+def course_form(expr):
+    """`expr` with every generated function in its course form (see T)."""
+    for row in prims.GENERATED:
+        cls = getattr(F, row.name)
+        if not expr.has(cls):
+            continue
+        if row.shows:
+            expr = expr.replace(cls, lambda *args, row=row: row.shows(sp, T, *args))
+        else:
+            expr = expr.replace(cls, getattr(T, row.name))
+    return expr
 
 
-class elu(sp.Function):
-    """x if x > 0 else alpha*expm1(x); elu'(x) = elu(x) + alpha on the negative side."""
-
-    nargs = 2
-
-    def fdiff(self, argindex=1):
-        x, alpha = self.args
-        if argindex == 1:
-            return sp.Piecewise((sp.Integer(1), x > 0), (alpha * sp.exp(x), True))
-        return sp.Piecewise((sp.Integer(0), x > 0), (expm1(x), True))
-
-
-class maximum(sp.Function):
-    """Elementwise max; the gradient goes to the first argument on ties."""
-
-    nargs = 2
-
-    def fdiff(self, argindex=1):
-        a, b = self.args
-        return _step(a >= b) if argindex == 1 else _step(a < b)
+def _sympy_builder(row: prims.Prim):
+    """(*args) -> the row's SymPy expression."""
+    if row.generated:
+        return getattr(F, row.name)
+    if callable(row.sympy):
+        return lambda *args: row.sympy(sp, *args)
+    if row.sympy in ("log1p", "expm1"):
+        return {"log1p": log1p, "expm1": expm1}[row.sympy]
+    return getattr(sp, row.sympy)
 
 
-class minimum(sp.Function):
-    """Elementwise min; the gradient goes to the first argument on ties."""
-
-    nargs = 2
-
-    def fdiff(self, argindex=1):
-        a, b = self.args
-        return _step(a <= b) if argindex == 1 else _step(a > b)
+BUILD = {row.name: _sympy_builder(row) for row in prims.PRIMS}
+# Scalar helpers the generated module defines when a body calls them: name -> Numba source
+HELPERS = {row.name: row.numba for row in prims.GENERATED}
 
 
 class isfinite(BooleanFunction):
@@ -205,136 +159,24 @@ class idiv(sp.Function):
         return None
 
 
-# Scalar helper functions the generated module defines when a body uses them.
-# name -> (Numba source, NumPy reference)
-HELPERS = {
-    "sigmoid": (
-        "def sigmoid(x):\n"
-        "    # stable logistic: never exponentiates a positive number\n"
-        "    if x >= 0:\n"
-        "        return 1.0 / (1.0 + math.exp(-x))\n"
-        "    z = math.exp(x)\n"
-        "    return z / (1.0 + z)\n"
-    ),
-    "softplus": (
-        "def softplus(x):\n"
-        "    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))\n"
-        "    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n"
-    ),
-    "bce_with_logits": (
-        "def bce_with_logits(z, y):\n"
-        "    # softplus(z) - y*z as two terms >= 0 (y in [0, 1]): nothing cancels\n"
-        "    if z > 0:\n"
-        "        return (1.0 - y) * z + math.log1p(math.exp(-z))\n"
-        "    return -y * z + math.log1p(math.exp(z))\n"
-    ),
-    "sigmoid_minus": (
-        "def sigmoid_minus(z, y):\n"
-        "    # sigmoid(z) - y; for z > 0 as (1 - y) - sigmoid(-z), since sigmoid(z) rounds to 1\n"
-        "    if z > 0:\n"
-        "        t = math.exp(-z)\n"
-        "        return (1.0 - y) - t / (1.0 + t)\n"
-        "    t = math.exp(z)\n"
-        "    return t / (1.0 + t) - y\n"
-    ),
-    "relu": (
-        "def relu(x):\n"
-        "    # not x > 0: NaN passes through, as in NumPy's maximum(x, 0)\n"
-        "    return 0.0 if x <= 0 else x\n"
-    ),
-    "leaky_relu": (
-        "def leaky_relu(x, slope):\n"
-        "    return x if x > 0 else slope * x\n"
-    ),
-    "elu": (
-        "def elu(x, alpha):\n"
-        "    return x if x > 0 else alpha * math.expm1(x)\n"
-    ),
-    "maximum": (
-        "def maximum(a, b):\n"
-        "    # ties go to the first argument, like the gradient rule; NaN propagates\n"
-        "    return a if a >= b or a != a else b\n"
-    ),
-    "minimum": (
-        "def minimum(a, b):\n"
-        "    return a if a <= b or a != a else b\n"
-    ),
-}
-
-
-def _np_sigmoid(x):
-    import numpy as np
-    x = np.asarray(x, dtype=float)
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
-
-
-def _np_softplus(x):
-    import numpy as np
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
-
-
-def _np_bce_with_logits(z, y):
-    import numpy as np
-    z = np.asarray(z, dtype=float)
-    return np.where(z > 0, (1.0 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))
-
-
-def _np_sigmoid_minus(z, y):
-    import numpy as np
-    z = np.asarray(z, dtype=float)
-    t = np.exp(-np.abs(z))
-    return np.where(z > 0, (1.0 - y) - t / (1.0 + t), t / (1.0 + t) - y)
-
-
-def _np_maximum(a, b):
-    import numpy as np
-    return np.where((a >= b) | np.isnan(a), a, b)
-
-
-def _np_minimum(a, b):
-    import numpy as np
-    return np.where((a <= b) | np.isnan(a), a, b)
-
-
 def _numpy_funcs():
+    """SymPy function name -> its NumPy implementation, for the NumPy reference backend."""
     import numpy as np
-    return {
-        "sigmoid": _np_sigmoid,
-        "softplus": _np_softplus,
-        "relu": lambda x: np.where(x > 0, x, 0.0 * x),
-        "bce_with_logits": _np_bce_with_logits,
-        "sigmoid_minus": _np_sigmoid_minus,
-        "leaky_relu": lambda x, s: np.where(x > 0, x, s * x),
-        "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
-        "maximum": _np_maximum,
-        "minimum": _np_minimum,
+    from scipy.special import erf, erfc
+    out = {row.name: row.numpy for row in prims.GENERATED}
+    out.update({
         "idiv": lambda a, b: a // b,
         "power": lambda x, p: np.power(np.asarray(x, dtype=float), p),
         "isfinite": np.isfinite,
         "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
         "tan": np.tan, "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
         "Abs": np.abs, "sign": np.sign, "cosh": np.cosh, "sinh": np.sinh,
-        "re": np.real, "im": np.imag,
-    }
+        "erf": erf, "erfc": erfc, "re": np.real, "im": np.imag,
+    })
+    return out
 
 
 NUMPY_FUNCS = _numpy_funcs()
 
-# Language name -> builder of the SymPy scalar expression (extra args are SymPy exprs).
-UNARY = {
-    "exp": sp.exp,
-    "log": sp.log,
-    "log1p": log1p,
-    "expm1": expm1,
-    "sqrt": sp.sqrt,
-    "square": lambda x: x ** 2,
-    "abs": sp.Abs,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "tan": sp.tan,
-    "tanh": sp.tanh,
-    "sigmoid": sigmoid,
-    "relu": relu,
-    "softplus": softplus,
-}
+__all__ = ["F", "T", "course_form", "BUILD", "HELPERS", "NUMPY_FUNCS", "isfinite", "power", "pow_", "idiv"] + \
+    [row.name for row in prims.GENERATED]

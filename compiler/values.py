@@ -48,6 +48,7 @@ class Value:
     kind: str                       # 'float' | 'int' | 'bool'
     build: Callable
     tensor: str | None = None       # the stored tensor this value reads, if plain
+    constant: tuple | None = None   # the ints of a literal index list ([0, 2, -1])
     number: bool = False            # a Python int/float in the eager run (a scalar argument
     #                                 and arithmetic of such): it has no [...], .T, .shape
 

@@ -66,8 +66,11 @@ def vjp(prog: Program) -> Program:
             adjoint[out] = ct      # nothing adds to it: read the cotangent directly
     active = active_tensors(prog)
     for st in reversed(prog.stmts):
-        if st.no_grad or st.target not in adjoint:
+        if st.custom and st.target in adjoint:
+            stmts.extend(_custom(st, adjoint[st.target], active, adjoint_of))
             continue
+        if st.composite or st.no_grad or st.target not in adjoint:
+            continue     # a composite's inner statements: its rule covers them
         stmts.extend(_contributions(tensors, st, adjoint[st.target], active, adjoint_of))
     grads = []
     for a in prog.args:
@@ -129,6 +132,17 @@ def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
             target = (sp.Integer(0),)
         yield Stmt(target=g.name, target_index=target, loops=loops, body=body,
                    accumulate=True, origin=st.origin, phase=_backward(st.phase))
+
+
+def _custom(st: Stmt, d_out: Tensor, active, adjoint_of):
+    """A library function's own rule: d_input[index] += d_out * local, over `loops`."""
+    rule = dict(st.custom)
+    if rule["input"] not in active:
+        return []
+    g = adjoint_of(rule["input"])
+    body = access(d_out, st.target_index) * rule["local"]
+    return [Stmt(g.name, rule["index"], rule["loops"], body, accumulate=True,
+                 origin=st.origin, phase=_backward(st.phase))]
 
 
 def _backward(phase: str) -> str:

@@ -12,8 +12,9 @@ for a conv kernel (F, C, KH, KW), fan_in = C*KH*KW and fan_out = F*KH*KW):
 
 Defaults (`auto`): parameters of rank 0 or 1 (biases) start at zero, except the scale
 (gamma) of batch_norm / layer_norm, which starts at one. Weights (rank >= 2) get He normal
-when a ReLU-family activation (relu, leaky_relu, elu) follows them in the model, and Xavier
-uniform otherwise (tanh, sigmoid, softplus, or a linear output). `follow_activations` reads
+when a ReLU-family activation (relu, leaky_relu, elu, selu: kind 'relu-like' in
+compiler/prims.py) follows them in the model, and Xavier uniform otherwise (tanh, sigmoid,
+softplus, gelu, ... or a linear output). `follow_activations` reads
 this from the model's source (it parses it; it never runs it).
 """
 from __future__ import annotations
@@ -22,9 +23,12 @@ import ast
 
 import numpy as np
 
+from ..compiler import prims
+
 RULES = ("zeros", "ones", "normal", "xavier_uniform", "xavier_normal", "he_normal")
-RELU_FAMILY = ("relu", "leaky_relu", "elu")
-ACTIVATIONS = RELU_FAMILY + ("tanh", "sigmoid", "softplus")
+# from the one table of primitives: its `kind` column
+RELU_FAMILY = prims.kind_names("relu-like")
+ACTIVATIONS = RELU_FAMILY + prims.kind_names("activation")
 NORMALISERS = ("batch_norm", "layer_norm")
 
 

@@ -66,6 +66,14 @@ class CudaPrinter(KernelPrinter):
     def _print_Rational(self, expr):
         return f"real({float(expr.p) / float(expr.q)!r})"
 
+    def _print(self, expr, **kwargs):
+        # a constant such as sqrt(pi) or 2/pi: one typed literal (math.pi is a float64)
+        if isinstance(expr, sp.Expr) and expr.is_number and expr.is_real and \
+                expr.is_finite and not isinstance(expr, (sp.Integer, sp.Float, sp.Rational)) \
+                and not self._plain:
+            return f"real({float(expr)!r})"
+        return super()._print(expr, **kwargs)
+
     def _print_NumberSymbol(self, expr):
         return f"real({super()._print_NumberSymbol(expr)})"
 

@@ -209,8 +209,6 @@ CASES = [
      ["unsupported index 1.5"], ["Index[...]"]),
     ("Data used as indices", HEADER + "def f(x: Param[3], i: Data[3]):\n    return sum(x[i])\n",
      4, 16, ["only integer tensors"], ["Index[...]"]),
-    ("list used as indices", HEADER + "def f(x: Param[3, 4]):\n    return sum(x[[0, 2]])\n",
-     4, 18, ["indexing with a list"], ["Index[...]"]),
     ("slice bound known only at run time", HEADER + "def f(x: Param[3], k: int):\n"
      "    return sum(x[0:k])\n", 4, 16, ["slice bounds must be compile-time"], ["gather"]),
     ("tuple index out of range", HEADER + "def f(x: Param[3, 4]):\n"

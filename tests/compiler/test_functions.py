@@ -243,8 +243,33 @@ SPELLINGS = [
          "np.concatenate((np.matmul(x, y), np.dot(x, y)), axis=1) + np.transpose(y)[0]"),
 ]
 
+def _prim_case(row) -> Case:
+    """One case per row of compiler/prims.py, on inputs from the row's domain and kinks."""
+    from adc.compiler import prims
+
+    def draw(shift):
+        return lambda v: prims.test_inputs(row, (3, 4), seed=shift)
+    if row.operands == 1:
+        args, call, inputs = MAT, f"{row.name}(x)", {"x": draw(1)}
+    else:   # binary rows: keep x - y away from the kinks
+        args, call = MAT + ", y: Param[3, 4]", f"{row.name}(x, y)"
+        inputs = {"y": draw(2), "x": lambda v: v["y"] + prims.test_inputs(row, (3, 4), seed=3)}
+    if row.params:
+        call = call[:-1] + "".join(f", {k}={d!r}" for k, d in row.params) + ")"
+    return Case(f"prim_{row.name}", args, call, inputs)
+
+
+def _prim_cases():
+    from adc.compiler import prims
+    cases = [_prim_case(row) for row in prims.PUBLIC]
+    cases.append(Case("prim_gelu_approximate", MAT, "gelu(x, approximate=True)"))
+    return cases
+
+
+PRIMS = _prim_cases()
+
 FAMILIES = {"elementwise": ELEMENTWISE, "reductions": REDUCTIONS, "losses": LOSSES,
-            "linalg": LINALG, "layers": LAYERS, "spellings": SPELLINGS}
+            "linalg": LINALG, "layers": LAYERS, "spellings": SPELLINGS, "prims": PRIMS}
 CASES = [(family, case) for family, cases in FAMILIES.items() for case in cases]
 
 
@@ -449,6 +474,24 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding="]
+
+
+def test_every_primitive_row_is_everywhere():
+    """Each public row of compiler/prims.py is a language function, has an eager NumPy
+    implementation in adc.lang, a gradient case above, and a row in the docs' table."""
+    import adc.lang
+    from adc.compiler import library, prims
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "language.md"),
+              encoding="utf-8") as f:
+        docs = f.read()
+    cased = {c.name for c in PRIMS}
+    for row in prims.PUBLIC:
+        assert row.name in library.FUNCTIONS, row.name
+        assert callable(getattr(adc.lang, row.name)) and row.name in adc.lang.__all__
+        assert f"prim_{row.name}" in cased
+        assert prims.docs_row(row) in docs, \
+            f"docs/language.md's table row for {row.name} differs from compiler/prims.py: " \
+            f"expected {prims.docs_row(row)!r}"
 
 
 def test_every_language_function_has_a_case():

@@ -36,17 +36,49 @@ def _finish(process) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def primitives_model() -> str:
+    """One entry point per row of compiler/prims.py, on inputs inside its domain."""
+    from adc.compiler import prims
+    lines = ["from adc.lang import *", ""]
+    for row in prims.PUBLIC:
+        lo, _ = row.domain
+        x = f"(square(x) + {lo})" if lo > 0 else ("(x / 4)" if row.name == "tan" else
+                                                  "(0.6 * x)" if row.name == "log1p" else "x")
+        call = f"{row.name}({x}, y)" if row.operands == 2 else f"{row.name}({x})"
+        lines += [f"def p_{row.name}(x: Param[3, 4], y: Param[3, 4]):",
+                  f"    return sum(sin(1.3 * {call}) + y)", ""]
+    lines += ["def p_gelu_tanh(x: Param[3, 4]):",
+              "    return sum(gelu(x, approximate=True))", ""]
+    return "\n".join(lines)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """{'sim': ..., 'ptx': ...} from the two workers, run in parallel."""
     sim_dir = str(tmp_path_factory.mktemp("cuda-sim"))
     ptx_dir = str(tmp_path_factory.mktemp("cuda-ptx"))
+    model = os.path.join(str(tmp_path_factory.mktemp("cuda-prims")), "primitives.py")
+    with open(model, "w") as f:
+        f.write(primitives_model())
     few = [p for p, n in zip(SAMPLE_FILES, NAMES) if n in FLOAT64_TOO]
-    rest = [p for p, n in zip(SAMPLE_FILES, NAMES) if n not in FLOAT64_TOO]
+    rest = [p for p, n in zip(SAMPLE_FILES, NAMES) if n not in FLOAT64_TOO] + [model]
     rest = [f"--float32-only={p}" for p in rest]
-    sim = _start("sim_worker.py", SAMPLE_FILES, sim_dir, simulator=True)
+    sim = _start("sim_worker.py", SAMPLE_FILES + [model], sim_dir, simulator=True)
     ptx = _start("ptx_worker.py", ["--float64", *few, *rest], ptx_dir, simulator=False)
     return {"sim": _finish(sim), "ptx": _finish(ptx)}
+
+
+def test_every_primitive_runs_in_the_simulator_and_compiles_to_ptx(results):
+    """Each row of compiler/prims.py: simulator == CPU, and float32 PTX without widening."""
+    from adc.compiler import prims
+    sim, ptx = results["sim"]["primitives"], results["ptx"]["primitives"]
+    assert "error" not in sim and "compile" not in ptx, (sim, ptx)
+    for row in prims.PUBLIC:
+        errors = sim[f"p_{row.name}"]
+        bad = {k: v for k, v in errors.items() if not v <= 1e-10}
+        assert not bad, f"{row.name}: {bad}"
+        kernels = {k: v for k, v in ptx.items() if k.startswith(f"p_{row.name}.")}
+        assert kernels and all(v == "ok" for v in kernels.values()), (row.name, kernels)
 
 
 @pytest.mark.parametrize("name", NAMES)

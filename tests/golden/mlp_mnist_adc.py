@@ -205,10 +205,6 @@ def _prepare(fname, values, device_view=None):
             array = np.asarray(array, dtype=dtype, order="C")
         _bind_shape(fname, name, array, arg["shape"], sizes, origin)
         out.append(array.reshape(1) if array.ndim == 0 else array)
-    for size, n in sizes.items():
-        if n == 0:
-            raise ValueError(f"{fname}: size {size} is 0 (from {origin[size]}); adc needs "
-                             "every size to be at least 1")
     return out, sizes, dtype
 
 
@@ -220,11 +216,11 @@ def _check_size(fname, name, axis, actual, expected, text):
 
 
 def _check_in_range(fname, margin, what, sizes):
-    """An index the compiler could not prove in range for every size: `margin` >= 0 is
-    its distance from the end of its axis for this call's sizes."""
+    """A condition on the sizes the compiler could not prove for every size (an index
+    stays inside its axis, a max has something to reduce): `margin` >= 0 must hold."""
     if margin < 0:
         shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
-        raise ValueError(f"{fname}: {what}, out of range with {shown}")
+        raise ValueError(f"{fname}: {what}, which fails with {shown}")
 
 
 def _scalar_arg(fname, name, role, value):
@@ -590,30 +586,17 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     for r in range(784):
         for s in range(256):
             d_W1[r, s] = 2*W1[r, s]*d_total_[0]
-    d_rest = np.empty((N,), dtype)
-    d_shifted = np.zeros((N, 10), dtype)
-    for r in range(N):
-        d_rest[r] = (1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])*d_total[0]
-        d_shifted[r, y[r]] += -d_total[0]
-    for i in range(N):
-        for r in range(10):
-            d_shifted[i, r] += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))*d_rest[i]
     d_logits = np.empty((N, 10), dtype)
-    d_shift = np.zeros((N,), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
-            d_logits[i, j] = (0 if tmp1 else 1)*d_shifted[i, j]
-            d_shift[i] += (0 if tmp1 else -(1 if tmp0 else 0))*d_shifted[i, j]
-    for i in range(N):
-        d_logits[i, shift_arg[i]] += d_shift[i]
-
-    # line 18 (backward): logits = _dense(h2, W3, b3)
     d_b3 = np.zeros((10,), dtype)
     d_mm_2 = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
+            tmp0 = 1.0 / (rest[i] + 1)
+            tmp1 = math.isfinite(shift[i])
+            tmp2 = shift_arg[i] == j
+            tmp3 = y[i] == j
+            d_logits[i, j] = (-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else -(1 if tmp3 else 0) + (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])))*d_total[0]
+            # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
             d_mm_2[i, j] = d_logits[i, j]
 
@@ -1050,57 +1033,28 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             t_d_W1[r, s] = tmp0*t_W1[r, s]
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-    d_rest = np.empty((N,), dtype)
-    t_d_rest = np.empty((N,), dtype)
-    d_shifted = np.zeros((N, 10), dtype)
-    for r in range(N):
-        tmp0 = rest[r] + 1
-        tmp1 = math.isfinite(shift[r])
-        d_rest[r] = (1.0 / tmp0 if tmp1 else 1.0 / rest[r])*d_total[0]
-        # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-        t_d_rest[r] = (-1/tmp0**2 if tmp1 else -1/rest[r]**2)*d_total[0]*t_rest[r]
-        # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-        d_shifted[r, y[r]] += -d_total[0]
-    t_d_shifted = np.empty((N, 10), dtype)
-    for i in range(N):
-        for r in range(10):
-            tmp0 = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
-            tmp1 = tmp0*d_rest[i]
-            d_shifted[i, r] += tmp1
-            # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_shifted[i, r] = tmp0*t_d_rest[i] + tmp1*t_shifted[i, r]
-
-    # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_logits = np.empty((N, 10), dtype)
     t_d_logits = np.empty((N, 10), dtype)
-    d_shift = np.zeros((N,), dtype)
-    t_d_shift = np.zeros((N,), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
-            d_logits[i, j] = (0 if tmp1 else 1)*d_shifted[i, j]
-            # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_logits[i, j] = (0 if tmp1 else 1)*t_d_shifted[i, j]
-            # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            d_shift[i] += (0 if tmp1 else -(1 if tmp0 else 0))*d_shifted[i, j]
-            # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_shift[i] += (0 if tmp1 else -(1 if tmp0 else 0))*t_d_shifted[i, j]
-            t_d_shift[i] += 0
-
-    # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-    for i in range(N):
-        d_logits[i, shift_arg[i]] += d_shift[i]
-        # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-        t_d_logits[i, shift_arg[i]] += t_d_shift[i]
-
-    # line 18 (backward): logits = _dense(h2, W3, b3)
     d_b3 = np.zeros((10,), dtype)
     t_d_b3 = np.zeros((10,), dtype)
     d_mm_2 = np.empty((N, 10), dtype)
     t_d_mm_2 = np.empty((N, 10), dtype)
     for i in range(N):
         for j in range(10):
+            tmp0 = rest[i] + 1
+            tmp1 = 1.0 / tmp0
+            tmp2 = math.isfinite(shift[i])
+            tmp3 = shift_arg[i] == j
+            tmp4 = y[i] == j
+            tmp5 = tmp2 and tmp3 and tmp4
+            tmp6 = tmp2 and tmp3
+            tmp7 = math.exp(shifted[i, j])
+            tmp8 = tmp7*(tmp1 if tmp2 else 1.0 / rest[i])
+            d_logits[i, j] = (-tmp1*rest[i] if tmp5 else -(1 if tmp4 else 0) + (tmp1 if tmp6 else tmp8))*d_total[0]
+            # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+            tmp9 = 1.0 / tmp0**2
+            t_d_logits[i, j] = (0 if tmp5 else (0 if tmp6 else tmp8))*d_total[0]*t_shifted[i, j] + (-tmp1 + tmp9*rest[i] if tmp5 else (-tmp9 if tmp6 else tmp7*(-tmp9 if tmp2 else -1/rest[i]**2)))*d_total[0]*t_rest[i]
+            # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
             # line 18 (backward tangent): logits = _dense(h2, W3, b3)
             t_d_b3[j] += t_d_logits[i, j]

@@ -130,10 +130,6 @@ def _prepare(fname, values, device_view=None):
             array = np.asarray(array, dtype=dtype, order="C")
         _bind_shape(fname, name, array, arg["shape"], sizes, origin)
         out.append(array.reshape(1) if array.ndim == 0 else array)
-    for size, n in sizes.items():
-        if n == 0:
-            raise ValueError(f"{fname}: size {size} is 0 (from {origin[size]}); adc needs "
-                             "every size to be at least 1")
     return out, sizes, dtype
 
 
@@ -145,11 +141,11 @@ def _check_size(fname, name, axis, actual, expected, text):
 
 
 def _check_in_range(fname, margin, what, sizes):
-    """An index the compiler could not prove in range for every size: `margin` >= 0 is
-    its distance from the end of its axis for this call's sizes."""
+    """A condition on the sizes the compiler could not prove for every size (an index
+    stays inside its axis, a max has something to reduce): `margin` >= 0 must hold."""
     if margin < 0:
         shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
-        raise ValueError(f"{fname}: {what}, out of range with {shown}")
+        raise ValueError(f"{fname}: {what}, which fails with {shown}")
 
 
 def _scalar_arg(fname, name, role, value):
@@ -311,6 +307,18 @@ def _hessian(fname, hvp, args, dtype):
     return hessian
 
 
+# ---- scalar helpers ----
+
+@njit(cache=True, inline="always")
+def sigmoid(x):
+    # stable logistic: never exponentiates a positive number
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+
 # ==== f (neuron.py:9) ====
 
 
@@ -325,7 +333,7 @@ def _f_value_kernel(w0, x0, w1, x1, w2):
 
     # line 11: return 1 / (1 + exp(-dot))
     out = np.empty((1,), dtype)
-    out[0] = 1.0 / (1 + math.exp(-dot[0]))
+    out[0] = sigmoid(dot[0])
 
     return out,
 
@@ -340,14 +348,12 @@ def _f_vjp_kernel(w0, x0, w1, x1, w2, d_out):
     dot[0] = w0[0]*x0[0] + w1[0]*x1[0] + w2[0]
 
     # line 11: return 1 / (1 + exp(-dot))
-    tmp0 = math.exp(-dot[0])
-    tmp1 = tmp0 + 1
     out = np.empty((1,), dtype)
-    out[0] = 1.0 / tmp1
+    out[0] = sigmoid(dot[0])
 
     # line 11 (backward): return 1 / (1 + exp(-dot))
     d_dot = np.empty((1,), dtype)
-    d_dot[0] = tmp0*d_out[0]/tmp1**2
+    d_dot[0] = sigmoid(-dot[0])*d_out[0]*out[0]
 
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
     d_w0 = np.empty((1,), dtype)
@@ -378,14 +384,12 @@ def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
     t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
 
     # line 11: return 1 / (1 + exp(-dot))
-    tmp0 = math.exp(-dot[0])
-    tmp1 = tmp0 + 1
     out = np.empty((1,), dtype)
-    out[0] = 1.0 / tmp1
+    out[0] = sigmoid(dot[0])
 
     # line 11 (tangent): return 1 / (1 + exp(-dot))
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp0*t_dot[0]/tmp1**2
+    t_out[0] = sigmoid(-dot[0])*out[0]*t_dot[0]
 
     return out, t_out
 
@@ -404,24 +408,24 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
     t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
 
     # line 11: return 1 / (1 + exp(-dot))
-    tmp0 = math.exp(-dot[0])
-    tmp1 = tmp0 + 1
+    tmp0 = sigmoid(dot[0])
     out = np.empty((1,), dtype)
-    out[0] = 1.0 / tmp1
+    out[0] = tmp0
 
     # line 11 (tangent): return 1 / (1 + exp(-dot))
-    tmp2 = tmp0/tmp1**2
+    tmp1 = sigmoid(-dot[0])
+    tmp2 = tmp1*out[0]
+    tmp3 = tmp2*t_dot[0]
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp2*t_dot[0]
+    t_out[0] = tmp3
 
     # line 11 (backward): return 1 / (1 + exp(-dot))
-    tmp3 = tmp2*d_out[0]
     d_dot = np.empty((1,), dtype)
-    d_dot[0] = tmp3
+    d_dot[0] = tmp2*d_out[0]
 
     # line 11 (backward tangent): return 1 / (1 + exp(-dot))
     t_d_dot = np.empty((1,), dtype)
-    t_d_dot[0] = (-tmp3 + 2*math.exp(-2*dot[0])*d_out[0]/tmp1**3)*t_dot[0]
+    t_d_dot[0] = -tmp0*tmp3*d_out[0] + tmp1*d_out[0]*t_out[0]
 
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
     d_w0 = np.empty((1,), dtype)

@@ -1,0 +1,409 @@
+"""One row per primitive: everything the compiler and its tests know about a named function.
+
+A row holds the function's NumPy reference (what `adc.lang` exports and the eager run
+uses), its SymPy form (a SymPy function used as is, or a function generated from this
+row with the row's derivative rule), the local derivative in terms of the inputs and
+the output (`sigmoid' = sigmoid(x) * sigmoid(-x)`, i.e. out * (1 - out) without the
+cancellation), the Numba scalar source of generated functions (CUDA derives a typed
+version), its kind for the initialisers, its test domain and kinks, and how formulas
+show it. Every other table (library wrappers, printer helpers, the NumPy reference
+backend, reserved names, the initialisers' activations, the docs table, the test table)
+is derived from `PRIMS`. Adding a function is adding a row (and its docs).
+
+This module imports NumPy only: `adc.lang` (the eager run of a model file) uses it.
+SymPy is imported by the rules when the compiler calls them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+# SELU's constants (Klambauer et al. 2017)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+SQRT1_2 = 0.70710678118654752440084436210485       # 1/sqrt(2)
+INV_SQRT_2PI = 0.39894228040143267793994605993438  # 1/sqrt(2*pi)
+GELU_TANH_C = 0.79788456080286535587989211986876   # sqrt(2/pi)
+
+
+@dataclass(frozen=True)
+class Prim:
+    """A named elementwise function (see the module docstring)."""
+
+    name: str
+    doc: str
+    numpy: Callable                    # NumPy reference on arrays (broadcasting)
+    operands: int = 1                  # tensor operands, then `params`
+    params: tuple = ()                 # ((keyword, default), ...) scalar parameters
+    sympy: object = None               # SymPy function name, or (sp, *args) -> expr; None:
+    #                                    generated from `derivative` and `numba`
+    derivative: Callable | None = None  # (sp, F, *args) -> partials, F: generated functions
+    numba: str | None = None           # scalar source of a generated function
+    kind: str = "elementwise"          # 'activation' | 'relu-like' | 'elementwise' | 'internal'
+    domain: tuple = (-2.0, 2.0)        # where the gradient tests draw inputs
+    kinks: tuple = ()                  # points the gradient tests keep away from
+    display: str = ""                  # formula display, e.g. "σ({0})"; "" = the name
+    spellings: tuple = ()              # NumPy / math names accepted beside the name
+    example: str = ""                  # a docs example call
+    rule: str = ""                     # the derivative as the docs table shows it
+    course: Callable | None = None     # (sp, T, *args) -> partials as the course writes
+    #                                    them (sigmoid' = s*(1 - s)); None: `derivative`
+    shows: Callable | None = None      # (sp, T, *args) -> how formulas write a call of an
+    #                                    internal helper (sigmoid_minus -> sigmoid(z) - y)
+
+    @property
+    def generated(self) -> bool:
+        return self.sympy is None
+
+    @property
+    def public(self) -> bool:
+        return self.kind != "internal"
+
+    @property
+    def arity(self) -> int:
+        return self.operands + len(self.params)
+
+
+def _asarray(x):
+    """An array of x's float type (float32 stays float32; ints and Python numbers -> float64)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _scalar(out):
+    """NumPy-style results: a 0-d result is a NumPy scalar."""
+    return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
+
+
+# -- NumPy references (stable, NaN-propagating, like the compiled helpers) ---------------
+def np_sigmoid(x):
+    x = _asarray(x)
+    t = np.exp(-np.abs(x))
+    return _scalar(np.where(x >= 0, 1 / (1 + t), t / (1 + t)))
+
+
+def np_softplus(x):
+    x = _asarray(x)
+    return _scalar(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+
+
+def np_log_sigmoid(x):
+    x = _asarray(x)
+    return _scalar(-(np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))))
+
+
+def np_relu(x):
+    return np.maximum(x, 0)
+
+
+def np_leaky_relu(x, slope=0.01):
+    x = _asarray(x)
+    return _scalar(np.where(x > 0, x, slope * x))
+
+
+def np_elu(x, alpha=1.0):
+    x = _asarray(x)   # expm1 only sees x <= 0: no overflow on the unused branch
+    return _scalar(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))))
+
+
+def np_selu(x):
+    x = _asarray(x)
+    return _scalar(SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))))
+
+
+def np_silu(x):
+    return _scalar(_asarray(x) * np_sigmoid(x))
+
+
+def _erfc(x):
+    from scipy.special import erfc
+    return erfc(x)
+
+
+def _erf(x):
+    from scipy.special import erf
+    return erf(x)
+
+
+def np_gelu(x):
+    x = _asarray(x)   # erfc keeps the negative tail accurate (1 + erf would cancel)
+    return _scalar(0.5 * x * _erfc(-x * SQRT1_2))
+
+
+def np_gelu_tanh(x):
+    x = _asarray(x)
+    return _scalar(0.5 * x * (1 + np.tanh(GELU_TANH_C * (x + 0.044715 * x ** 3))))
+
+
+def np_softsign(x):
+    x = _asarray(x)
+    return _scalar(x / (1 + np.abs(x)))
+
+
+def np_hard_tanh(x):
+    return np.clip(x, -1.0, 1.0)
+
+
+def np_logaddexp(a, b):
+    return np.logaddexp(a, b)
+
+
+def np_maximum(a, b):
+    return np.maximum(a, b)
+
+
+def np_minimum(a, b):
+    return np.minimum(a, b)
+
+
+def np_bce_with_logits(z, y):
+    z = _asarray(z)
+    return _scalar(np.where(z > 0, (1.0 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z))))
+
+
+def np_sigmoid_minus(z, y):
+    z = _asarray(z)
+    t = np.exp(-np.abs(z))
+    return _scalar(np.where(z > 0, (1.0 - y) - t / (1.0 + t), t / (1.0 + t) - y))
+
+
+# -- derivative rules (SymPy, called by the compiler) ----------------------------------
+def _step(sp, cond):
+    """1 where `cond` holds, else 0 (an explicit conditional: no Heaviside(0) = 1/2)."""
+    return sp.Piecewise((sp.Integer(1), cond), (sp.Integer(0), True))
+
+
+PRIMS = [
+    # SymPy's own functions: printed as math.*, differentiated by SymPy
+    Prim("exp", "e to the x", np.exp, sympy="exp", domain=(-2, 2), display="exp({0})",
+         rule='exp(x)'),
+    Prim("log", "natural logarithm", np.log, sympy="log", domain=(0.3, 3.0),
+         rule='1 / x'),
+    Prim("log1p", "log(1 + x), accurate for small x", np.log1p, sympy="log1p",
+         domain=(-0.6, 2.0),
+         rule='1 / (1 + x)'),
+    Prim("expm1", "exp(x) - 1, accurate for small x", np.expm1, sympy="expm1",
+         rule='exp(x)'),
+    Prim("sqrt", "square root", np.sqrt, sympy="sqrt", domain=(0.3, 3.0),
+         rule='1 / (2 * sqrt(x))'),
+    Prim("square", "x * x", np.square, sympy=lambda sp, x: x ** 2,
+         rule='2 * x'),
+    Prim("abs", "abs(x); abs'(0) = 0", np.abs, sympy="Abs", kinks=(0.0,),
+         spellings=("absolute", "fabs"),
+         rule='sign(x); 0 at 0'),
+    Prim("sin", "sine", np.sin, sympy="sin",
+         rule='cos(x)'),
+    Prim("cos", "cosine", np.cos, sympy="cos",
+         rule='-sin(x)'),
+    Prim("tan", "tangent", np.tan, sympy="tan", domain=(-1.2, 1.2),
+         rule='1 + tan(x)**2'),
+    Prim("tanh", "hyperbolic tangent; its derivative keeps full accuracy in the tails",
+         np.tanh, kind="activation", display="tanh({0})",
+         derivative=lambda sp, F, x: (F.tanh_grad(x, F.tanh(x)),),
+         course=lambda sp, T, x: (1 - T.tanh(x) ** 2,),
+         numba=("def tanh(x):\n"
+                "    return math.tanh(x)\n"),
+         rule='1 - tanh(x)**2'),
+    Prim("erf", "the error function", _erf, sympy="erf",
+         rule='2 / sqrt(pi) * exp(-x**2)'),
+    # functions generated from their row
+    Prim("sigmoid", "1 / (1 + exp(-x)), through exp(-abs(x)): no overflow in either tail",
+         np_sigmoid, kind="activation", display="sigmoid({0})",
+         derivative=lambda sp, F, x: (F.sigmoid(x) * F.sigmoid(-x),),
+         course=lambda sp, T, x: (T.sigmoid(x) * (1 - T.sigmoid(x)),),
+         numba=("def sigmoid(x):\n"
+                "    # stable logistic: never exponentiates a positive number\n"
+                "    if x >= 0:\n"
+                "        return 1.0 / (1.0 + math.exp(-x))\n"
+                "    z = math.exp(x)\n"
+                "    return z / (1.0 + z)\n"),
+         rule='sigmoid(x) * sigmoid(-x)'),
+    Prim("softplus", "log(1 + exp(x)) = max(x, 0) + log1p(exp(-abs(x)))", np_softplus,
+         kind="activation", derivative=lambda sp, F, x: (F.sigmoid(x),),
+         numba=("def softplus(x):\n"
+                "    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))\n"
+                "    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n"),
+         rule='sigmoid(x)'),
+    Prim("log_sigmoid", "log(sigmoid(x)) = -softplus(-x)", np_log_sigmoid,
+         derivative=lambda sp, F, x: (F.sigmoid(-x),),
+         numba=("def log_sigmoid(x):\n"
+                "    # log(sigmoid(x)) = -(max(-x, 0) + log1p(exp(-|x|)))\n"
+                "    return -(max(-x, 0.0) + math.log1p(math.exp(-abs(x))))\n"),
+         rule='sigmoid(-x)'),
+    Prim("relu", "max(x, 0); relu'(0) = 0", np_relu, kind="relu-like", kinks=(0.0,),
+         display="relu({0})",
+         derivative=lambda sp, F, x: (_step(sp, sp.StrictGreaterThan(F.relu(x), 0)),),
+         course=lambda sp, T, x: (_step(sp, sp.StrictGreaterThan(x, 0)),),
+         numba=("def relu(x):\n"
+                "    # not x > 0: NaN passes through, as in NumPy's maximum(x, 0)\n"
+                "    return 0.0 if x <= 0 else x\n"),
+         rule='[relu(x) > 0]'),
+    Prim("leaky_relu", "x if x > 0 else slope * x", np_leaky_relu, params=(("slope", 0.01),),
+         kind="relu-like", kinks=(0.0,), example="leaky_relu(x, slope=0.1)",
+         derivative=lambda sp, F, x, s: (sp.Piecewise((sp.Integer(1), x > 0), (s, True)),
+                                         sp.Piecewise((sp.Integer(0), x > 0), (x, True))),
+         numba=("def leaky_relu(x, slope):\n"
+                "    return x if x > 0 else slope * x\n"),
+         rule='[x > 0] + slope * [x <= 0]'),
+    Prim("elu", "x if x > 0 else alpha * (exp(x) - 1)", np_elu, params=(("alpha", 1.0),),
+         kind="relu-like", kinks=(0.0,), example="elu(x, alpha=0.5)",
+         derivative=lambda sp, F, x, a: (
+             sp.Piecewise((sp.Integer(1), x > 0), (a * sp.exp(x), True)),
+             sp.Piecewise((sp.Integer(0), x > 0), (_expm1(sp)(x), True))),
+         numba=("def elu(x, alpha):\n"
+                "    return x if x > 0 else alpha * math.expm1(x)\n"),
+         rule='[x > 0] + alpha * exp(x) * [x <= 0]'),
+    Prim("selu", "scale * elu(x, alpha), the self-normalising constants", np_selu,
+         kind="relu-like", kinks=(0.0,),
+         derivative=lambda sp, F, x: (sp.Piecewise(
+             (sp.Float(SELU_SCALE), x > 0), (sp.Float(SELU_SCALE * SELU_ALPHA) * sp.exp(x),
+                                              True)),),
+         numba=("def selu(x):\n"
+                f"    return {SELU_SCALE!r} * (x if x > 0 else {SELU_ALPHA!r} * "
+                "math.expm1(x))\n"),
+         rule='scale * ([x > 0] + alpha * exp(x) * [x <= 0])'),
+    Prim("silu", "x * sigmoid(x) (swish)", np_silu, kind="activation",
+         derivative=lambda sp, F, x: (F.sigmoid(x) * (1 + x * F.sigmoid(-x)),),
+         numba=("def silu(x):\n"
+                "    if x >= 0:\n"
+                "        return x / (1.0 + math.exp(-x))\n"
+                "    z = math.exp(x)\n"
+                "    return x * z / (1.0 + z)\n"),
+         rule='sigmoid(x) * (1 + x * sigmoid(-x))'),
+    Prim("gelu", "x * Phi(x), Phi the normal CDF: 0.5 * x * erfc(-x / sqrt(2)); "
+         "gelu(x, approximate=True) is the tanh form", np_gelu, kind="activation",
+         example="gelu(x) + gelu(x, approximate=True)",
+         derivative=lambda sp, F, x: (sp.Rational(1, 2) * sp.erfc(-x * sp.Float(SQRT1_2))
+                                      + x * sp.Float(INV_SQRT_2PI) * sp.exp(-x ** 2 / 2),),
+         numba=("def gelu(x):\n"
+                "    # erfc keeps the negative tail accurate (1 + erf would cancel)\n"
+                f"    return 0.5 * x * math.erfc(-x * {SQRT1_2!r})\n"),
+         rule='Phi(x) + x * phi(x)'),
+    Prim("gelu_tanh", "gelu's tanh approximation", np_gelu_tanh, kind="internal",
+         sympy=lambda sp, x: sp.Rational(1, 2) * x * (1 + sp.tanh(
+             sp.Float(GELU_TANH_C) * (x + sp.Float(0.044715) * x ** 3)))),
+    Prim("softsign", "x / (1 + abs(x))", np_softsign, kind="activation",
+         derivative=lambda sp, F, x: (1 / (1 + sp.Abs(x)) ** 2,),
+         numba=("def softsign(x):\n"
+                "    return x / (1.0 + abs(x))\n"),
+         rule='1 / (1 + abs(x))**2'),
+    Prim("hard_tanh", "clip(x, -1, 1); the gradient is 1 strictly inside", np_hard_tanh,
+         kind="activation", kinks=(-1.0, 1.0),
+         derivative=lambda sp, F, x: (_step(sp, sp.And(x > -1, x < 1)),),
+         numba=("def hard_tanh(x):\n"
+                "    if x > 1.0:\n"
+                "        return 1.0\n"
+                "    if x < -1.0:\n"
+                "        return -1.0\n"
+                "    return x\n"),
+         rule='[-1 < x < 1]'),
+    Prim("logaddexp", "log(exp(x) + exp(y)) = max(x, y) + log1p(exp(-abs(x - y)))",
+         np_logaddexp, operands=2, example="logaddexp(x, y)",
+         derivative=lambda sp, F, a, b: (F.sigmoid(a - b), F.sigmoid(b - a)),
+         numba=("def logaddexp(a, b):\n"
+                "    if a == b:  # also a = b = +-inf, where a - b is NaN\n"
+                "        return a + 0.6931471805599453\n"
+                "    return max(a, b) + math.log1p(math.exp(-abs(a - b)))\n"),
+         rule='sigmoid(x - y), sigmoid(y - x)'),
+    Prim("maximum", "elementwise max; ties send the gradient to the first argument",
+         np_maximum, operands=2, kinks=(0.0,), example="maximum(x, 0.5)",
+         spellings=("fmax",),
+         derivative=lambda sp, F, a, b: (_step(sp, a >= b), _step(sp, a < b)),
+         numba=("def maximum(a, b):\n"
+                "    # ties go to the first argument, like the gradient rule; NaN propagates\n"
+                "    return a if a >= b or a != a else b\n"),
+         rule='[x >= y], [x < y]'),
+    Prim("minimum", "elementwise min; ties send the gradient to the first argument",
+         np_minimum, operands=2, kinks=(0.0,), example="minimum(x, 0.5)",
+         spellings=("fmin",),
+         derivative=lambda sp, F, a, b: (_step(sp, a <= b), _step(sp, a > b)),
+         numba=("def minimum(a, b):\n"
+                "    return a if a <= b or a != a else b\n"),
+         rule='[x <= y], [x > y]'),
+    # internal: what the losses lower to, and derivative helpers
+    Prim("tanh_grad", "1 - tanh(x)**2 from t = tanh(x), accurate where t rounds to +-1",
+         lambda x, t: np.where(np.abs(t) < 0.9, (1 - t) * (1 + t),
+                               4 * np.exp(-2 * np.abs(x)) / (1 + np.exp(-2 * np.abs(x))) ** 2),
+         operands=2, kind="internal", shows=lambda sp, T, x, t: 1 - t ** 2,
+         derivative=lambda sp, F, x, t: (
+             sp.Piecewise((sp.Integer(0), sp.Abs(t) < sp.Float(0.9)),
+                          (-2 * F.tanh(x) * F.tanh_grad(x, t), True)),
+             sp.Piecewise((-2 * t, sp.Abs(t) < sp.Float(0.9)), (sp.Integer(0), True))),
+         numba=("def tanh_grad(x, t):\n"
+                "    # 1 - t**2 as (1 - t)(1 + t) away from the tails; in them from "
+                "exp(-2|x|)\n"
+                "    if abs(t) < 0.9:\n"
+                "        return (1.0 - t) * (1.0 + t)\n"
+                "    u = math.exp(-2.0 * abs(x))\n"
+                "    return 4.0 * u / ((1.0 + u) * (1.0 + u))\n")),
+    Prim("bce_with_logits", "softplus(z) - y*z as two terms >= 0 for y in [0, 1]",
+         np_bce_with_logits, operands=2, kind="internal",
+         derivative=lambda sp, F, z, y: (F.sigmoid_minus(z, y), -z),
+         course=lambda sp, T, z, y: (T.sigmoid(z) - y, -z),
+         numba=("def bce_with_logits(z, y):\n"
+                "    # softplus(z) - y*z as two terms >= 0 (y in [0, 1]): nothing cancels\n"
+                "    if z > 0:\n"
+                "        return (1.0 - y) * z + math.log1p(math.exp(-z))\n"
+                "    return -y * z + math.log1p(math.exp(z))\n"),
+         rule='sigmoid(z) - y, -z'),
+    Prim("sigmoid_minus", "sigmoid(z) - y without rounding sigmoid(z) to 1 for z > 0",
+         np_sigmoid_minus, operands=2, kind="internal",
+         derivative=lambda sp, F, z, y: (F.sigmoid(z) * F.sigmoid(-z), sp.Integer(-1)),
+         shows=lambda sp, T, z, y: T.sigmoid(z) - y,
+         numba=("def sigmoid_minus(z, y):\n"
+                "    # sigmoid(z) - y; for z > 0 as (1 - y) - sigmoid(-z), since sigmoid(z) "
+                "rounds to 1\n"
+                "    if z > 0:\n"
+                "        t = math.exp(-z)\n"
+                "        return (1.0 - y) - t / (1.0 + t)\n"
+                "    t = math.exp(z)\n"
+                "    return t / (1.0 + t) - y\n")),
+]
+
+BY_NAME = {p.name: p for p in PRIMS}
+PUBLIC = [p for p in PRIMS if p.public]
+GENERATED = [p for p in PRIMS if p.generated]
+# NumPy/math spellings -> language names
+SPELLINGS = {s: p.name for p in PRIMS for s in p.spellings}
+
+
+def _expm1(sp):
+    from sympy.codegen.cfunctions import expm1
+    return expm1
+
+
+def signature_text(prim: Prim) -> str:
+    """How a call of the function reads, e.g. `leaky_relu(x, slope=0.01)`."""
+    if prim.name == "gelu":
+        return "gelu(x, approximate=False)"
+    operands = ["x", "y"][:prim.operands]
+    return f"{prim.name}({', '.join(operands + [f'{k}={d!r}' for k, d in prim.params])})"
+
+
+def docs_row(prim: Prim) -> str:
+    """The function's row in the docs table of docs/language.md section 2.2."""
+    return f"| `{signature_text(prim)}` | {prim.doc} | `{prim.rule}` |"
+
+
+def kind_names(*kinds) -> tuple:
+    """The public functions of the given kinds (e.g. the initialisers' activations)."""
+    return tuple(p.name for p in PUBLIC if p.kind in kinds)
+
+
+def test_inputs(prim: Prim, shape, seed=0):
+    """Inputs inside the row's domain, at least 0.15 from each of its kinks."""
+    rng = np.random.default_rng(seed)
+    lo, hi = prim.domain
+    x = rng.uniform(lo, hi, shape)
+    for k in prim.kinks:
+        near = np.abs(x - k) < 0.15
+        x = np.where(near, k + np.where(x >= k, 0.15, -0.15) + (x - k), x)
+    return x
+
+
+__all__ = ["Prim", "PRIMS", "BY_NAME", "PUBLIC", "GENERATED", "SPELLINGS", "kind_names",
+           "signature_text", "docs_row",
+           "test_inputs", "math"]

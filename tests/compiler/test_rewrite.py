@@ -1,0 +1,273 @@
+"""The rewrite pass: each rule on tiny expressions, the user's own unstable formulas at
+extreme inputs against mpmath at 50 digits, against the built-in stable functions in
+float64 and float32, and the rewritten program equal to the original wherever the
+original is finite."""
+from __future__ import annotations
+
+import os
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sympy.codegen.cfunctions import expm1, log1p
+
+import adc
+from adc.compiler import ops, rewrite
+
+from conftest import compile_to, write_model
+
+mpmath.mp.dps = 50
+z, a, b = sp.symbols("z a b", real=True)
+
+
+# -- each rule on a tiny expression ------------------------------------------------------
+@pytest.mark.parametrize("before, after, rule", [
+    (1 / (1 + sp.exp(-z)), ops.sigmoid(z), "sigmoid"),
+    (sp.exp(z) / (1 + sp.exp(z)), ops.sigmoid(z), "sigmoid_ratio"),
+    (sp.log(1 + sp.exp(z)), ops.softplus(z), "softplus"),
+    (sp.log(ops.sigmoid(z)), ops.log_sigmoid(z), "log_sigmoid"),
+    (sp.log(1 - ops.sigmoid(z)), ops.log_sigmoid(-z), "one_minus_sigmoid"),
+    (1 - ops.sigmoid(z), ops.sigmoid(-z), "one_minus_sigmoid"),
+    ((sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)), ops.tanh(z), "tanh"),
+    (sp.log(sp.exp(a) + sp.exp(b)), ops.logaddexp(a, b), "logaddexp"),
+    (sp.log(1 + a * a), log1p(a * a), "log1p"),
+    (sp.exp(a) - 1, expm1(a), "expm1"),
+    (sp.log(sp.exp(a) / (1 + b)), a - log1p(b), "log_of_exp_product"),
+])
+def test_scalar_rule(before, after, rule):
+    fired = []
+    assert sp.simplify(rewrite.rewrite_scalar(before, fired) - after) == 0 or \
+        rewrite.rewrite_scalar(before, []) == after
+    assert rule in fired
+
+
+def test_every_rule_has_its_formula_as_docstring():
+    for rule in rewrite.SCALAR_RULES:
+        assert "->" in (rule.__doc__ or ""), rule.__name__
+
+
+# -- the user's formulas, compiled, at extreme inputs ------------------------------------
+Z = np.array([-1000.0, -700.0, -100.0, -30.0, -1.5, 0.0, 1e-8, 2.0, 30.0, 100.0, 700.0,
+              1000.0])
+N = len(Z)
+
+HAND = f'''from adc.lang import *
+N = {N}
+
+def sig(z: Param[N]):
+    return 1 / (1 + exp(-z))
+
+def sig_ratio(z: Param[N]):
+    e = exp(z)
+    return e / (1 + e)
+
+def splus(z: Param[N]):
+    return log(1 + exp(z))
+
+def log_sig(z: Param[N]):
+    return log(1 / (1 + exp(-z)))
+
+def log_one_minus_sig(z: Param[N]):
+    p = 1 / (1 + exp(-z))
+    return log(1 - p)
+
+def tanh_(z: Param[N]):
+    return (exp(z) - exp(-z)) / (exp(z) + exp(-z))
+
+def lse(z: Param[2, N]):
+    return log(sum(exp(z), axis=1))
+
+def smax(z: Param[2, N]):
+    return exp(z) / sum(exp(z), axis=1, keepdims=True)
+
+def lsmax(z: Param[2, N]):
+    return log(exp(z) / sum(exp(z), axis=1, keepdims=True))
+
+def lae(a: Param[N], b: Param[N]):
+    return log(exp(a) + exp(b))
+'''
+
+EXACT = {
+    "sig": lambda x: 1 / (1 + mpmath.exp(-x)),
+    "sig_ratio": lambda x: mpmath.exp(x) / (1 + mpmath.exp(x)),
+    "splus": lambda x: mpmath.log1p(mpmath.exp(x)),
+    "log_sig": lambda x: -mpmath.log1p(mpmath.exp(-x)),
+    "log_one_minus_sig": lambda x: -mpmath.log1p(mpmath.exp(x)),
+    "tanh_": mpmath.tanh,
+}
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rewrite")
+    return compile_to(write_model(folder, HAND, "hand"), str(folder))
+
+
+def _agree(got, exact, what, rtol=1e-12):
+    """Relative 1e-12 where the exact value is a normal float; absolute below that."""
+    got = np.asarray(got, dtype=np.float64).reshape(-1)
+    exact = [float(v) for v in exact]
+    assert np.all(np.isfinite(got)), f"{what}: {got}"
+    for g, e in zip(got, exact):
+        tol = rtol * abs(e) if abs(e) >= np.finfo(float).tiny else 1e-300
+        assert abs(g - e) <= tol, f"{what}: {g!r} vs exact {e!r}"
+
+
+def _sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _dsigmoid(x):
+    return mpmath.exp(-x) / (1 + mpmath.exp(-x)) ** 2
+
+
+# the exact derivatives, in closed forms mpmath evaluates without cancellation
+DERIVATIVE = {"sig": _dsigmoid, "sig_ratio": _dsigmoid, "splus": _sigmoid,
+              "log_sig": lambda x: _sigmoid(-x), "log_one_minus_sig": lambda x: -_sigmoid(x),
+              "tanh_": lambda x: mpmath.sech(x) ** 2}
+
+
+@pytest.mark.parametrize("fname", list(EXACT))
+def test_elementwise_forms_at_extremes_match_mpmath(hand, fname):
+    f = EXACT[fname]
+    _agree(getattr(hand, fname)(Z), [f(mpmath.mpf(x)) for x in Z], f"{fname} value")
+    grads = getattr(hand, f"{fname}_vjp")(Z, cotangent=np.ones(N)).z
+    _agree(grads, [DERIVATIVE[fname](mpmath.mpf(x)) for x in Z], f"{fname} gradient")
+
+
+def _rows():
+    return np.stack([Z, Z[::-1] * 0.5])
+
+
+def _log_norm(row):
+    """(m, log(sum(exp(row - m)))) with the max's own 1 kept out of the sum (log1p), so
+    that mpmath's 50 digits do not cancel either."""
+    xs = [mpmath.mpf(x) for x in row]
+    m = max(xs)
+    first = xs.index(m)
+    rest = mpmath.fsum(mpmath.exp(x - m) for k, x in enumerate(xs) if k != first)
+    return m, mpmath.log1p(rest)
+
+
+def _lse_exact(row):
+    m, l = _log_norm(row)
+    return m + l
+
+
+def _log_softmax_exact(row):
+    m, l = _log_norm(row)
+    return [(mpmath.mpf(x) - m) - l for x in row]
+
+
+def test_log_sum_exp_by_hand_matches_mpmath(hand):
+    rows = _rows()
+    _agree(hand.lse(rows), [_lse_exact(r) for r in rows], "logsumexp value")
+    g = hand.lse_vjp(rows, cotangent=np.ones(2)).z
+    exact = [mpmath.exp(v) for r in rows for v in _log_softmax_exact(r)]
+    _agree(g, exact, "logsumexp gradient (the softmax)")
+
+
+def test_softmax_and_log_softmax_by_hand_match_mpmath(hand):
+    rows = _rows()
+    exact_log = [v for r in rows for v in _log_softmax_exact(r)]
+    _agree(hand.smax(rows), [mpmath.exp(v) for v in exact_log], "softmax value")
+    _agree(hand.lsmax(rows), exact_log, "log_softmax value")
+    u = np.arange(2 * N, dtype=float).reshape(2, N) / N
+    g = hand.lsmax_vjp(rows, cotangent=u).z
+    exact_g = []
+    for k, r in enumerate(rows):
+        p = [mpmath.exp(v) for v in _log_softmax_exact(r)]
+        total = mpmath.fsum(mpmath.mpf(v) for v in u[k])
+        exact_g += [mpmath.mpf(u[k][j]) - p[j] * total for j in range(N)]
+    _agree(g, exact_g, "log_softmax gradient", rtol=1e-11)
+
+
+def test_logaddexp_by_hand_matches_mpmath(hand):
+    other = Z[::-1] + 3.0
+    exact = [max(x, y) + mpmath.log1p(mpmath.exp(-abs(mpmath.mpf(x) - mpmath.mpf(y))))
+             for x, y in zip(Z, other)]
+    _agree(hand.lae(Z, other), exact, "logaddexp value")
+
+
+# -- inside a hidden layer, against the built-in functions, float64 and float32 -------------
+LAYER = '''from adc.lang import *
+N = dim("N")
+
+def hand(X: Data[N, 3], W: Param[3, 4], v: Param[4]):
+    h = 1 / (1 + exp(-(X @ W)))
+    s = log(1 + exp(h @ v * 800.0 - 400.0))
+    return sum(s) + sum(log(sum(exp(X @ W), axis=1)))
+
+def builtin(X: Data[N, 3], W: Param[3, 4], v: Param[4]):
+    h = sigmoid(X @ W)
+    s = softplus(h @ v * 800.0 - 400.0)
+    return sum(s) + sum(logsumexp(X @ W, axis=1))
+'''
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_hand_written_layer_equals_builtins(tmp_path, dtype, rtol):
+    module = compile_to(write_model(tmp_path, LAYER, "layer"), str(tmp_path))
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((5, 3)) * 300).astype(dtype)     # pre-activations to ~1000
+    W = rng.standard_normal((3, 4)).astype(dtype)
+    v = rng.standard_normal(4).astype(dtype)
+    vh, gh = module.hand_value_and_grad(X, W, v)
+    vb, gb = module.builtin_value_and_grad(X, W, v)
+    assert np.isfinite(vh) and np.all(np.isfinite(gh.W)) and np.all(np.isfinite(gh.v))
+    np.testing.assert_allclose(vh, vb, rtol=rtol)
+    np.testing.assert_allclose(gh.W, gb.W, rtol=rtol, atol=rtol * np.abs(gb.W).max())
+    np.testing.assert_allclose(gh.v, gb.v, rtol=rtol, atol=rtol * np.abs(gb.v).max())
+
+
+# -- rewriting never changes a finite value -------------------------------------------------
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rewrite-both")
+    path = write_model(folder, HAND, "both")
+    on = adc.compile(path, str(folder / "on_adc.py"))
+    off = adc.compile(path, str(folder / "off_adc.py"), rewrites=False)
+    return on, off
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-12, 12), min_size=N, max_size=N))
+def test_rewritten_equals_original_where_finite(both, xs):
+    """|x| <= 12: beyond, the original formulas themselves lose digits (log(1 - p) for p
+    within 1e-9 of 1 is off by 1e-8), so they are no reference there; mpmath is, above."""
+    on, off = both
+    x = np.array(xs)
+    rows = np.stack([x, x[::-1]])
+    for fname, args in [(f, (x,)) for f in EXACT] + [("lse", (rows,)), ("smax", (rows,)),
+                                                     ("lsmax", (rows,)), ("lae", (x, -x))]:
+        with np.errstate(all="ignore"):
+            original = np.asarray(getattr(off, fname)(*args))
+        rewritten = np.asarray(getattr(on, fname)(*args))
+        finite = np.isfinite(original)
+        # the original itself is only absolutely accurate where it cancels (log(1 - p)
+        # for p near 1): allow its rounding, ~1e-16 of the O(1) values it subtracts
+        np.testing.assert_allclose(rewritten[finite], original[finite], rtol=1e-9,
+                                   atol=1e-14, err_msg=fname)
+
+
+def test_no_rewrite_keeps_the_formula(tmp_path):
+    src = "from adc.lang import *\ndef f(z: Param[3]):\n    return sum(1 / (1 + exp(-z)))\n"
+    path = write_model(tmp_path, src)
+    off = adc.compile(path, str(tmp_path / "off_adc.py"), rewrites=False)
+    on = adc.compile(path, str(tmp_path / "on_adc.py"))
+    big = np.array([-1000.0, 0.0, 1000.0])
+    with np.errstate(all="ignore"):
+        assert not np.all(np.isfinite(off.f_grad(big).z))      # exp(1000) overflows
+    assert np.all(np.isfinite(on.f_grad(big).z))
+
+
+def test_every_rule_is_in_the_docs():
+    """docs/language.md §2.7 lists each scalar rule with its formula."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "language.md"), encoding="utf-8") as f:
+        docs = f.read()
+    for rule in rewrite.SCALAR_RULES:
+        formula = rule.__doc__.strip().splitlines()[0]
+        assert f"| `{rule.__name__[5:]}` | `{formula}` |" in docs, rule.__name__
