@@ -147,16 +147,16 @@ def np_hard_tanh(x):
     return np.clip(x, -1.0, 1.0)
 
 
-def np_logaddexp(a, b):
-    return np.logaddexp(a, b)
+def np_logaddexp(x, y):
+    return np.logaddexp(x, y)
 
 
-def np_maximum(a, b):
-    return np.maximum(a, b)
+def np_maximum(x, y):
+    return np.maximum(x, y)
 
 
-def np_minimum(a, b):
-    return np.minimum(a, b)
+def np_minimum(x, y):
+    return np.minimum(x, y)
 
 
 def np_bce_with_logits(z, y):

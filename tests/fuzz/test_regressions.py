@@ -291,6 +291,21 @@ def test_comparison_as_a_library_argument_is_a_located_error(tmp_path, use):
              f"    return {use}\n", line=6, words=["comparison", "where("])
 
 
+def test_every_function_takes_the_keywords_of_adc_lang():
+    """A keyword call must mean the same to the compiler and to the eager run (where()
+    was (cond, x, y) against adc.lang's (cond, a, b); maximum (x, y) against (a, b))."""
+    import inspect
+    import adc.lang
+    from adc.compiler import library
+    for name, lower in library.FUNCTIONS.items():
+        eager = inspect.signature(getattr(adc.lang, name)).parameters.values()
+        if any(p.kind == p.POSITIONAL_ONLY for p in eager):
+            continue     # a NumPy ufunc: no keywords for the operands
+        compiled = list(inspect.signature(lower).parameters.values())[1:]   # the builder
+        assert [(p.name, p.kind, p.default) for p in compiled] == \
+            [(p.name, p.kind, p.default) for p in eager] or name == "einsum", name
+
+
 def test_where_takes_the_keywords_of_adc_lang(tmp_path):
     """adc.lang.where(cond, a, b); the compiler's where took (cond, x, y): a keyword
     call that runs eagerly was a compile error, and one that compiled failed eagerly."""
