@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from . import ops
-from .ir import Program, Stmt, access, accesses, is_plain_target, reads
+from .ir import Program, Stmt, access, accesses, is_plain_target, reads, tensor_base
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,8 @@ def rewrite(prog: Program) -> Program:
             applied.append(_record(st, fired, st.body, body))
             st = st.with_(body=body)
         stmts.append(st)
-    return _dead_code(replace(prog, stmts=stmts, rewrites=applied))
+    prog = _dead_code(replace(prog, stmts=stmts, rewrites=applied))
+    return _dead_code(_cross_entropy(prog))
 
 
 def simplify_derivatives(prog: Program) -> Program:
@@ -301,7 +302,7 @@ def _dead_code(prog: Program) -> Program:
     used = {st.target for st in keep} | {st.argmax for st in keep if st.argmax} | \
         {n for st in keep for n in reads(st)}
     tensors = {n: t for n, t in prog.tensors.items()
-               if n in used or t.role != "temp" or n in prog.outputs}
+               if n in used or t.role not in ("temp", "argmax") or n in prog.outputs}
     return replace(prog, stmts=keep, tensors=tensors)
 
 
@@ -410,6 +411,126 @@ def _softmax_ratio(body, acc, s: Stmt, st: Stmt):
                 mapping[r] = j
                 if sp.simplify(s.body.args[0].xreplace(mapping) - x.args[0]) == 0:
                     return sp.Mul(x, sp.Pow(acc, -1)), j
+    return None
+
+
+# -- a hand-written softmax cross-entropy ------------------------------------------------
+def _softmax_rows(prog: Program, producers: dict) -> dict:
+    """The row-wise stable softmaxes of matrices (library._shifted_rest over axis 1):
+    rest tensor -> shift statement, where `shift[i] = max_r u(i, r)` and (in its generic
+    branch) `rest[i] = sum_r exp(u(i, r) - shift[i])`."""
+    shifts = [st for st in prog.stmts if st.reduce == "max" and st.argmax
+              and len(st.loops) == 1 and len(st.rloops) == 1]
+    rows = {}
+    for st in prog.stmts:
+        if st.reduce != "sum" or len(st.loops) != 1 or len(st.rloops) != 1 or st.accumulate:
+            continue
+        (i, _), (r, _) = st.loops[0], st.rloops[0]
+        for s in shifts:
+            expected = sp.exp(_expanded(_logit(s, i, r), producers) - tensor_base(s.target)[i])
+            if _same(_generic(_expanded(st.body, producers), s), expected):
+                rows[st.target] = s
+    return rows
+
+
+def _logit(shift: Stmt, i, j):
+    """u(i, j): the element of the matrix whose row max `shift` is."""
+    return shift.body.xreplace({shift.loops[0][0]: i, shift.rloops[0][0]: j})
+
+
+def _same(a, b) -> bool:
+    return sp.expand(a - b, power_exp=False) == 0
+
+
+def _generic(body, shift: Stmt):
+    """`body` in the generic branch of the stable softmax: the row max finite and the
+    element not the first max (the other branches agree with it wherever the value
+    is finite: the first max's shifted value is x - max = 0 exactly)."""
+    name, arg = shift.target, shift.argmax
+
+    def mentions(cond, tensor):
+        return any(str(a.base) == tensor for a in cond.atoms(sp.Indexed))
+
+    def pick(e):
+        (v0, c0), *rest = e.args
+        if mentions(c0, arg):
+            return rest[-1][0] if rest else e       # the element is not the first max
+        if mentions(c0, name):
+            return v0                                # the row max is finite
+        return e
+    return sp.expand(body.replace(lambda e: isinstance(e, sp.Piecewise), pick), power_exp=False)
+
+
+def _cross_entropy(prog: Program) -> Program:
+    """sum_i (logsumexp(z[i]) - z[i, y[i]]) -> N * cross_entropy(z, y)
+
+    The forms users write: `-mean(log_softmax(z, axis=1)[arange(N), y])`,
+    `-mean(log(softmax(z, axis=1)[arange(N), y]))`, `mean(logsumexp(z, axis=1) -
+    z[arange(N), y])` and their `log(sum(exp(z)))` spellings. The library's
+    cross_entropy has its own reverse-mode rule, d z = (softmax(z) - onehot(y))/N in one
+    loop nest."""
+    from .library import cross_entropy
+    from .values import Builder, Value
+    producers = _producers(prog)
+    rows = _softmax_rows(prog, producers)
+    if not rows:
+        return prog
+    found, stmts = {}, []
+    for st in prog.stmts:
+        match = None if st.loops or len(st.rloops) != 1 or st.reduce != "sum" \
+            or st.accumulate or st.composite or st.custom else \
+            _row_losses(st, rows, producers, prog)
+        if match is not None:      # a placeholder until the softmax it read is dead
+            logits = _logit(match[1], st.rloops[0][0], sp.Integer(0))
+            st = st.with_(body=sp.Function("reads")(logits))   # what the logits need
+            found[id(st)] = match
+        stmts.append(st)
+    if not found:
+        return prog
+    alive = _dead_code(replace(prog, stmts=stmts))   # its names are free again
+    builder = Builder()
+    builder.tensors = dict(alive.tensors)
+    builder._names.taken |= set(alive.tensors)
+    applied, stmts = list(prog.rewrites), []
+    for st in alive.stmts:
+        if id(st) not in found:
+            stmts.append(st)
+            continue
+        sign, shift, y = found[id(st)]
+        builder.origin, builder.stmts = st.origin, []
+        (_, n), (_, c) = shift.loops[0], shift.rloops[0]
+        u = shift.body
+        if isinstance(u, sp.Indexed) and tuple(u.indices) == (shift.loops[0][0],
+                                                                shift.rloops[0][0]):
+            logits = builder.view(prog.tensors[str(u.base)])     # z itself, not a copy
+        else:
+            logits = Value((n, c), "float", lambda idx, s=shift: _logit(s, *idx))
+        mean = cross_entropy(builder, logits, builder.view(prog.tensors[y]))
+        stmts += builder.stmts
+        stmts.append(st.with_(body=sp.expand(sign * n * mean.build(())), reduce="none",
+                              rloops=()))
+        applied.append(Applied("cross_entropy", *_origin(st), "logsumexp(z) - z[i, y[i]]",
+                               "cross_entropy(z, y)"))
+    return replace(alive, stmts=stmts, tensors=builder.tensors, rewrites=applied)
+
+
+def _row_losses(st: Stmt, rows: dict, producers: dict, prog: Program):
+    """(sign, shift, y) when `st` is `sum_i sign*(logsumexp(u[i]) - u[i, y[i]])` for the
+    matrix u whose row max `shift` is, else None."""
+    (i, n), = st.rloops
+    body = _expanded(st.body, producers)
+    for rest, shift in rows.items():
+        if sp.expand(n - shift.loops[0][1]) != 0:
+            continue
+        generic = _generic(body, shift)
+        labels = {a for a in generic.atoms(sp.Indexed) if tuple(a.indices) == (i,)
+                  and prog.tensors[str(a.base)].kind == "int"}
+        for y in sorted(labels, key=sp.default_sort_key):
+            picked = _expanded(_logit(shift, i, y), producers)
+            loss = log1p(tensor_base(rest)[i]) + tensor_base(shift.target)[i] - picked
+            for sign in (1, -1):
+                if _same(generic, sign * loss):
+                    return sign, shift, str(y.base)
     return None
 
 

@@ -271,3 +271,166 @@ def test_every_rule_is_in_the_docs():
     for rule in rewrite.SCALAR_RULES:
         formula = rule.__doc__.strip().splitlines()[0]
         assert f"| `{rule.__name__[5:]}` | `{formula}` |" in docs, rule.__name__
+
+
+# -- a hand-written softmax cross-entropy is cross_entropy ---------------------------------
+CROSS = '''from adc.lang import *
+N = dim("N")
+C = dim("C")
+
+def builtin(z: Param[N, C], y: Index[N]):
+    return cross_entropy(z, y)
+
+def by_log_softmax(z: Param[N, C], y: Index[N]):
+    return -mean(log_softmax(z, axis=1)[arange(N), y])
+
+def by_softmax(z: Param[N, C], y: Index[N]):
+    p = softmax(z, axis=1)
+    return -mean(log(p[arange(N), y]))
+
+def by_logsumexp(z: Param[N, C], y: Index[N]):
+    return mean(logsumexp(z, axis=1) - z[arange(N), y])
+
+def by_log_sum_exp(z: Param[N, C], y: Index[N]):
+    return sum(log(sum(exp(z), axis=1)) - z[arange(N), y]) / N
+
+def by_ratio(z: Param[N, C], y: Index[N]):
+    p = exp(z) / sum(exp(z), axis=1, keepdims=True)
+    return -sum(log(p[arange(N), y])) / N
+
+def summed(z: Param[N, C], y: Index[N]):
+    return -sum(log_softmax(z, axis=1)[arange(N), y])
+
+def in_a_network(X: Data[N, 3], W: Param[3, 5], y: Index[N]):
+    z = tanh(X @ W) * 900.0
+    return -mean(log_softmax(z, axis=1)[arange(N), y])
+
+def network_builtin(X: Data[N, 3], W: Param[3, 5], y: Index[N]):
+    return cross_entropy(tanh(X @ W) * 900.0, y)
+
+def not_cross_entropy(z: Param[N, C], y: Index[N]):
+    return mean(logsumexp(z, axis=1) - 2.0 * z[arange(N), y])
+'''
+HAND_CE = ["by_log_softmax", "by_softmax", "by_logsumexp", "by_log_sum_exp", "by_ratio"]
+
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cross")
+    path = write_model(folder, CROSS, "cross")
+    return path, compile_to(path, str(folder))
+
+
+def _ce_exact(z, y):
+    """mean_i (logsumexp(z_i) - z_i[y_i]) and its gradient, in mpmath at 50 digits."""
+    n = len(y)
+    value, grad = mpmath.mpf(0), []
+    for row, label in zip(z, y):
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(float(v))) for v in row))
+        value += lse - mpmath.mpf(float(row[label]))
+        grad.append([(mpmath.exp(mpmath.mpf(float(v)) - lse) - (j == label)) / n
+                     for j, v in enumerate(row)])
+    return value / n, grad
+
+
+def _extreme_logits(dtype):
+    z = np.array([[1000.0, -1000.0, 0.0, 30.0], [-1000.0, -999.0, -1000.0, -1000.0],
+                  [0.0, 0.0, 0.0, 0.0], [40.0, 0.0, -3.0, 1e-8], [-700.0, 700.0, 5.0, 2.0]])
+    return z.astype(dtype), np.array([0, 1, 2, 0, 3])
+
+
+@pytest.mark.parametrize("fname", HAND_CE)
+def test_hand_written_cross_entropy_is_rewritten(cross, fname):
+    from click.testing import CliRunner
+    from adc.cli.main import main
+    path, _ = cross
+    rules = [a.rule for a in _rewrites(path, fname)]
+    assert "cross_entropy" in rules, rules
+    # the backward pass is the library's rule: one nest, (softmax - onehot)/N
+    shown = CliRunner().invoke(main, ["inspect", path, "--function", fname, "--show",
+                                      "formulas"])
+    assert shown.exit_code == 0, shown.output
+    assert "(softmax(z)[i, j] - onehot(y)[i, j])/N" in shown.output, shown.output
+
+
+def _rewrites(path, fname):
+    from adc.compiler import driver
+    lowered = [p for p in driver.lower(path, open(path).read()) if p.name == fname][0]
+    return driver.transforms(lowered)["value"].rewrites
+
+
+@pytest.mark.parametrize("fname", HAND_CE + ["summed"])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_hand_written_cross_entropy_at_extremes(cross, fname, dtype, rtol):
+    """Logits up to 1000, in float64 and float32: the same value and gradient as the
+    built-in cross_entropy, and mpmath's at 50 digits."""
+    _, module = cross
+    z, y = _extreme_logits(dtype)
+    value, grad = getattr(module, f"{fname}_value_and_grad")(z, y)
+    v_ref, g_ref = module.builtin_value_and_grad(z, y)
+    scale = len(y) if fname == "summed" else 1
+    np.testing.assert_allclose(value, scale * v_ref, rtol=rtol)
+    np.testing.assert_allclose(grad.z, scale * g_ref.z, rtol=rtol, atol=rtol * 1e-3)
+    if dtype == np.float64:
+        exact_value, exact_grad = _ce_exact(z, y)
+        _agree([value / scale], [exact_value], f"{fname} value")
+        for row, exact_row in zip(grad.z / scale, exact_grad):
+            for g, e in zip(row, exact_row):
+                assert abs(g - float(e)) <= 1e-12 * abs(float(e)) + 1e-300, (fname, g, e)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_hand_written_cross_entropy_inside_a_network(cross, dtype, rtol):
+    path, module = cross
+    assert "cross_entropy" in [a.rule for a in _rewrites(path, "in_a_network")]
+    rng = np.random.default_rng(1)
+    X = (rng.standard_normal((6, 3)) * 5).astype(dtype)
+    W = rng.standard_normal((3, 5)).astype(dtype)
+    y = rng.integers(0, 5, 6)
+    vh, gh = module.in_a_network_value_and_grad(X, W, y)
+    vb, gb = module.network_builtin_value_and_grad(X, W, y)
+    assert np.isfinite(vh) and np.all(np.isfinite(gh.W))
+    np.testing.assert_allclose(vh, vb, rtol=rtol)
+    np.testing.assert_allclose(gh.W, gb.W, rtol=rtol, atol=rtol * np.abs(gb.W).max())
+
+
+def test_a_different_loss_is_not_taken_for_cross_entropy(cross):
+    """logsumexp(z) - 2 z[y] is not cross_entropy: no rewrite, and the eager value and
+    central differences agree with the compiled ones."""
+    path, module = cross
+    assert "cross_entropy" not in [a.rule for a in _rewrites(path, "not_cross_entropy")]
+    rng = np.random.default_rng(2)
+    z, y = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    value, grad = module.not_cross_entropy_value_and_grad(z, y)
+
+    def eager(z):
+        lse = np.log(np.exp(z).sum(axis=1))
+        return np.mean(lse - 2.0 * z[np.arange(4), y])
+    assert np.isclose(value, eager(z), rtol=1e-12)
+    h, fd = 1e-6, np.zeros_like(z)
+    for k in np.ndindex(z.shape):
+        e = np.zeros_like(z)
+        e[k] = h
+        fd[k] = (eager(z + e) - eager(z - e)) / (2 * h)
+    np.testing.assert_allclose(grad.z, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def cross_both(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cross-both")
+    path = write_model(folder, CROSS, "cross_both")
+    return adc.compile(path, str(folder / "on_adc.py")), \
+        adc.compile(path, str(folder / "off_adc.py"), rewrites=False)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-12, 12), min_size=12, max_size=12),
+       st.lists(st.integers(0, 3), min_size=3, max_size=3))
+def test_cross_entropy_rewrite_equals_original_where_finite(cross_both, xs, labels):
+    on, off = cross_both
+    z, y = np.array(xs).reshape(3, 4), np.array(labels)
+    for fname in HAND_CE + ["summed"]:
+        v_on, g_on = getattr(on, f"{fname}_value_and_grad")(z, y)
+        v_off, g_off = getattr(off, f"{fname}_value_and_grad")(z, y)
+        np.testing.assert_allclose(v_on, v_off, rtol=1e-12, atol=1e-15, err_msg=fname)
+        np.testing.assert_allclose(g_on.z, g_off.z, rtol=1e-10, atol=1e-15, err_msg=fname)
