@@ -494,7 +494,19 @@ def lower_prediction(ctx: Context, fn: ast.FunctionDef):
     """`f_predict`: the entry point lowered up to its loss call, returning the loss's
     first argument, with only the arguments that it reads (the targets drop out).
     None when the entry point calls none of PREDICTING_LOSSES."""
+    if not any(_calls_a_predicting_loss(f) for f in ctx.functions.values()):
+        return None                     # without lowering the whole body once more
     return lower_function(ctx, fn, predicting=True)
+
+
+def _calls_a_predicting_loss(fn) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
+            if name in PREDICTING_LOSSES:
+                return True
+    return False
 
 
 def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False) -> Program:

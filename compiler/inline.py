@@ -25,6 +25,8 @@ def _inlinable_access(consumer, name):
     if len(found) != 1 or consumer.accumulate or consumer.argmax and False:
         return None
     (acc,) = found
+    if _occurrences(consumer.body, acc) != 1:
+        return None      # inlined twice, f would be a tree of copies of itself: keep it
     idx = tuple(acc.indices)
     loop_syms = {s for s, _ in consumer.all_loops}
     if not all(isinstance(i, sp.Symbol) for i in idx) or len(set(idx)) != len(idx):
@@ -37,31 +39,68 @@ def _inlinable_access(consumer, name):
     return acc
 
 
+# The largest body inlining builds, in expression nodes: an unrolled chain of 1000
+# `h = tanh(h * w)` stays 1000 small statements instead of one expression 1000 deep,
+# which SymPy would differentiate and traverse recursively.
+MAX_BODY = 40
+
+
+def _size(body) -> int:
+    return sum(1 for _ in sp.preorder_traversal(body))
+
+
+def _occurrences(body, acc) -> int:
+    """How often `acc` appears in `body` as a tree (SymPy shares equal subtrees, so a
+    set of accesses counts a repeated read once)."""
+    if body == acc:
+        return 1
+    return sum(_occurrences(a, acc) for a in body.args) if body.has(acc) else 0
+
+
 def inline_elementwise(prog: Program) -> Program:
-    """The program with single-use elementwise temporaries folded into their reader."""
+    """The program with single-use elementwise temporaries folded into their reader.
+
+    One pass in program order, linear in the number of statements: a producer always
+    comes before its reader, so by the time a statement is visited every chain of
+    temporaries feeding it has already been folded into the last link."""
     stmts = list(prog.stmts)
-    changed = True
-    while changed:
-        changed = False
-        writers = {}
-        for st in stmts:
-            writers.setdefault(st.target, []).append(st)
-        for pos, st in enumerate(stmts):
-            if len(writers[st.target]) != 1 or not _candidate(st, prog):
-                continue
-            readers = [k for k, o in enumerate(stmts) if st.target in reads(o)]
-            if len(readers) != 1:
-                continue
-            consumer = stmts[readers[0]]
-            acc = _inlinable_access(consumer, st.target)
-            if acc is None:
-                continue
-            mapping = {s: i for (s, _), i in zip(st.loops, acc.indices)}
-            body = consumer.body.xreplace({acc: st.body.xreplace(mapping)})
-            stmts[readers[0]] = consumer.with_(body=body)
-            del stmts[pos]
-            changed = True
-            break
+    reads_of = [reads(st) for st in stmts]
+    writers, readers = {}, {}
+    for pos, st in enumerate(stmts):
+        writers.setdefault(st.target, []).append(pos)
+        for name in reads_of[pos]:
+            readers.setdefault(name, set()).add(pos)
+    removed = set()
+    for pos in range(len(stmts)):
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(reads_of[pos]):
+                found = writers.get(name, [])
+                if len(found) != 1 or readers.get(name) != {pos} or found[0] >= pos:
+                    continue
+                src = found[0]
+                producer = stmts[src]
+                if src in removed or not _candidate(producer, prog):
+                    continue
+                consumer = stmts[pos]
+                acc = _inlinable_access(consumer, name)
+                if acc is None:
+                    continue
+                mapping = {s: i for (s, _), i in zip(producer.loops, acc.indices)}
+                body = consumer.body.xreplace({acc: producer.body.xreplace(mapping)})
+                if _size(body) > MAX_BODY:
+                    continue
+                stmts[pos] = consumer.with_(body=body)
+                removed.add(src)
+                for other in reads_of[src]:        # the reader reads them now
+                    readers[other].discard(src)
+                    readers[other].add(pos)
+                reads_of[pos] = (reads_of[pos] - {name}) | reads_of[src]
+                readers.pop(name, None)
+                changed = True
+                break
+    stmts = [st for pos, st in enumerate(stmts) if pos not in removed]
     used = {st.target for st in stmts} | {n for st in stmts for n in reads(st)}
     tensors = {n: t for n, t in prog.tensors.items()
                if n in used or t.role != "temp" or n in prog.outputs}

@@ -55,6 +55,7 @@ class Namer:
         self.taken = set(taken)
         self.reserved = set(reserved)
         self.patterns = tuple(patterns)
+        self._next = {}
 
     def free(self, name: str) -> bool:
         return (name not in self.taken and name not in self.reserved
@@ -63,10 +64,11 @@ class Namer:
     def fresh(self, hint: str) -> str:
         hint = hint if hint.isidentifier() else "t"
         name = hint if self.free(hint) else f"{hint}_"
-        k = 1
+        k = self._next.get(hint, 1)      # where the last search for this hint stopped
         while not self.free(name):
             k += 1
             name = f"{hint}_{k}"
+        self._next[hint] = k
         self.taken.add(name)
         return name
 
