@@ -16,7 +16,7 @@ def _series(history, key):
 
 
 def plot_history(history: list, path: str, title: str = "") -> str:
-    """Save loss (left) and accuracy (right) per epoch as a PNG; returns the path.
+    """Save loss (left) and accuracy or RMSE (right) per epoch as a PNG; returns the path.
 
     Uses the Agg canvas directly (no pyplot), so it changes no global matplotlib state.
     """
@@ -28,14 +28,16 @@ def plot_history(history: list, path: str, title: str = "") -> str:
         if epochs:
             loss_ax.plot(epochs, values, marker=".", label=label)
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
-    has_accuracy = False
-    for key, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
+    metric = "rmse" if any("train_rmse" in row for row in history) else "accuracy"
+    plotted = False
+    for key, label in ((f"train_{metric}", "train"), (f"val_{metric}", "validation")):
         epochs, values = _series(history, key)
         if epochs:
             acc_ax.plot(epochs, values, marker=".", label=label)
-            has_accuracy = True
-    acc_ax.set(xlabel="epoch", ylabel="accuracy",
-               title="accuracy" if has_accuracy else "accuracy (not a classifier)")
+            plotted = True
+    name = "RMSE" if metric == "rmse" else "accuracy"
+    acc_ax.set(xlabel="epoch", ylabel=name,
+               title=name if plotted else "accuracy (no prediction to score)")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         if ax.lines:

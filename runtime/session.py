@@ -149,14 +149,16 @@ def run(opts: RunOptions, module=None) -> RunReport:
     summary = {"epochs": len(fit.history)}
     if fit.best_epoch is not None and opts.patience is not None:
         summary["best_epoch"] = fit.best_epoch
-    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+    for key in ("train_loss", "train_accuracy", "train_rmse", "val_loss", "val_accuracy",
+                "val_rmse"):
         if fit.final.get(key) is not None:
             summary[key] = fit.final[key]
     if test is not None:
         scores = trainer.evaluate(params, test)
         summary["test_loss"] = scores["loss"]
-        if "accuracy" in scores:
-            summary["test_accuracy"] = scores["accuracy"]
+        for metric in ("accuracy", "rmse"):
+            if metric in scores:
+                summary[f"test_{metric}"] = scores[metric]
     summary["seconds"] = fit.seconds
     write_history(fit.history, paths["history_csv"], paths["history_json"])
     plot_history(fit.history, paths["plot"],

@@ -32,7 +32,10 @@ classifiers `train_accuracy` and `val_accuracy` (fractions, on the whole split).
 - L-BFGS (`optimizer=LBFGS(iterations=k)`) trains full-batch: each epoch is one SciPy
   L-BFGS-B run of k iterations on the whole training split.
 
-Accuracy convention (classifiers). A model file makes itself a classifier by defining a
+Scores. Without further ado a model is scored by the compiled `<loss>_predict` that the
+compiler derives from its loss call (PREDICTIONS in the generated module): accuracy for
+the classification losses, RMSE for `mse` (METRIC_OF_LOSS). A model file can instead
+make itself a classifier explicitly by defining a
 function named `logits` (see `LOGITS`) that takes some of the loss's arguments by the
 same names and returns the scores: shape (N, C) for C classes (the prediction is the
 argmax of a row) or (N,) for a binary classifier (the prediction is `score > 0`). The
@@ -87,31 +90,70 @@ def _import_model(path: str):
     return module
 
 
+# What each loss that the compiler derives f_predict from measures (compiler/frontend.py's
+# PREDICTING_LOSSES): classifiers their accuracy, a regression its RMSE.
+METRIC_OF_LOSS = {"cross_entropy": "accuracy", "binary_cross_entropy_with_logits": "accuracy",
+                  "multiclass_hinge": "accuracy", "mse": "rmse"}
+
+
+class Predictor:
+    """predict(arrays, params) -> scores, and what they are scored by ("accuracy" of the
+    argmax / sign against labels, or "rmse" against regression targets)."""
+
+    def __init__(self, fn, names, metric="accuracy", source=LOGITS):
+        self.fn, self.names, self.metric, self.source = fn, list(names), metric, source
+
+    def __call__(self, arrays, params):
+        values = {**arrays, **params}
+        return np.asarray(self.fn(**{n: values[n] for n in self.names}))
+
+
 def predict_function(module, model_path: str, spec: data_mod.ModelSpec):
-    """(predict(arrays, params) -> scores, target name), or (None, None) for a model
-    without a `logits` function or without exactly one argument left over as target."""
-    if LOGITS in getattr(module, "SIGNATURES", {}):
-        fn, names = getattr(module, LOGITS), list(module.SIGNATURES[LOGITS]["args"])
-    else:
-        with open(model_path, encoding="utf-8") as f:
-            if f"def {LOGITS}(" not in f.read():
-                return None, None
-        fn = getattr(_import_model(model_path), LOGITS, None)
-        if not callable(fn):
-            return None, None
-        names = list(inspect.signature(fn).parameters)
+    """(Predictor, target name): the model's own `logits` function when it has one (an
+    explicit override), else the compiled `<loss>_predict` the compiler derived from the
+    loss call; (None, None) when there is neither (see `no_prediction_reason`)."""
+    found = _logits_function(module, model_path)
+    if found is None:
+        return _compiled_prediction(module, spec)
+    fn, names = found
     known = set(spec.inputs) | set(spec.params)
     if not set(names) <= known:
         return None, None
     targets = [n for n in spec.inputs if n not in names]
     if len(targets) != 1:
         return None, None
+    return Predictor(fn, names), targets[0]
 
-    def predict(arrays, params):
-        values = {**arrays, **params}
-        return np.asarray(fn(**{n: values[n] for n in names}))
 
-    return predict, targets[0]
+def _logits_function(module, model_path):
+    if LOGITS in getattr(module, "SIGNATURES", {}):
+        return getattr(module, LOGITS), list(module.SIGNATURES[LOGITS]["args"])
+    with open(model_path, encoding="utf-8") as f:
+        if f"def {LOGITS}(" not in f.read():
+            return None
+    fn = getattr(_import_model(model_path), LOGITS, None)
+    if not callable(fn):
+        return None
+    return fn, list(inspect.signature(fn).parameters)
+
+
+def _compiled_prediction(module, spec):
+    name = module.SIGNATURES[spec.fname].get("predict")
+    entry = getattr(module, "PREDICTIONS", {}).get(name) if name else None
+    if entry is None:
+        return None, None
+    predicts = entry["predicts"]
+    metric = METRIC_OF_LOSS.get(predicts["loss"])
+    if metric is None or predicts["target"] not in spec.inputs:
+        return None, None
+    return Predictor(getattr(module, name), entry["args"], metric, name), predicts["target"]
+
+
+def rmse_parts(predicted: np.ndarray, targets: np.ndarray) -> float:
+    """The sum of squared errors (the RMSE is its mean's square root)."""
+    diff = np.asarray(predicted, dtype=np.float64).reshape(len(targets), -1) - \
+        np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+    return float(np.sum(diff * diff) / diff.shape[1])
 
 
 def accuracy_of(scores: np.ndarray, labels: np.ndarray) -> int:
@@ -156,11 +198,17 @@ class Trainer:
             idx = np.arange(start, min(n, start + EVAL_CHUNK))
             yield data_mod.take(arrays, idx), len(idx)
 
+    @property
+    def metric(self) -> str | None:
+        """"accuracy" (classifiers), "rmse" (regressions) or None (no prediction)."""
+        return None if self.predict is None else getattr(self.predict, "metric", "accuracy")
+
     def evaluate(self, params: dict, arrays: dict) -> dict:
-        """{"loss": mean loss over the rows, "accuracy": fraction correct (classifiers)}."""
+        """{"loss": mean loss over the rows, and "accuracy" (fraction correct) for a
+        classifier or "rmse" for a regression}."""
         out = {"loss": self._mean_loss(params, arrays)}
         if self.predict is not None:
-            out["accuracy"] = self._accuracy(params, arrays)
+            out[self.metric] = self._score(params, arrays)
         return out
 
     def _mean_loss(self, params, arrays) -> float:
@@ -171,12 +219,14 @@ class Trainer:
             n += size
         return total / n
 
-    def _accuracy(self, params, arrays) -> float:
-        correct, n = 0, 0
+    def _score(self, params, arrays) -> float:
+        """Accuracy (fraction correct) or RMSE over the rows, chunk by chunk."""
+        total, n = 0.0, 0
+        score = accuracy_of if self.metric == "accuracy" else rmse_parts
         for chunk, size in self._chunks(arrays):
-            correct += accuracy_of(self.predict(chunk, params), chunk[self.target])
+            total += score(self.predict(chunk, params), chunk[self.target])
             n += size
-        return correct / n
+        return total / n if self.metric == "accuracy" else math.sqrt(total / n)
 
     # -- one epoch --
 
@@ -308,15 +358,15 @@ class Trainer:
             train_loss, lr = self._batch_epoch(params, train, epoch, state)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss}
         if self.predict is not None:
-            row["train_accuracy"] = self._accuracy(params, train)
+            row[f"train_{self.metric}"] = self._score(params, train)
         if val is not None:
             scores = self.evaluate(params, val)
             if not math.isfinite(scores["loss"]):
                 raise self._diverged(state, f"the validation loss is {scores['loss']}",
                                      at=f"the end of epoch {epoch + 1}")
             row["val_loss"] = scores["loss"]
-            if "accuracy" in scores:
-                row["val_accuracy"] = scores["accuracy"]
+            if self.metric in scores:
+                row[f"val_{self.metric}"] = scores[self.metric]
         state["history"].append(row)
         state["epoch"] = epoch + 1
         self._early_stopping(params, state, row["val_loss" if val is not None else "train_loss"])

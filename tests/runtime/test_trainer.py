@@ -198,10 +198,11 @@ def test_a_compiled_logits_entry_point_predicts_like_the_eager_helper(iris, tmp_
                                rtol=1e-12)
 
 
-def test_a_model_without_logits_has_no_accuracy(build_dir):
+def test_a_regression_is_scored_by_its_rmse(build_dir):
     module = compiled_sample("linear_regression", build_dir)
     spec = data.ModelSpec.from_module(module, "loss")
-    assert predict_function(module, sample_path("linear_regression"), spec) == (None, None)
+    predict, target = predict_function(module, sample_path("linear_regression"), spec)
+    assert predict.metric == "rmse" and target == "y"
 
 
 def test_accuracy_of_multiclass_and_binary_scores():
