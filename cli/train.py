@@ -98,4 +98,6 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
     for what in ("module", "checkpoint", "history_csv", "history_json", "plot"):
         if what in report.paths:
             click.echo(f"wrote {what.replace('_', ' ')}: {report.paths[what]}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
     click.echo(summary_line(report.summary))

@@ -11,7 +11,7 @@ from .errors import WriteError
 from .initializers import follow_activations, init_params
 from .optimizers import DEFAULT_LR, make_optimizer
 from .plotting import plot_history
-from .trainer import FitResult, Trainer, TrainingError, predict_function
+from .trainer import METRIC_OF_LOSS, FitResult, Trainer, TrainingError, predict_function
 
 
 @dataclass
@@ -45,6 +45,7 @@ class RunReport:
     summary: dict                        # name -> value, for the summary line
     paths: dict                          # what -> where it was written
     fit: FitResult
+    notes: list = field(default_factory=list)   # printed before the summary line
 
 
 def default_out_dir(model: str) -> str:
@@ -163,7 +164,12 @@ def run(opts: RunOptions, module=None) -> RunReport:
     write_history(fit.history, paths["history_csv"], paths["history_json"])
     plot_history(fit.history, paths["plot"],
                  f"{os.path.basename(opts.model)} on {os.path.basename(opts.data)}")
-    return RunReport(summary, paths, fit)
+    notes = [] if predict is not None else [NO_SCORE.format(fname=opts.function)]
+    return RunReport(summary, paths, fit, notes)
+
+
+NO_SCORE = ("no accuracy or RMSE: '{fname}' calls none of " + ", ".join(METRIC_OF_LOSS) +
+            " on its predictions, and the model defines no 'logits' function")
 
 
 def summary_line(summary: dict) -> str:

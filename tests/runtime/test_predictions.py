@@ -102,3 +102,23 @@ def loss(X: Data[N, 3], y: Data[N], w: Param[3]):
     module = compile_to(path, str(tmp_path))
     spec = data.ModelSpec.from_module(module, "loss")
     assert predict_function(module, path, spec) == (None, None)
+
+
+def test_the_run_says_why_it_has_no_score(tmp_path):
+    source = '''from adc.lang import *
+N = dim("N")
+
+def loss(X: Data[N, 3], y: Data[N], w: Param[3]):
+    return mean((X @ w - y) ** 2)
+'''
+    path = write_model(tmp_path, source, "unscored")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    np.savez(tmp_path / "data.npz", X=X, y=X @ np.array([1.0, -2.0, 0.5]))
+    result = adc_train(path, "--data", str(tmp_path / "data.npz"), "--epochs", "2",
+                       "--seed", "0", "--quiet", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert "note: no accuracy or RMSE: 'loss' calls none of cross_entropy" in result.output
+    assert "'logits'" in result.output
+    summary = summary_of(result)
+    assert not any(k.endswith(("accuracy", "rmse")) for k in summary), summary
