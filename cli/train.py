@@ -17,6 +17,17 @@ def _fail(message: str):
     sys.exit(1)
 
 
+def _settings(items) -> dict:
+    """NAME=VALUE texts by name (the runtime checks names and types against the loss)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--set")
+        out[name.strip()] = value.strip()
+    return out
+
+
 @click.command("train")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="NAME_OR_FILE",
@@ -60,10 +71,13 @@ def _fail(message: str):
               help="Learning-curve PNG [default: OUT/learning_curve.png].")
 @click.option("--target", type=click.Choice(["cpu", "cuda"]), default="cpu",
               show_default=True, help="Where the compiled model runs.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="A float or int argument of the loss, e.g. --set reg=1e-4 (repeatable; "
+                   "recorded in the history).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, warmup, init,
           val_split, patience, weight_decay, seed, no_standardize, out_dir, checkpoint,
-          resume, plot, target, quiet):
+          resume, plot, target, settings, quiet):
     """Compile MODEL.py and train it on a dataset.
 
     Prints where it wrote the compiled module, checkpoint, history and plot, then a
@@ -90,7 +104,7 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
                       val_split=val_split, patience=patience, weight_decay=weight_decay,
                       seed=seed, standardize=not no_standardize, out_dir=out_dir,
                       checkpoint=checkpoint, resume=resume, plot=plot, progress=not quiet,
-                      target=target)
+                      target=target, settings=_settings(settings))
     try:
         report = run(opts)
     except AdcError as exc:   # compile errors and every runtime.errors.RunError

@@ -2,6 +2,7 @@
 split, standardise, initialise, train, test, and write history, plot and checkpoint."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ class RunOptions:
     plot: str | None = None              # default: <out_dir>/learning_curve.png
     progress: bool = True
     target: str = "cpu"
+    settings: dict = field(default_factory=dict)   # --set NAME=VALUE (text) for float/int args
 
 
 @dataclass
@@ -125,6 +127,7 @@ def run(opts: RunOptions, module=None) -> RunReport:
         paths["module"] = module_path(opts.model, out_dir)
         module = _compile(opts.model, paths["module"])
     spec = data_mod.ModelSpec.from_module(module, opts.function)
+    hyper = scalar_settings(spec, opts.settings)
     predict, target = predict_function(module, opts.model, spec)
     train, val, test = prepare_data(opts, spec, target)
 
@@ -144,8 +147,11 @@ def run(opts: RunOptions, module=None) -> RunReport:
                       warmup=opts.warmup, epochs=opts.epochs, batch_size=opts.batch_size,
                       weight_decay=opts.weight_decay, patience=opts.patience, seed=opts.seed,
                       predict=predict, target=target, checkpoint=paths["checkpoint"],
-                      progress=opts.progress)
+                      progress=opts.progress, hyper=hyper)
     fit = trainer.fit(params, train, val, resume=opts.resume)
+    for row in fit.history:            # the run's history records what --set chose
+        row.update({f"set_{name}": value for name, value in hyper.items()
+                    if name in opts.settings})
 
     summary = {"epochs": len(fit.history)}
     if fit.best_epoch is not None and opts.patience is not None:
@@ -166,6 +172,33 @@ def run(opts: RunOptions, module=None) -> RunReport:
                  f"{os.path.basename(opts.model)} on {os.path.basename(opts.data)}")
     notes = [] if predict is not None else [NO_SCORE.format(fname=opts.function)]
     return RunReport(summary, paths, fit, notes)
+
+
+def scalar_settings(spec, settings: dict) -> dict:
+    """The loss's float/int arguments from `--set NAME=VALUE` texts, checked: a known name,
+    a value of the argument's type; every argument without a default must be set."""
+    scalars = {n: a for n, a in spec.args.items() if a["role"] in ("float", "int")}
+    out = {}
+    for name, text in settings.items():
+        if name not in scalars:
+            known = ", ".join(scalars) or "none"
+            raise data_mod.DataError(f"--set {name}={text}: '{spec.fname}' has no float or int "
+                                     f"argument named '{name}' (its float/int arguments: {known})")
+        role = scalars[name]["role"]
+        try:
+            value = int(text) if role == "int" else float(text)
+        except ValueError:
+            want = "an integer" if role == "int" else "a number"
+            raise data_mod.DataError(f"--set {name}={text}: '{name}' is declared {role}, so it "
+                                     f"takes {want}") from None
+        if role == "float" and not math.isfinite(value):
+            raise data_mod.DataError(f"--set {name}={text}: give a finite number")
+        out[name] = value
+    missing = [n for n, a in scalars.items() if n not in out and "default" not in a]
+    if missing:
+        raise data_mod.DataError(f"'{spec.fname}' argument '{missing[0]}' has no default: give it "
+                                 f"with --set {missing[0]}=VALUE")
+    return out
 
 
 NO_SCORE = ("no accuracy or RMSE: '{fname}' calls none of " + ", ".join(METRIC_OF_LOSS) +

@@ -145,3 +145,55 @@ def test_unknown_function_and_model_errors_exit_1(out_root, tmp_path):
 def test_bad_options_are_usage_errors(args, out_root):
     result = adc_train(IRIS, "--data", "iris", *args, "--out", str(out_root))
     assert result.exit_code == 2, result.output
+
+
+SVM = sample_path("svm")       # loss(X, y, W, b, reg: float = 1e-3)
+
+
+def _svm_data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 20))
+    path = tmp_path / "svm.npz"
+    np.savez(path, X=X, y=np.argmax(X[:, :4], axis=1))
+    return str(path)
+
+
+def test_set_passes_a_loss_argument_and_records_it(tmp_path):
+    data = _svm_data(tmp_path)
+    runs = {}
+    for reg in ("0", "10"):
+        out = str(tmp_path / f"reg{reg}")
+        result = adc_train(SVM, "--data", data, *FAST, "--out", out, "--quiet",
+                           "--set", f"reg={reg}")
+        assert result.exit_code == 0, result.output
+        runs[reg] = json.loads(open(os.path.join(out, "history.json")).read())
+    assert all(row["set_reg"] == float(reg) for reg, rows in runs.items() for row in rows)
+    # a strong penalty is part of the loss the run minimises and reports
+    assert runs["10"][-1]["train_loss"] > runs["0"][-1]["train_loss"]
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("lam=1", "'loss' has no float or int argument named 'lam' (its float/int arguments: reg)"),
+    ("reg=abc", "'reg' is declared float, so it takes a number"),
+    ("reg=inf", "give a finite number"),
+    ("reg", "expected NAME=VALUE"),
+])
+def test_set_rejects_unknown_names_and_wrong_types(tmp_path, setting, message):
+    result = adc_train(SVM, "--data", _svm_data(tmp_path), *FAST, "--out",
+                       str(tmp_path / "bad"), "--quiet", "--set", setting)
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_loss_argument_without_default_must_be_set(tmp_path):
+    source = open(SVM).read().replace("reg: float = 1e-3", "reg: float")
+    model = tmp_path / "svm_nodefault.py"
+    model.write_text(source)
+    data = _svm_data(tmp_path)
+    result = adc_train(str(model), "--data", data, *FAST, "--out", str(tmp_path / "a"), "--quiet")
+    assert result.exit_code != 0
+    assert "argument 'reg' has no default: give it with --set reg=VALUE" in result.output
+    result = adc_train(str(model), "--data", data, *FAST, "--out", str(tmp_path / "b"),
+                       "--quiet", "--set", "reg=1e-4")
+    assert result.exit_code == 0, result.output
