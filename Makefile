@@ -24,6 +24,9 @@ demo: $(BIN)/adc
 	sed -n '/^def _f_vjp_kernel/,/^    return/p' build/neuron_adc.py
 	@echo "== forward vs reverse mode: what each costs for this model"
 	$(BIN)/adc inspect samples/neuron.py --show cost
+	@echo "== the computational graph with its numbers: each node's value and, in red, its gradient (written to build/neuron_graph.dot)"
+	$(BIN)/adc inspect samples/neuron.py --show graph $(NEURON_AT) -o build/neuron_graph.dot
+	grep -o '<b>[a-z0-9]*</b><br/>[^<]*<br/><font color="#c0392b">grad [^<]*' build/neuron_graph.dot | sed 's/<[^>]*>/ /g'
 	@echo "== value, gradient, JVP and HVP check at the course's point (value 0.73; grads -0.20 0.39 -0.39 -0.59 0.20)"
 	$(BIN)/adc check samples/neuron.py $(NEURON_AT)
 	@echo "== train an MLP on scikit-learn's 8x8 digits: compile, train (progress bar), test accuracy, plot"

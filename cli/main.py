@@ -6,6 +6,8 @@ a traceback), 2 on bad command-line usage (click's own convention).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from ..compiler import driver, inspect_views
 from ..compiler.errors import AdcError, CompileError
+from ..runtime.checkpoint import atomic_write
 from ..runtime.gradcheck import HVP_TOL
 
 SHOW = ("ir", "grad", "jvp", "hvp", "cost", "rewrites", "code", "formulas", "graph")
@@ -101,9 +104,19 @@ def compile_cmd(model, output, target, functions, wrt, no_rewrite):
               show_default=True, help="With --after names|schedule|cse: which program.")
 @click.option("--no-rewrite", "no_rewrite", is_flag=True,
               help="Show the program without the rewrite pass.")
-def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind, no_rewrite):
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
+              help="With --show graph: evaluate at this argument value; every node then "
+                   "shows its value and its gradient (the course's figures).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="With --show graph: write graph.dot, or render graph.svg / graph.png "
+                   "with Graphviz.")
+def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind, no_rewrite, at,
+                output):
     """Show what the compiler makes of MODEL.py."""
     sizes = _parse_assignments(sizes, "--size", int)
+    at = _parse_assignments(at, "--at", float)
+    if (at or output) and show != "graph":
+        raise click.BadParameter("--at and -o go with --show graph", param_hint="--show")
     try:
         source = driver.read_source(model)
         text, compiled = driver.compile_source(model, source, functions, wrt, target,
@@ -118,11 +131,51 @@ def inspect_cmd(model, functions, show, wrt, target, sizes, after, kind, no_rewr
     if show == "code":
         click.echo(text, nl=False)
         return
+    if show == "graph":
+        _graph(compiled, at or None, sizes, output)
+        return
     views = {"ir": inspect_views.ir, "grad": inspect_views.grad, "jvp": inspect_views.jvp,
              "hvp": inspect_views.hvp, "formulas": inspect_views.formulas,
              "graph": inspect_views.graph,
              "cost": lambda c: inspect_views.cost(c, sizes), "rewrites": inspect_views.rewrites}
     click.echo("\n\n".join(views[show](c) for c in compiled))
+
+
+GRAPH_FORMATS = (".dot", ".svg", ".png")
+
+
+def _graph(compiled, at, sizes, output):
+    """Print the DOT text, or write it (.dot) or render it with Graphviz (.svg, .png)."""
+    try:
+        text = "\n\n".join(inspect_views.graph(c, at, sizes) for c in compiled)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    if output is None:
+        click.echo(text)
+        return
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in GRAPH_FORMATS:
+        raise click.BadParameter(f"{output}: the graph is written as .dot, .svg or .png",
+                                 param_hint="-o")
+    data = text.encode() if ext == ".dot" else _render(text, ext[1:])
+    try:
+        atomic_write(output, lambda f: f.write(data))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}")
+
+
+def _render(dot_text: str, fmt: str) -> bytes:
+    dot = shutil.which("dot")
+    if dot is None:
+        raise click.ClickException(
+            f"rendering .{fmt} needs Graphviz's `dot` program, which is not installed: "
+            "install Graphviz (apt install graphviz, brew install graphviz or conda install "
+            "graphviz), or write the graph as .dot")
+    done = subprocess.run([dot, f"-T{fmt}"], input=dot_text.encode(), capture_output=True)
+    if done.returncode != 0:
+        raise click.ClickException(f"Graphviz failed: {done.stderr.decode().strip()}")
+    return done.stdout
 
 
 def _parse_assignments(items, option, convert):

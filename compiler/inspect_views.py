@@ -1,6 +1,7 @@
 """Human views of a compiled entry point: IR, adjoint program, formulas, graph (DOT)."""
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from . import cost as cost_model
@@ -129,20 +130,27 @@ def formulas(c) -> str:
     return course_formulas(c)
 
 
-def graph(c) -> str:
+def graph(c, at=None, sizes=None) -> str:
     """The computational graph as Graphviz DOT: tensors are nodes, reads are edges.
 
     Arguments are boxes (parameters shaded), outputs have a double border, and each edge
-    is labelled with the operation that reads its source, e.g. `sum(W1*X)`.
+    is labelled with the operation that reads its source, e.g. `sum(W1*X)`. With `at`
+    (argument name -> number) every node also shows its forward value and, in red, the
+    gradient of the output there (the course's figures): the arguments named in `at`
+    take that value (arrays are filled with it), the others standard-normal draws of
+    seed 0, symbolic sizes `sizes` (default 3). The numbers come from the NumPy
+    reference backend running the gradient program.
     """
     p = c.program
+    numbers = _graph_numbers(c, at, sizes) if at is not None else None
     out = [f'digraph "{p.name}" {{', "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for name, t in p.tensors.items():
         shape = "box" if t.role in ("param", "data", "index") else "ellipse"
         style = ', style=filled, fillcolor="#dde8ff"' if t.role == "param" else ""
         border = ", peripheries=2" if name in p.outputs else ""
         dims = ", ".join(str(s) for s in t.shape)
-        out.append(f'  "{name}" [shape={shape}, label="{name}\\n[{dims}]"{style}{border}];')
+        label = f'"{name}\n[{dims}]"' if numbers is None else _numbered_label(name, t, numbers)
+        out.append(f'  "{name}" [shape={shape}, label={label}{style}{border}];')
     for st in p.stmts:
         label = _dot_escape(_op_label(st))
         for src in sorted(reads(st)):
@@ -151,6 +159,63 @@ def graph(c) -> str:
                 out.append(f'  "{src}" -> "{st.argmax}" [label="arg{st.reduce}"];')
     out.append("}")
     return "\n".join(out)
+
+
+def _graph_numbers(c, at: dict, sizes=None):
+    """(values, gradients): name -> array, from the reference backend at the point `at`."""
+    from .backends import numpy_ref
+    p = c.program
+    if len(p.outputs) != 1 or p.tensors[p.outputs[0]].rank != 0:
+        raise ValueError("--at: the graph's numbers need a function with one scalar output")
+    known = {a.name for a in p.args}
+    for name in at:
+        if name not in known:
+            raise ValueError(f"--at {name}=...: '{p.name}' has no argument named '{name}' "
+                             f"(its arguments: {', '.join(a.name for a in p.args)})")
+    dims = {sym: (sizes or {}).get(str(sym), 3) for a in p.args for sym in
+            (d for d in a.shape if isinstance(d, sp.Symbol))}
+    rng = np.random.default_rng(0)
+    values = {}
+    for a in p.args:
+        shape = tuple(int(sp.sympify(d).xreplace(dims)) for d in a.shape)
+        if a.name in at:
+            values[a.name] = np.full(shape, float(at[a.name])) if shape else float(at[a.name])
+        elif a.role == "index":
+            values[a.name] = np.zeros(shape, dtype=np.int64)
+        elif a.role in ("float", "int"):
+            values[a.name] = a.default if a.has_default else 0.5
+        else:
+            values[a.name] = rng.standard_normal(shape)
+    reverse = c.programs["vjp"]
+    cotangent = next(a.name for a in reverse.args if a.role == "cotangent")
+    env = numpy_ref.environment(reverse, {**values, cotangent: 1.0})
+    grads = {name: env[adj] for name, adj in reverse.adjoints.items() if adj in env}
+    grads[p.outputs[0]] = np.ones(1)
+    return env, grads
+
+
+def _numbered_label(name, t, numbers) -> str:
+    """An HTML label: the name, the value, the gradient in red (scalars as numbers,
+    tensors as their shape with mean and largest magnitude)."""
+    env, grads = numbers
+    rows = [f"<b>{_html(name)}</b>"]
+    if name in env:
+        rows.append(_html(_summary(env[name], t)))
+    if name in grads:
+        rows.append(f'<font color="#c0392b">grad {_html(_summary(grads[name], t))}</font>')
+    return "<" + "<br/>".join(rows) + ">"
+
+
+def _summary(array, t) -> str:
+    a = np.asarray(array, dtype=np.float64)
+    if t.rank == 0 or a.size == 1:
+        return f"{float(a.reshape(-1)[0]):.4g}"
+    return (f"[{', '.join(str(s) for s in a.shape)}] mean {a.mean():.3g}, "
+            f"max |.| {np.abs(a).max():.3g}")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _op_label(st, width=32) -> str:

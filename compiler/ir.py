@@ -123,6 +123,7 @@ class Program:
     source_file: str = ""
     predicts: dict | None = None  # f_predict: {"of": loss entry, "loss": fn, "target": arg}
     rewrites: list = field(default_factory=list)      # rewrite.Applied, in order
+    adjoints: dict = field(default_factory=dict)      # vjp: tensor -> its adjoint tensor
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

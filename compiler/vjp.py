@@ -79,7 +79,8 @@ def vjp(prog: Program) -> Program:
                 stmts.append(_zero(adjoint_of(a.ident), prog))
             grads.append(adjoint[a.ident].name)
     return Program(prog.name, args, tensors, stmts, list(prog.outputs) + grads, prog.dims,
-                   list(prog.wrt), list(prog.index_bounds), prog.line, prog.source_file)
+                   list(prog.wrt), list(prog.index_bounds), prog.line, prog.source_file,
+                   adjoints={name: t.name for name, t in adjoint.items()})
 
 
 def _loops_over(t: Tensor):

@@ -158,6 +158,14 @@ def run(prog: Program, values: dict) -> list:
     return [_shaped(env[o], prog.tensors[o]) for o in prog.outputs]
 
 
+def environment(prog: Program, values: dict) -> dict:
+    """Every tensor of any program after running it (name -> array), e.g. for the
+    computational graph with its numbers."""
+    sizes = _sizes(prog, values)
+    scalars = {**_scalars(prog, values), **sizes}
+    return run_statements(prog.stmts, prog.tensors, _inputs(prog, values), sizes, scalars)
+
+
 def forward(prog: Program, values: dict) -> list:
     """The outputs of `prog`."""
     return run(prog, values)

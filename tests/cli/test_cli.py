@@ -298,6 +298,90 @@ def test_inspect_graph_is_valid_dot(sample, inputs):
         assert any(src == name for src, _ in edges), name
 
 
+def graph_numbers(text):
+    """{node: (value, gradient)} from the labels of `--show graph --at ...`."""
+    found = re.findall(r'^\s*"(\w+)" \[.*?<b>\w+</b><br/>([^<]+)<br/><font color="#c0392b">'
+                       r'grad ([^<]+)</font>', text, re.M)
+    return {name: (float(value), float(grad)) for name, value, grad in found}
+
+
+def test_the_course_gate_graph_shows_its_numbers():
+    """The course's figure: f = (x + y) z at x=-2, y=5, z=-4: q = 3, f = -12, gradients
+    df/dx = df/dy = z = -4, df/dz = q = 3, df/dq = z = -4 (by hand, not by adc)."""
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--show", "graph",
+                 "--at", "x=-2", "--at", "y=5", "--at", "z=-4")
+    assert result.exit_code == 0, result.output
+    assert_balanced_braces(result.output)
+    assert graph_numbers(result.output) == {"x": (-2, -4), "y": (5, -4), "z": (-4, 3),
+                                            "q": (3, -4), "out": (-12, 1)}
+    assert '"q" -> "out" [label="q*z"]' in result.output
+
+
+def test_the_course_neuron_graph_shows_its_numbers():
+    """sigmoid(w0 x0 + w1 x1 + w2) at the course's point: 0.73, and the gradients
+    x0 s(1-s), w0 s(1-s), ... with s(1-s) = 0.1966 (hand-derived)."""
+    at = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+    result = run("inspect", os.path.join(SAMPLES, "neuron.py"), "--show", "graph",
+                 *[f"--at={k}={v}" for k, v in at.items()])
+    assert result.exit_code == 0, result.output
+    numbers = graph_numbers(result.output)
+    s = 1 / (1 + np.exp(-(2 * -1 + -3 * -2 - 3)))
+    local = s * (1 - s)
+    expected = {"w0": at["x0"] * local, "x0": at["w0"] * local, "w1": at["x1"] * local,
+                "x1": at["w1"] * local, "w2": local}
+    for name, grad in expected.items():
+        assert numbers[name][0] == at[name]
+        assert abs(numbers[name][1] - grad) < 1e-3, (name, numbers[name], grad)
+    assert abs(numbers["out"][0] - s) < 1e-4
+
+
+def test_a_tensor_graph_shows_shapes_and_summaries(folder):
+    result = run("inspect", os.path.join(SAMPLES, "mlp2_relu.py"), "--show", "graph",
+                 "--at", "b1=0.5", "--size", "N=4")
+    assert result.exit_code == 0, result.output
+    assert re.search(r'"b1" \[.*\[\d+\] mean 0\.5, max \|\.\| 0\.5', result.output)
+    assert "grad [" in result.output
+
+
+def test_the_graph_is_written_as_dot_and_svg_needs_graphviz(folder, monkeypatch):
+    dot = os.path.join(folder, "sub", "gate.dot")
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--show", "graph",
+                 "--at", "x=-2", "-o", dot)
+    assert result.exit_code == 0, result.output
+    assert open(dot).read().startswith('digraph "f"')
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--show", "graph",
+                 "-o", os.path.join(folder, "gate.svg"))
+    assert result.exit_code == 1
+    assert "needs Graphviz's `dot` program" in result.output and "apt install graphviz" in \
+        result.output
+    assert not os.path.exists(os.path.join(folder, "gate.svg"))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_the_graph_renders_as_svg_with_graphviz(folder):
+    svg = os.path.join(folder, "gate.svg")
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--show", "graph",
+                 "--at", "x=-2", "--at", "y=5", "--at", "z=-4", "-o", svg)
+    assert result.exit_code == 0, result.output
+    assert "<svg" in open(svg).read() and "-12" in open(svg).read()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--at", "q=1"], "'f' has no argument named 'q' (its arguments: x, y, z)"),
+    (["--at", "x=abc"], "is not a number"),
+    (["-o", "g.pdf"], "the graph is written as .dot, .svg or .png"),
+])
+def test_graph_options_are_checked(args, message):
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--show", "graph", *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_at_goes_with_show_graph():
+    result = run("inspect", os.path.join(SAMPLES, "gate.py"), "--at", "x=1")
+    assert result.exit_code == 2 and "--at and -o go with --show graph" in result.output
+
+
 def test_inspect_function_selects_one_entry_point(folder):
     model = write_model(folder, "two", TWO_ENTRIES)
     result = run("inspect", model, "--function", "g")
