@@ -1,6 +1,7 @@
 """`adc train MODEL.py --data NAME_OR_FILE`: compile a model and train it."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -15,6 +16,17 @@ INIT_NAMES = ("auto", "zeros", "normal", "xavier_uniform", "xavier_normal", "he_
 def _fail(message: str):
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _optimizers(text: str) -> list:
+    names = [n.strip() for n in text.split(",")]
+    for name in names:
+        if name not in OPTIMIZER_NAMES:
+            raise click.BadParameter(f"{name!r} is not an optimiser (choose from "
+                                     f"{', '.join(OPTIMIZER_NAMES)})", param_hint="--optimizer")
+    if len(set(names)) != len(names):
+        raise click.BadParameter("an optimiser is named twice", param_hint="--optimizer")
+    return names
 
 
 def _settings(items) -> dict:
@@ -37,8 +49,11 @@ def _settings(items) -> dict:
               help="The entry point to minimise.")
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default="adam",
-              show_default=True)
+@click.option("--optimizer", default="adam", show_default=True, metavar="NAME[,NAME...]",
+              callback=lambda ctx, param, value: _optimizers(value),
+              help=f"One of {', '.join(OPTIMIZER_NAMES)}; several (sgd,momentum,adam) train "
+                   "one run each from the same initialisation and overlay their curves in "
+                   "OUT/optimizers.png.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate (default: 0.1 sgd/adagrad, 0.05 momentum/nesterov, "
                    "1e-3 rmsprop/adam/adamw).")
@@ -86,7 +101,7 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
     samples/README.md).
     """
     from ..runtime import schedules
-    from ..runtime.session import RunOptions, run, summary_line
+    from ..runtime.session import RunOptions, run
 
     if target == "cuda":
         _fail("the CUDA target is not available for training yet; use --target cpu")
@@ -98,20 +113,58 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
         schedules.make_schedule(schedule_name, 1.0, 1, 1, **schedule_options)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--schedule") from None
+    if len(optimizer) > 1 and (checkpoint or plot or resume):
+        raise click.BadParameter("--checkpoint, --plot and --resume name one run; with several "
+                                 "optimisers each run writes into OUT/NAME/",
+                                 param_hint="--optimizer")
     opts = RunOptions(model, data, function=function, epochs=epochs, batch_size=batch_size,
-                      optimizer=optimizer, lr=lr, schedule=schedule_name,
+                      optimizer=optimizer[0], lr=lr, schedule=schedule_name,
                       schedule_options=schedule_options, warmup=warmup, init=init,
                       val_split=val_split, patience=patience, weight_decay=weight_decay,
                       seed=seed, standardize=not no_standardize, out_dir=out_dir,
                       checkpoint=checkpoint, resume=resume, plot=plot, progress=not quiet,
                       target=target, settings=_settings(settings))
+    if len(optimizer) > 1:
+        _compare(opts, optimizer)
+        return
     try:
         report = run(opts)
     except AdcError as exc:   # compile errors and every runtime.errors.RunError
         _fail(str(exc))
+    _report(report)
+
+
+def _report(report, prefix="") -> None:
+    from ..runtime.session import summary_line
     for what in ("module", "checkpoint", "history_csv", "history_json", "plot"):
         if what in report.paths:
             click.echo(f"wrote {what.replace('_', ' ')}: {report.paths[what]}")
     for note in report.notes:
         click.echo(f"note: {note}")
-    click.echo(summary_line(report.summary))
+    click.echo(prefix + summary_line(report.summary))
+
+
+def _compare(opts, names) -> None:
+    """One run per optimiser, same seed (so the same initial weights, split and batch
+    order), each in OUT/NAME/, then their learning curves in one plot."""
+    from dataclasses import replace
+
+    from ..runtime.plotting import plot_comparison
+    from ..runtime.session import default_out_dir, run
+    out = opts.out_dir or default_out_dir(opts.model)
+    histories, module = {}, None
+    for name in names:
+        try:
+            report = run(replace(opts, optimizer=name, out_dir=os.path.join(out, name)),
+                         module=module)
+        except AdcError as exc:
+            _fail(f"{name}: {exc}")
+        module = report.module
+        histories[name] = report.fit.history
+        _report(report, prefix=f"optimizer={name} ")
+    try:
+        path = plot_comparison(histories, os.path.join(out, "optimizers.png"),
+                               f"{os.path.basename(opts.model)} on {os.path.basename(opts.data)}")
+    except AdcError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote comparison plot: {path}")

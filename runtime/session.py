@@ -48,6 +48,7 @@ class RunReport:
     paths: dict                          # what -> where it was written
     fit: FitResult
     notes: list = field(default_factory=list)   # printed before the summary line
+    module: object = None                       # the compiled model, for another run
 
 
 def default_out_dir(model: str) -> str:
@@ -171,7 +172,7 @@ def run(opts: RunOptions, module=None) -> RunReport:
     plot_history(fit.history, paths["plot"],
                  f"{os.path.basename(opts.model)} on {os.path.basename(opts.data)}")
     notes = [] if predict is not None else [NO_SCORE.format(fname=opts.function)]
-    return RunReport(summary, paths, fit, notes)
+    return RunReport(summary, paths, fit, notes, module)
 
 
 def scalar_settings(spec, settings: dict) -> dict:

@@ -197,3 +197,35 @@ def test_a_loss_argument_without_default_must_be_set(tmp_path):
     result = adc_train(str(model), "--data", data, *FAST, "--out", str(tmp_path / "b"),
                        "--quiet", "--set", "reg=1e-4")
     assert result.exit_code == 0, result.output
+
+
+def test_several_optimizers_train_from_the_same_start_and_share_a_plot(tmp_path):
+    out = tmp_path / "cmp"
+    result = adc_train(IRIS, "--data", "iris", "--epochs", "2", "--batch-size", "16",
+                       "--optimizer", "sgd,momentum,adam", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = [l for l in result.output.splitlines() if l.startswith("optimizer=")]
+    assert [l.split()[0] for l in lines] == ["optimizer=sgd", "optimizer=momentum",
+                                            "optimizer=adam"]
+    for name in ("sgd", "momentum", "adam"):
+        assert (out / name / "history.json").is_file()
+    image = matplotlib.image.imread(str(out / "optimizers.png"))
+    assert image.ndim == 3 and image.shape[0] > 100
+    # the same initial weights, split and batches: at a vanishing learning rate every
+    # optimiser reports the initial model's loss
+    tiny = adc_train(IRIS, "--data", "iris", "--epochs", "1", "--lr", "1e-12",
+                     "--optimizer", "sgd,momentum", "--out", str(tmp_path / "tiny"), "--quiet")
+    assert tiny.exit_code == 0, tiny.output
+    losses = [float(dict(p.split("=") for p in l.split())["val_loss"])
+              for l in tiny.output.splitlines() if l.startswith("optimizer=")]
+    assert len(losses) == 2 and abs(losses[0] - losses[1]) <= 1e-9 * abs(losses[0])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizer", "sgd,adamx"], "'adamx' is not an optimiser"),
+    (["--optimizer", "sgd,sgd"], "an optimiser is named twice"),
+    (["--optimizer", "sgd,adam", "--resume"], "each run writes into OUT/NAME/"),
+])
+def test_optimizer_lists_are_checked(tmp_path, args, message):
+    result = adc_train(IRIS, "--data", "iris", *args, "--out", str(tmp_path / "x"), "--quiet")
+    assert result.exit_code == 2 and message in result.output, result.output
