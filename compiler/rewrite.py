@@ -448,14 +448,20 @@ def _generic(body, shift: Stmt):
     is finite: the first max's shifted value is x - max = 0 exactly)."""
     name, arg = shift.target, shift.argmax
 
-    def mentions(cond, tensor):
-        return any(str(a.base) == tensor for a in cond.atoms(sp.Indexed))
+    def finite_max(c):        # isfinite(shift[...]): only the library writes it
+        return isinstance(c, ops.isfinite) and isinstance(c.args[0], sp.Indexed) \
+            and str(c.args[0].base) == name
+
+    def first_max(c):         # Eq(index, shift_arg[...]) & isfinite(shift[...])
+        return isinstance(c, sp.And) and any(finite_max(a) for a in c.args) and any(
+            isinstance(a, sp.Eq) and any(isinstance(b, sp.Indexed) and str(b.base) == arg
+                                         for b in a.args) for a in c.args)
 
     def pick(e):
         (v0, c0), *rest = e.args
-        if mentions(c0, arg):
-            return rest[-1][0] if rest else e       # the element is not the first max
-        if mentions(c0, name):
+        if first_max(c0) and len(e.args) == 2:
+            return rest[-1][0]                       # the element is not the first max
+        if finite_max(c0) and len(e.args) == 2:
             return v0                                # the row max is finite
         return e
     return sp.expand(body.replace(lambda e: isinstance(e, sp.Piecewise), pick), power_exp=False)

@@ -434,3 +434,25 @@ def test_cross_entropy_rewrite_equals_original_where_finite(cross_both, xs, labe
         v_off, g_off = getattr(off, f"{fname}_value_and_grad")(z, y)
         np.testing.assert_allclose(v_on, v_off, rtol=1e-12, atol=1e-15, err_msg=fname)
         np.testing.assert_allclose(g_on.z, g_off.z, rtol=1e-10, atol=1e-15, err_msg=fname)
+
+
+def test_a_loss_that_branches_on_the_row_max_is_not_taken_for_cross_entropy(tmp_path):
+    """where(max > 0, lse - z[y], 0) equals cross_entropy's row loss only where the max
+    is positive: the rule must see the user's condition, not treat it as the stable
+    softmax's own branches."""
+    source = '''from adc.lang import *
+N = dim("N")
+
+def loss(z: Param[N, 3], y: Index[N]):
+    m = max(z, axis=1)
+    rest = sum(exp(z - m[:, None]), axis=1)
+    return mean(where(m > 0, log(rest) + m - z[arange(N), y], 0.0))
+'''
+    path = write_model(tmp_path, source, "branchy")
+    assert "cross_entropy" not in [a.rule for a in _rewrites(path, "loss")]
+    module = compile_to(path, str(tmp_path))
+    z, y = np.array([[1.0, 2.0, 0.5], [-1.0, -2.0, -3.0]]), np.array([0, 1])
+    m = z.max(axis=1)
+    lse = np.log(np.exp(z - m[:, None]).sum(axis=1)) + m
+    expected = np.mean(np.where(m > 0, lse - z[np.arange(2), y], 0.0))
+    assert np.isclose(module.loss(z, y), expected, rtol=1e-12)
