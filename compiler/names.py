@@ -119,8 +119,10 @@ def kernel_names(prog: Program, helper_names=()) -> Program:
 
 
 def _renamed(prog: Program, tensors: dict, symbols: dict, scalar_args: dict) -> Program:
-    mapping = dict(symbols)
-    mapping.update({tensor_base(old): tensor_base(new) for old, new in tensors.items()})
+    # only what changes: rebuilding an expression whose names all stay is wasted work
+    mapping = {old: new for old, new in symbols.items() if old != new}
+    mapping.update({tensor_base(old): tensor_base(new) for old, new in tensors.items()
+                    if old != new})
 
     def sub(e):
         return sp.sympify(e).xreplace(mapping)

@@ -17,6 +17,8 @@ the NumPy reference, and differentiated again (`jvp(vjp(p))` is the HVP).
 """
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from . import ops
@@ -101,15 +103,26 @@ def _zero(t: Tensor, prog: Program) -> Stmt:
     return Stmt(t.name, idx, loops, sp.Integer(0), phase="backward")
 
 
+# The leaves of a body become these real symbols, by position: the statements of an
+# unrolled loop then have one body up to renaming, and `_diff` differentiates it once.
+_LEAVES = tuple(sp.Symbol(f"_leaf{k}", real=True) for k in range(64))
+
+
+@functools.lru_cache(maxsize=4096)
+def _diff(body, x):
+    return ops.diff(body, x)
+
+
 def local_derivative(st: Stmt, acc: sp.Indexed, tensors) -> sp.Expr:
     """d body / d acc, for elementwise statements in terms of the stored output."""
     # every leaf is a real number: then d|u|/du = sign(u), never re(u)/im(u) forms
     leaves = list(accesses(st.body)) + sorted(
         (s for s in st.body.free_symbols if not s.is_integer and not isinstance(s, sp.Dummy)),
         key=str)
-    real = {leaf: sp.Dummy("x", real=True) for leaf in leaves}
+    real = {leaf: _LEAVES[k] if k < len(_LEAVES) else sp.Dummy("x", real=True)
+            for k, leaf in enumerate(leaves)}
     back = {d: leaf for leaf, d in real.items()}
-    local = ops.diff(st.body.xreplace(real), real[acc]).xreplace(back)
+    local = _diff(st.body.xreplace(real), real[acc]).xreplace(back)
     if st.reduce == "none" and not st.accumulate:
         local = local.xreplace({st.body: access(tensors[st.target], st.target_index)})
     return local
