@@ -104,8 +104,8 @@ class Predictor:
         self.fn, self.names, self.metric, self.source = fn, list(names), metric, source
 
     def __call__(self, arrays, params):
-        values = {**arrays, **params}
-        return np.asarray(self.fn(**{n: values[n] for n in self.names}))
+        values = {**arrays, **params}     # a float/int argument left out takes its default
+        return np.asarray(self.fn(**{n: values[n] for n in self.names if n in values}))
 
 
 def predict_function(module, model_path: str, spec: data_mod.ModelSpec):
@@ -224,7 +224,7 @@ class Trainer:
         total, n = 0.0, 0
         score = accuracy_of if self.metric == "accuracy" else rmse_parts
         for chunk, size in self._chunks(arrays):
-            total += score(self.predict(chunk, params), chunk[self.target])
+            total += score(self.predict(chunk, {**params, **self.hyper}), chunk[self.target])
             n += size
         return total / n if self.metric == "accuracy" else math.sqrt(total / n)
 

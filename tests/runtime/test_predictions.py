@@ -122,3 +122,22 @@ def loss(X: Data[N, 3], y: Data[N], w: Param[3]):
     assert "'logits'" in result.output
     summary = summary_of(result)
     assert not any(k.endswith(("accuracy", "rmse")) for k in summary), summary
+
+
+def test_the_prediction_takes_the_loss_float_arguments(build_dir):
+    """dropout_mlp's prediction reads its mask and rate p: p takes its default, or the
+    value a run sets."""
+    module = compiled_sample("dropout_mlp", build_dir)
+    spec = data.ModelSpec.from_module(module, "loss")
+    predict, target = predict_function(module, sample_path("dropout_mlp"), spec)
+    assert target == "y" and "p" in predict.names
+    sig = module.SIGNATURES["loss"]["args"]
+    rng = np.random.default_rng(0)
+    shapes = {n: tuple(4 if isinstance(d, str) else d for d in a["shape"])
+              for n, a in sig.items() if a["role"] in ("param", "data")}
+    values = {n: rng.standard_normal(s) for n, s in shapes.items()}
+    values["mask"] = (rng.random(shapes["mask"]) > 0.5).astype(float)
+    params = {n: values.pop(n) for n in spec.params}
+    default = predict(values, params)
+    np.testing.assert_allclose(default, module.loss_predict(**values, **params, p=0.5))
+    assert not np.allclose(predict(values, {**params, "p": 0.1}), default)
