@@ -153,7 +153,8 @@ def rmse_parts(predicted: np.ndarray, targets: np.ndarray) -> float:
     """The sum of squared errors (the RMSE is its mean's square root)."""
     diff = np.asarray(predicted, dtype=np.float64).reshape(len(targets), -1) - \
         np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
-    return float(np.sum(diff * diff) / diff.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):   # a diverging run: inf, reported
+        return float(np.sum(diff * diff) / diff.shape[1])
 
 
 def accuracy_of(scores: np.ndarray, labels: np.ndarray) -> int:
