@@ -91,27 +91,24 @@ def test_a_logits_helper_stays_the_override(build_dir):
     assert predict.source == "logits" and predict.metric == "accuracy" and target == "y"
 
 
-def test_a_loss_with_no_recognisable_prediction_has_no_score(tmp_path):
-    source = '''from adc.lang import *
+# a squared error written by hand: no loss call the compiler derives a prediction from
+UNSCORED = '''from adc.lang import *
 N = dim("N")
 
 def loss(X: Data[N, 3], y: Data[N], w: Param[3]):
     return mean((X @ w - y) ** 2)
 '''
-    path = write_model(tmp_path, source, "by_hand")
+
+
+def test_a_loss_with_no_recognisable_prediction_has_no_score(tmp_path):
+    path = write_model(tmp_path, UNSCORED, "by_hand")
     module = compile_to(path, str(tmp_path))
     spec = data.ModelSpec.from_module(module, "loss")
     assert predict_function(module, path, spec) == (None, None)
 
 
 def test_the_run_says_why_it_has_no_score(tmp_path):
-    source = '''from adc.lang import *
-N = dim("N")
-
-def loss(X: Data[N, 3], y: Data[N], w: Param[3]):
-    return mean((X @ w - y) ** 2)
-'''
-    path = write_model(tmp_path, source, "unscored")
+    path = write_model(tmp_path, UNSCORED, "unscored")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 3))
     np.savez(tmp_path / "data.npz", X=X, y=X @ np.array([1.0, -2.0, 0.5]))
