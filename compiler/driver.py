@@ -83,8 +83,9 @@ def source_digest(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def lower(path: str, source: str, functions=(), wrt=()) -> list:
-    """Parse and lower the selected entry points (all of them by default)."""
+def lower(path: str, source: str, functions=(), wrt=(), scan=True) -> list:
+    """Parse and lower the selected entry points (all of them by default; `scan=False`
+    unrolls every loop)."""
     ctx = frontend.parse_module(path, source)
     fns = frontend.entry_points(ctx)
     if not fns:
@@ -99,12 +100,12 @@ def lower(path: str, source: str, functions=(), wrt=()) -> list:
                 raise CompileError(f"no entry point named '{name}' (entry points: "
                                    f"{', '.join(known)})", path=path, line=1, col=1)
         fns = [known[n] for n in functions]
-    programs = [frontend.lower_function(ctx, fn, wrt) for fn in fns]
+    programs = [frontend.lower_function(ctx, fn, wrt, scan=scan) for fn in fns]
     taken = set(ctx.functions)
     for fn, prog in zip(fns, list(programs)):
         scalar = len(prog.outputs) == 1 and prog.tensors[prog.outputs[0]].rank == 0
         if scalar and f"{fn.name}_predict" not in taken:
-            predict = frontend.lower_prediction(ctx, fn)
+            predict = frontend.lower_prediction(ctx, fn, scan)
             if predict is not None:
                 programs.append(predict)
     return programs
@@ -206,7 +207,8 @@ def _compile_source(path, source, functions, wrt, target, digest, rewrites=True)
 
     cuda = target in ("cuda", "all")
     try:
-        lowered = lower(path, source, functions, wrt)
+        # the CUDA backend has no scan yet: there every loop unrolls
+        lowered = lower(path, source, functions, wrt, scan=not cuda)
         programs = [transforms(p, rewrites) for p in lowered]
         modules = names.ModuleNames([a.name for p in lowered for a in p.args],
                                     names.defined_names(CHECKS, CUDA_RUNTIME))

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from . import library
+from . import library, loops
 from .aliasing import VIEW_FUNCTIONS, Views
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
@@ -490,13 +490,13 @@ class _Prediction(Exception):
         self.value, self.loss, self.target = value, loss, target
 
 
-def lower_prediction(ctx: Context, fn: ast.FunctionDef):
+def lower_prediction(ctx: Context, fn: ast.FunctionDef, scan=True):
     """`f_predict`: the entry point lowered up to its loss call, returning the loss's
     first argument, with only the arguments that it reads (the targets drop out).
     None when the entry point calls none of PREDICTING_LOSSES."""
     if not any(_calls_a_predicting_loss(f) for f in ctx.functions.values()):
         return None                     # without lowering the whole body once more
-    return lower_function(ctx, fn, predicting=True)
+    return lower_function(ctx, fn, predicting=True, scan=scan)
 
 
 def _calls_a_predicting_loss(fn) -> bool:
@@ -509,10 +509,13 @@ def _calls_a_predicting_loss(fn) -> bool:
     return False
 
 
-def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False) -> Program:
-    """Lower one entry point to an IR program (see lower_prediction for `predicting`)."""
+def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False,
+                   scan=True) -> Program:
+    """Lower one entry point to an IR program (see lower_prediction for `predicting`;
+    `scan=False` unrolls every loop, see loops.py)."""
     builder = Builder(ctx.reserved)
     builder.predicting = predicting
+    builder.scan_loops = scan
     env, args = {}, []
     defaults = _defaults(fn)
     kwonly = {a.arg for a in fn.args.kwonlyargs}
@@ -795,6 +798,8 @@ class _Lowerer:
         if not isinstance(node.target, ast.Name):
             raise self.error(node.target, "the loop variable must be a plain name",
                              "for i in range(K): unpacking is not supported")
+        if loops.try_scan(self, node, env, range(*bounds)):
+            return
         for k in range(*bounds):
             env[node.target.id] = k
             for s in node.body:

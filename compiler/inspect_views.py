@@ -9,7 +9,7 @@ from . import names as naming
 from .formulas import formulas as course_formulas
 from .cse import Let, Reduction, cse
 from .ir import accesses, format_program, format_stmt, reads
-from .schedule import Gemm, schedule
+from .schedule import Gemm, ScanEnd, ScanStart, schedule
 
 # The passes whose result `adc inspect --after PASS` prints, in pipeline order.
 PASSES = ("frontend", "inline", "rewrite", "vjp", "jvp", "hvp", "names", "schedule", "cse")
@@ -106,6 +106,13 @@ def format_schedule(sched) -> str:
     lines = [f"# {p.name}: {len(sched.blocks)} blocks; allocations: "
              + ", ".join(f"{n} {how}" for n, how in sched.alloc.items())]
     for block in sched.blocks:
+        if isinstance(block, ScanStart):
+            down = "" if block.direction > 0 else ", downwards"
+            lines.append(f"scan  for {block.step}<{block.count}{down}:")
+            continue
+        if isinstance(block, ScanEnd):
+            lines.append("end scan")
+            continue
         if isinstance(block, Gemm):
             a = block.a + (".T" if block.ta else "")
             b = block.b + (".T" if block.tb else "")

@@ -51,6 +51,18 @@ def tensor_base(name: str) -> sp.IndexedBase:
 
 
 @dataclass(frozen=True)
+class Scan:
+    """A statement's place in a loop kept as a loop: its first free loop is the step,
+    run sequentially upwards (+1, the forward pass) or downwards (-1, its adjoint)."""
+
+    direction: int
+    origin: Origin | None = None     # the `for` line
+
+    def reversed(self) -> "Scan":
+        return replace(self, direction=-self.direction)
+
+
+@dataclass(frozen=True)
 class Stmt:
     """One indexed assignment (see the module docstring)."""
 
@@ -67,6 +79,7 @@ class Stmt:
     phase: str = "forward"       # 'forward' | 'backward' | 'tangent' | 'backward tangent'
     composite: str | None = None # the statements of one library function with its own
     custom: tuple | None = None  # reverse-mode rule (set on its last statement: see vjp)
+    scan: "Scan | None" = None   # one step of a loop kept as a loop (see `scan_runs`)
 
     @property
     def all_loops(self) -> tuple:
@@ -138,6 +151,34 @@ def accesses(expr) -> list:
     return found
 
 
+def scan_key(stmt: Stmt):
+    """(step symbol, count, direction, for-line origin) of a scan statement, None for
+    others."""
+    if not stmt.scan:
+        return None
+    sym, count = stmt.loops[0]
+    return sym, count, stmt.scan.direction, stmt.scan.origin
+
+
+def scan_runs(stmts) -> list:
+    """Consecutive statements grouped as [(key, [stmts])]: key None for ordinary ones,
+    else `scan_key`. A run with a key is one sequential loop over its step symbol whose
+    body runs the statements in order with that loop removed (`step_body`)."""
+    out = []
+    for st in stmts:
+        key = scan_key(st)
+        if out and out[-1][0] == key:
+            out[-1][1].append(st)
+        else:
+            out.append((key, [st]))
+    return out
+
+
+def step_body(stmt: Stmt) -> Stmt:
+    """A scan statement as one step of its loop: the step loop removed."""
+    return stmt.with_(loops=stmt.loops[1:], scan=None)
+
+
 def tensor_args(prog: "Program") -> list:
     """The arguments that are arrays, in signature order."""
     return [a for a in prog.args if a.is_tensor]
@@ -174,6 +215,8 @@ def format_stmt(stmt: Stmt) -> str:
     loops = ", ".join(f"{s}<{e}" for s, e in stmt.loops)
     over = f"    for {loops}" if loops else ""
     tag = "  [no grad]" if stmt.no_grad else ""
+    if stmt.scan:
+        tag += f"  [step {stmt.loops[0][0]} {'up' if stmt.scan.direction > 0 else 'down'}]"
     arg = f"  (argmax -> {stmt.argmax})" if stmt.argmax else ""
     return f"{stmt.target}[{idx}] {op} {red}{stmt.body}{over}{tag}{arg}"
 

@@ -16,7 +16,7 @@ import sympy as sp
 
 from .ir import Arg, Program, Stmt, Tensor, access, accesses
 from .names import Namer, loop_symbols
-from .vjp import argmax_decode, local_derivative
+from .vjp import argmax_decode, local_derivative, propagate
 
 
 def jvp(prog: Program) -> Program:
@@ -39,6 +39,10 @@ def jvp(prog: Program) -> Program:
             t = tangent_of(a.ident, "tangent")
             args.append(Arg(t.name, "tangent", a.shape))
     stmts = []
+    carried = propagate(prog.stmts, set(tangent), tensors)
+    for st in prog.stmts:   # a step reads tangents the step before wrote: all exist
+        if st.scan and st.target in carried and not st.no_grad:
+            tangent_of(st.target)
     for st in prog.stmts:
         stmts.append(st)
         stmts.extend(_tangent(tensors, st, tangent, tangent_of))
@@ -66,7 +70,7 @@ def _tangent(tensors, st: Stmt, tangent: dict, tangent_of):
     index = tuple(sp.sympify(i).xreplace(decode) for i in st.target_index)
     if decode:    # the tangent of a max/min is the tangent of its first extremal element
         return [Stmt(out.name, index, st.loops, body, accumulate=st.accumulate,
-                     origin=st.origin, phase=_tangent_phase(st.phase))]
+                     origin=st.origin, phase=_tangent_phase(st.phase), scan=st.scan)]
     tangent_st = st.with_(target=out.name, target_index=index, body=body, argmax=None,
                           reduce="sum" if st.rloops else "none", phase=_tangent_phase(st.phase))
     return _split(tangent_st, terms)

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from . import ops
-from .ir import Program, Stmt, access, accesses, is_plain_target, reads, tensor_base
+from .ir import Program, Stmt, access, accesses, is_plain_target, reads, scan_runs, tensor_base
 
 
 @dataclass(frozen=True)
@@ -294,10 +294,19 @@ def _dead_code(prog: Program) -> Program:
     """Drop statements whose targets no output depends on any more."""
     live = set(prog.outputs)
     keep = []
-    for st in reversed(prog.stmts):
-        if st.target in live or (st.argmax and st.argmax in live):
-            keep.append(st)
-            live |= reads(st)
+    for key, run in reversed(scan_runs(prog.stmts)):
+        kept = set()
+        while True:    # a loop kept as a loop: an earlier statement reads a later one
+            grew = False
+            for pos in reversed(range(len(run))):
+                st = run[pos]
+                if pos not in kept and (st.target in live or (st.argmax and st.argmax in live)):
+                    kept.add(pos)
+                    live |= reads(st)
+                    grew = True
+            if key is None or not grew:
+                break
+        keep += [run[pos] for pos in sorted(kept, reverse=True)]
     keep.reverse()
     used = {st.target for st in keep} | {st.argmax for st in keep if st.argmax} | \
         {n for st in keep for n in reads(st)}
@@ -319,7 +328,7 @@ def _reductions(prog: Program, applied: list) -> Program:
     from .library import logsumexp, softmax
     from .values import Builder, Value
     sums = {st.target: st for st in prog.stmts if _sum_of_exp(st) is not None
-            and prog.tensors[st.target].role == "temp"}
+            and prog.tensors[st.target].role == "temp" and not st.scan}
     if not sums:
         return prog
     builder = Builder()
@@ -328,6 +337,9 @@ def _reductions(prog: Program, applied: list) -> Program:
     stmts = []
     for st in prog.stmts:
         new_body = st.body
+        if st.scan:        # new statements inside a step would split its loop
+            stmts.append(st)
+            continue
         for acc in sorted(accesses(st.body), key=sp.default_sort_key):
             s = sums.get(str(acc.base))
             if s is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from .ir import Origin, Program, Stmt, accesses, is_plain_target
+from .ir import Origin, Program, Stmt, accesses, is_plain_target, scan_runs, step_body
 from .values import same_size
 
 
@@ -42,6 +42,22 @@ class Gemm:
     accumulate: bool
     origin: Origin | None
     phase: str = "forward"
+
+
+@dataclass
+class ScanStart:
+    """`for step in range(count)` (downwards when direction < 0): the blocks up to the
+    matching ScanEnd run once per step, in order, with `step` fixed."""
+
+    step: object
+    count: object
+    direction: int
+    origin: Origin | None
+
+
+@dataclass
+class ScanEnd:
+    """The end of the innermost open ScanStart."""
 
 
 @dataclass
@@ -181,10 +197,26 @@ def _read_names(st: Stmt) -> set:
 
 
 def schedule(prog: Program) -> Schedule:
-    """Blocks and allocations for any program (forward, vjp, jvp, hvp)."""
+    """Blocks and allocations for any program (forward, vjp, jvp, hvp). A run of scan
+    statements is scheduled as one step (its statements without the step loop) between
+    ScanStart and ScanEnd; nothing fuses across the run's ends."""
+    blocks = []
+    for key, stmts in scan_runs(prog.stmts):
+        if key is None:
+            blocks += _blocks(stmts, prog)
+            continue
+        step, count, direction, origin = key
+        blocks.append(ScanStart(step, count, direction, origin))
+        blocks += _blocks([step_body(st) for st in stmts], prog, gemms=False)
+        blocks.append(ScanEnd())
+    return _allocate(Schedule(prog, blocks))
+
+
+def _blocks(stmts, prog: Program, gemms=True) -> list:
+    """Fused nests and GEMMs (`gemms=False` inside a step: np.dot writes whole arrays)."""
     blocks, current = [], None
-    for st in prog.stmts:
-        gemm = as_gemm(st, prog.tensors)
+    for st in stmts:
+        gemm = as_gemm(st, prog.tensors) if gemms else None
         if gemm:
             blocks.append(gemm)
             current = None
@@ -193,7 +225,7 @@ def schedule(prog: Program) -> Schedule:
         else:
             current = _Open(st)
             blocks.append(current.nest)
-    return _allocate(Schedule(prog, blocks))
+    return blocks
 
 
 def _allocate(sched: Schedule) -> Schedule:
@@ -202,7 +234,12 @@ def _allocate(sched: Schedule) -> Schedule:
     prog = sched.program
     inputs = {a.ident for a in prog.args if a.is_tensor}
     alloc, blocks = {}, []
+    in_scan = 0        # a statement inside a scan runs once per step: it never covers
     for block in sched.blocks:
+        if isinstance(block, (ScanStart, ScanEnd)):
+            in_scan += 1 if isinstance(block, ScanStart) else -1
+            blocks.append(block)
+            continue
         if isinstance(block, Gemm):
             if block.target not in alloc and block.target not in inputs:
                 alloc[block.target] = "gemm"
@@ -215,7 +252,8 @@ def _allocate(sched: Schedule) -> Schedule:
                 if name is None or name in alloc or name in inputs:
                     continue
                 alone = sum(1 for o in block.items if name in (o.target, o.argmax)) == 1
-                if name == st.target and alone and covers(st, prog.tensors[name]):
+                if name == st.target and alone and not in_scan and \
+                        covers(st, prog.tensors[name]):
                     alloc[name] = "empty"
                     st = st.with_(accumulate=False)
                 else:

@@ -22,20 +22,31 @@ import functools
 import sympy as sp
 
 from . import ops
-from .ir import Arg, Program, Stmt, Tensor, access, accesses, reads
+from .ir import Arg, Program, Stmt, Tensor, access, accesses, reads, scan_runs
 from .names import Namer, loop_symbols
 from .ops import idiv
 
 
 def active_tensors(prog: Program) -> set:
     """Float tensors that depend on a differentiated argument."""
-    active = {a.ident for a in prog.args if a.name in prog.wrt}
-    for st in prog.stmts:
-        if st.no_grad:
-            continue
-        if any(str(a.base) in active for a in accesses(st.body)):
-            if prog.tensors[st.target].kind == "float":
-                active.add(st.target)
+    return propagate(prog.stmts, {a.ident for a in prog.args if a.name in prog.wrt},
+                     prog.tensors)
+
+
+def propagate(stmts, active: set, tensors) -> set:
+    """`active` plus the float targets that read an active tensor, in program order; a
+    loop kept as a loop is repeated until nothing changes (a later statement of a step
+    can make what an earlier one reads active, through the carried value)."""
+    active = set(active)
+    for key, run in scan_runs(stmts):
+        while True:
+            before = len(active)
+            for st in run:
+                if not st.no_grad and tensors[st.target].kind == "float" and \
+                        any(str(a.base) in active for a in accesses(st.body)):
+                    active.add(st.target)
+            if key is None or len(active) == before:
+                break
     return active
 
 
@@ -67,6 +78,9 @@ def vjp(prog: Program) -> Program:
         else:
             adjoint[out] = ct      # nothing adds to it: read the cotangent directly
     active = active_tensors(prog)
+    for st in prog.stmts:   # a step's adjoints read each other across steps: all exist
+        if st.scan and st.target in active and not st.composite:
+            adjoint_of(st.target)
     for st in reversed(prog.stmts):
         if st.custom and st.target in adjoint:
             stmts.extend(_custom(st, adjoint[st.target], active, adjoint_of))
@@ -145,7 +159,8 @@ def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
         if g.rank == 0:
             target = (sp.Integer(0),)
         yield Stmt(target=g.name, target_index=target, loops=loops, body=body,
-                   accumulate=True, origin=st.origin, phase=_backward(st.phase))
+                   accumulate=True, origin=st.origin, phase=_backward(st.phase),
+                   scan=_reversed(st.scan))
 
 
 def _custom(st: Stmt, d_out: Tensor, active, adjoint_of):
@@ -156,7 +171,13 @@ def _custom(st: Stmt, d_out: Tensor, active, adjoint_of):
     g = adjoint_of(rule["input"])
     body = access(d_out, st.target_index) * rule["local"]
     return [Stmt(g.name, rule["index"], rule["loops"], body, accumulate=True,
-                 origin=st.origin, phase=_backward(st.phase))]
+                 origin=st.origin, phase=_backward(st.phase), scan=_reversed(st.scan))]
+
+
+def _reversed(scan):
+    """A step of a loop kept as a loop has its adjoint in the same loop, run backwards:
+    step t reads the adjoint of what step t wrote, complete once steps t+1.. have run."""
+    return scan.reversed() if scan else None
 
 
 def _backward(phase: str) -> str:

@@ -12,7 +12,7 @@ import sympy as sp
 from ..cse import Let, Reduction
 from ..ir import Program, Stmt, Tensor
 from ..printer import KernelPrinter, size_code
-from ..schedule import Gemm, Nest, Schedule
+from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
 
 NJIT = "@njit(cache=True, error_model=\"numpy\")"
 
@@ -94,12 +94,38 @@ class KernelWriter:
             self.last = (origin.line, phase)
 
     def blocks(self):
-        for block in self.sched.blocks:
-            if isinstance(block, Gemm):
+        blocks = self.sched.blocks
+        for pos, block in enumerate(blocks):
+            if isinstance(block, ScanStart):
+                self.scan(block, blocks[pos + 1:])
+            elif isinstance(block, ScanEnd):
+                self.code.dedent()
+            elif isinstance(block, Gemm):
                 self.comment(block.origin, block.phase)
                 self.gemm(block)
             else:
                 self.nest(block)
+
+    def scan(self, start: ScanStart, rest):
+        """`for t in range(K):` (or downwards) around one step's blocks, whose buffers
+        are allocated once, before the loop."""
+        for block in rest:
+            if isinstance(block, ScanEnd):
+                break
+            for st in (block.items if isinstance(block, Nest) else ()):
+                st = st.stmt if isinstance(st, Reduction) else st
+                for name in (getattr(st, "target", None), getattr(st, "argmax", None)):
+                    if name:
+                        self.allocate(name)
+        count = size_code(start.count)
+        self.code.add()
+        if start.origin:
+            tag = "" if start.direction > 0 else " (backward, last step first)"
+            self.code.add(f"# line {start.origin.line}{tag}: {start.origin.text}")
+        steps = f"range({count})" if start.direction > 0 else f"range({count} - 1, -1, -1)"
+        self.code.add(f"for {start.step} in {steps}:")
+        self.code.indent()
+        self.last = None
 
     def gemm(self, g: Gemm):
         a = g.a + (".T" if g.ta else "")

@@ -24,7 +24,7 @@ import sympy as sp
 from ..cse import Let, Reduction
 from ..ir import Program, accesses
 from ..printer import KernelPrinter, size_code
-from ..schedule import Gemm, Nest, Schedule
+from ..schedule import Gemm, Nest, ScanStart, Schedule
 from .numba_cpu import Code, dim_bindings, dtype_source, phase_tag, shape_code
 
 THREADS = 128          # threads per block of elementwise kernels
@@ -186,6 +186,9 @@ def split_for_gpu(sched: Schedule) -> Schedule:
     free loops), 'reduce' (one block reducing to one element) or 'serial' (one thread)."""
     blocks = []
     for block in sched.blocks:
+        if isinstance(block, ScanStart):
+            raise NotImplementedError("the CUDA backend has no loops kept as loops yet: "
+                                      "lower with scan=False (driver.lower) for CUDA")
         blocks.extend(_units(block) if isinstance(block, Nest) else [block])
     return Schedule(sched.program, blocks, dict(sched.alloc))
 

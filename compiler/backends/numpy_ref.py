@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from .. import ops
-from ..ir import Program
+from ..ir import Program, scan_runs, step_body
 
 
 def _sizes(prog: Program, values) -> dict:
@@ -29,13 +29,16 @@ def _int(expr, sizes) -> int:
 class _Evaluator:
     """Evaluates a scalar body on index grids."""
 
-    def __init__(self, env, scalars):
+    def __init__(self, env, scalars, zeros=None):
         self.env = env
         self.scalars = scalars
+        self.zeros = zeros
 
     def __call__(self, e):
         if isinstance(e, sp.Indexed):
-            arr = self.env[str(e.base)]
+            arr = self.env.get(str(e.base))
+            if arr is None:    # read before any write (a step reads a zero row)
+                arr = self.env[str(e.base)] = self.zeros(str(e.base))
             idx = tuple(np.asarray(self(i)).astype(np.int64) for i in e.indices)
             return arr[idx]
         if isinstance(e, sp.Symbol):
@@ -93,7 +96,21 @@ def _fold(fn, args):
 
 
 def run_statements(stmts, tensors, env, sizes, scalars):
-    """Execute statements in order, allocating targets in `env` as they are first written."""
+    """Execute statements in order, allocating targets in `env` as they are first written;
+    a run of scan statements step by step, in its direction."""
+    for key, run in scan_runs(stmts):
+        if key is None:
+            _run_plain(run, tensors, env, sizes, scalars)
+            continue
+        step, count, direction, _ = key
+        body = [step_body(st) for st in run]
+        order = range(_int(count, sizes))
+        for t in (order if direction > 0 else reversed(order)):
+            _run_plain(body, tensors, env, sizes, {**scalars, step: t})
+    return env
+
+
+def _run_plain(stmts, tensors, env, sizes, scalars):
     for st in stmts:
         loops = st.all_loops
         rank = len(loops)
@@ -103,13 +120,11 @@ def run_statements(stmts, tensors, env, sizes, scalars):
             shape[k] = _int(ext, sizes)
             grid[sym] = np.arange(shape[k]).reshape(shape)
         full = tuple(_int(ext, sizes) for _, ext in loops)
-        ev = _Evaluator(env, grid)
+        ev = _Evaluator(env, grid, lambda name: _zeros(tensors[name], sizes))
         with np.errstate(all="ignore"):
             body = np.broadcast_to(np.asarray(ev(st.body), dtype=float), full)
         if st.target not in env:
-            t = tensors[st.target]
-            shape = tuple(_int(s, sizes) for s in t.shape) or (1,)
-            env[st.target] = np.zeros(shape, dtype=np.int64 if t.kind == "int" else float)
+            env[st.target] = _zeros(tensors[st.target], sizes)
         target = env[st.target]
         nfree = len(st.loops)
         red = tuple(range(nfree, rank))
@@ -134,7 +149,11 @@ def run_statements(stmts, tensors, env, sizes, scalars):
                     env[st.argmax] = np.zeros(target.shape, dtype=np.int64)
                 env[st.argmax][tidx] = arg
         target[tidx] = value
-    return env
+
+
+def _zeros(t, sizes):
+    shape = tuple(_int(s, sizes) for s in t.shape) or (1,)
+    return np.zeros(shape, dtype=np.int64 if t.kind == "int" else float)
 
 
 def _scalars(prog, values):

@@ -1,0 +1,218 @@
+"""Loops kept as loops (compiler/loops.py): `for t in range(K)` lowered once, as a scan.
+
+Every model here is checked three ways: the compiled module (the scan) against the eager
+NumPy run (value) and central differences of it (gradient, JVP, HVP), and against the
+NumPy reference backend running the *unrolled* program (`driver.lower(scan=False)`),
+which shares no scan code with the compiled one. Structural tests check that the loop
+did stay a loop, that the IR does not grow with K, and that what the scan cannot
+express unrolls with the same results.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adc.compiler import driver, ir
+from adc.compiler.backends import numpy_ref
+
+from conftest import check_against_eager, import_eager, write_model
+from mode_checks import check_hvp, check_jvp
+
+HEAD = "from adc.lang import *\n\n"
+
+RNN = HEAD + """\
+def loss(X: Data[7, 3, 4], h0: Param[3, 5], Wx: Param[4, 5], Wh: Param[5, 5], b: Param[5]):
+    h = h0
+    for t in range(7):
+        h = tanh(X[t] @ Wx + h @ Wh + b)
+    return sum(h * h)
+"""
+
+# Each model keeps its loop as a loop; the comment says what it exercises.
+SCANNED = {
+    "rnn": RNN,
+    # two carries that feed each other, assigned by tuple unpacking
+    "swap": HEAD + """\
+def f(x: Param[6, 3], w: Param[3]):
+    a = x[0] * 1.0
+    c = x[1] * 0.5
+    for t in range(6):
+        a, c = c * w, tanh(a + x[t])
+    return sum(a * c)
+""",
+    # the carry becomes active only inside the loop, through an earlier statement
+    "late_active": HEAD + """\
+def f(x: Data[5, 4], w: Param[4]):
+    s = x[0] * 0.0
+    for t in range(5):
+        u = s * 0.5
+        s = sin(u) + w * x[t]
+    return sum(s * s)
+""",
+    # a downward range with a step, the loop variable as a number, a last-step temporary
+    "reverse_range": HEAD + """\
+def f(x: Param[9, 2], w: Param[2]):
+    h = w * 1.0
+    for t in range(8, -1, -2):
+        z = h * x[t] + t * 0.25
+        h = sigmoid(z) * w
+    return sum(h) + sum(z * z)
+""",
+    # a scalar carry, a max reduction per step (its arg index per step), exp of a sum
+    "scalar_carry": HEAD + """\
+def f(x: Param[6, 4], w: Param[4]):
+    s = sum(w) * 0.1
+    for t in range(1, 6):
+        s = s * 0.9 + max(x[t] * w) + exp(-sum(x[t - 1] * x[t - 1]))
+    return s * s
+""",
+    # a helper called in the body, a carry that is never read after the loop
+    "helper": HEAD + """\
+def cell(h, x, W):
+    return tanh(h @ W + x)
+
+
+def f(X: Data[4, 2, 3], W: Param[3, 3]):
+    h = X[0] * 1.0
+    g = X[0] * 0.0
+    for t in range(4):
+        g = g + h
+        h = cell(h, X[t], W)
+    return sum(g)
+""",
+}
+
+# Loops the scan cannot express: they unroll, with the same results.
+UNROLLED = {
+    "growing": HEAD + """\
+def f(x: Param[3]):
+    h = x * 1.0
+    for t in range(3):
+        h = concatenate([h, h[:1] * 2.0])
+    return sum(h * h)
+""",
+    "moving_slice": HEAD + """\
+def f(x: Param[6]):
+    s = x[0] * 0.0
+    for t in range(4):
+        s = s + sum(x[t:t + 3] ** 2)
+    return s
+""",
+    "negative_index": HEAD + """\
+def f(x: Param[5]):
+    s = x[0] * 0.0
+    for t in range(5):
+        s = s * 0.5 + x[-1 - t]
+    return s * s
+""",
+    "python_number": HEAD + """\
+def f(x: Param[3]):
+    c = 1.0
+    h = x * 1.0
+    for t in range(3):
+        c = c * 2.0
+        h = h * c
+    return sum(h)
+""",
+    "return_inside": HEAD + """\
+def f(x: Param[3]):
+    h = x * 1.0
+    for t in range(3):
+        h = tanh(h)
+        if t == 1:
+            return sum(h)
+    return sum(h * 2.0)
+""",
+}
+
+
+def _lowered(path, scan=True):
+    with open(path) as f:
+        source = f.read()
+    return driver.lower(path, source, scan=scan)[0]
+
+
+def _is_scan(prog) -> bool:
+    return any(st.scan for st in prog.stmts)
+
+
+def _values(module, fname, seed=0):
+    from adc.runtime import gradcheck
+    return gradcheck.random_inputs(module, fname, None, seed)
+
+
+@pytest.mark.parametrize("name", sorted(SCANNED))
+def test_scan_matches_eager_and_the_unrolled_reference(build_dir, name):
+    source = SCANNED[name]
+    path = write_model(build_dir, source, name)
+    assert _is_scan(_lowered(path)), f"{name}: the loop should stay a loop"
+    module = check_against_eager(build_dir, source)
+    fname = "loss" if name == "rnn" else "f"
+    values = _values(module, fname)
+    unrolled = _lowered(path, scan=False)
+    assert not _is_scan(unrolled)
+    want = numpy_ref.run(unrolled, values)[0]
+    np.testing.assert_allclose(getattr(module, fname)(**values), want, rtol=1e-12)
+    grads = getattr(module, f"{fname}_grad")(**values)
+    ref = numpy_ref.vjp(unrolled, values, [np.ones(())])
+    for arg, g in ref.items():
+        np.testing.assert_allclose(getattr(grads, arg), g, rtol=1e-10, atol=1e-13)
+    eager = import_eager(path)
+    check_jvp(module, eager, unrolled, fname, values)
+    check_hvp(module, unrolled, fname, values)
+
+
+@pytest.mark.parametrize("name", sorted(UNROLLED))
+def test_what_the_scan_cannot_express_unrolls(build_dir, name):
+    source = UNROLLED[name]
+    path = write_model(build_dir, source, name)
+    assert not _is_scan(_lowered(path))
+    check_against_eager(build_dir, source)
+
+
+def test_the_program_does_not_grow_with_the_step_count(build_dir):
+    sizes = []
+    for steps in (10, 1000, 100000):
+        source = RNN.replace("Data[7,", f"Data[{steps},").replace("range(7)",
+                                                                   f"range({steps})")
+        prog = _lowered(write_model(build_dir, source, f"rnn{steps}"))
+        sizes.append(len(prog.stmts))
+        assert any(st.loops and st.loops[0][1] == steps for st in prog.stmts if st.scan)
+    assert sizes[0] == sizes[1] == sizes[2]
+
+
+def test_the_emitted_kernel_is_a_loop_over_the_steps(build_dir):
+    path = write_model(build_dir, RNN, "rnn_text")
+    text, _ = driver.compile_source(path, RNN)
+    assert "# line 5: for t in range(7):" in text
+    assert "for t in range(7):" in text
+    assert "# line 5 (backward, last step first): for t in range(7):" in text
+    assert "for t in range(7 - 1, -1, -1):" in text
+    assert "h_steps[t + 1, i, j] = math.tanh(" in text
+
+
+def test_an_index_that_leaves_the_array_is_the_unrolled_error(build_dir):
+    source = HEAD + """\
+def f(x: Param[3]):
+    s = x[0] * 0.0
+    for t in range(4):
+        s = s + x[t]
+    return s
+"""
+    path = write_model(build_dir, source, "outside")
+    from adc.compiler.errors import CompileError
+    with pytest.raises(CompileError, match="out of range"):
+        _lowered(path)
+
+
+def test_cuda_targets_unroll(build_dir):
+    path = write_model(build_dir, RNN, "rnn_cuda")
+    _, compiled = driver.compile_source(path, RNN, target="all")
+    assert not _is_scan(compiled[0].lowered)
+
+
+def test_scan_statements_are_marked_in_the_ir(build_dir):
+    prog = _lowered(write_model(build_dir, RNN, "rnn_ir"))
+    text = ir.format_program(prog)
+    assert "h_steps[0, i, j] = h0[i, j]" in text
+    assert "[step t up]" in text
