@@ -207,8 +207,7 @@ def _compile_source(path, source, functions, wrt, target, digest, rewrites=True)
 
     cuda = target in ("cuda", "all")
     try:
-        # the CUDA backend has no scan yet: there every loop unrolls
-        lowered = lower(path, source, functions, wrt, scan=not cuda)
+        lowered = lower(path, source, functions, wrt)
         programs = [transforms(p, rewrites) for p in lowered]
         modules = names.ModuleNames([a.name for p in lowered for a in p.args],
                                     names.defined_names(CHECKS, CUDA_RUNTIME))

@@ -94,7 +94,9 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
     origin = Origin(node.lineno, lowerer.ctx.lines[node.lineno - 1].strip())
     scan = Scan(+1, origin)
     assigned = sorted(_names(node.body, ast.Store) - {var})
-    loaded = _names(node.body, ast.Load)
+    loaded = _names(node.body, ast.Load) | {     # `x += ...` reads x too
+        n.target.id for stmt in node.body for n in ast.walk(stmt)
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
     carries = {}
     b.origin = origin
     for name in assigned:

@@ -24,7 +24,7 @@ import sympy as sp
 from ..cse import Let, Reduction
 from ..ir import Program, accesses
 from ..printer import KernelPrinter, size_code
-from ..schedule import Gemm, Nest, ScanStart, Schedule
+from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
 from .numba_cpu import Code, dim_bindings, dtype_source, phase_tag, shape_code
 
 THREADS = 128          # threads per block of elementwise kernels
@@ -140,19 +140,20 @@ def typed_helper_source(source: str) -> str:
 
 # ---- GPU units ------------------------------------------------------------------------
 
-def _owned(st, loops) -> bool:
-    """Each thread writes its own target element: the index is the distinct loop symbols."""
-    idx = tuple(sp.sympify(i) for i in st.target_index)
+def _owned(st, loops, steps=()) -> bool:
+    """Each thread writes its own target element: the index is the distinct loop symbols
+    (and the steps of enclosing scans, fixed for the whole launch)."""
+    idx = tuple(sp.sympify(i) for i in st.target_index if sp.sympify(i) not in steps)
     syms = tuple(s for s, _ in loops)
     return all(isinstance(i, sp.Symbol) for i in idx) and set(idx) == set(syms) and \
         len(set(idx)) == len(idx)
 
 
-def _atomic(st, loops) -> bool:
-    return st.accumulate and not _owned(st, loops)
+def _atomic(st, loops, steps=()) -> bool:
+    return st.accumulate and not _owned(st, loops, steps)
 
 
-def _units(nest: Nest) -> list:
+def _units(nest: Nest, steps=()) -> list:
     """A fused nest as nests that each run race-free as one kernel."""
     if not nest.loops:
         units, serial = [], []
@@ -175,7 +176,7 @@ def _units(nest: Nest) -> list:
             units.append(Nest(nest.loops, current, current[0].origin))
             current, shared = [], set()
         current.append(st)
-        if _atomic(st, nest.loops):
+        if _atomic(st, nest.loops, steps):
             shared.add(st.target)
     units.append(Nest(nest.loops, current, current[0].origin))
     return units
@@ -184,12 +185,13 @@ def _units(nest: Nest) -> list:
 def split_for_gpu(sched: Schedule) -> Schedule:
     """The schedule with every nest split into kernels: 'map' (a thread per element of the
     free loops), 'reduce' (one block reducing to one element) or 'serial' (one thread)."""
-    blocks = []
+    blocks, steps = [], []
     for block in sched.blocks:
         if isinstance(block, ScanStart):
-            raise NotImplementedError("the CUDA backend has no loops kept as loops yet: "
-                                      "lower with scan=False (driver.lower) for CUDA")
-        blocks.extend(_units(block) if isinstance(block, Nest) else [block])
+            steps.append(block.step)
+        elif isinstance(block, ScanEnd):
+            steps.pop()
+        blocks.extend(_units(block, tuple(steps)) if isinstance(block, Nest) else [block])
     return Schedule(sched.program, blocks, dict(sched.alloc))
 
 
@@ -228,8 +230,9 @@ class KernelSource:
     """Writes one GPU unit (a nest after `split_for_gpu` and `cse`) as a `@cuda.jit`
     kernel, and the host line that launches it."""
 
-    def __init__(self, prog: Program, name: str, unit: Nest, helpers: dict):
+    def __init__(self, prog: Program, name: str, unit: Nest, helpers: dict, steps=()):
         self.prog, self.tensors, self.name, self.unit = prog, prog.tensors, name, unit
+        self.steps = [str(s) for s in steps]      # enclosing scans' steps: int arguments
         self.kind = unit_kind(unit)
         stmts = [_stmt(it) for it in unit.items if not isinstance(it, Let)]
         loop_syms = [str(s) for s, _ in unit.loops] + \
@@ -237,7 +240,8 @@ class KernelSource:
         int_args = [a.ident for a in prog.args if a.role == "int"]
         self.sizes = sorted(str(s) for s in prog.dims.values())
         int_tensors = [n for n, t in self.tensors.items() if t.kind == "int"]
-        self.printer = CudaPrinter(loop_syms + self.sizes + int_args, int_tensors, helpers)
+        self.printer = CudaPrinter(loop_syms + self.sizes + int_args + self.steps,
+                                   int_tensors, helpers)
         self.params = self._params(stmts)
         self.helpers = _helpers_in(unit)
 
@@ -255,7 +259,8 @@ class KernelSource:
         arrays += [str(a.base) for e in exprs for a in e.atoms(sp.Indexed)]
         names = {str(s) for s in symbols if not isinstance(s, sp.Indexed)} - set(arrays)
         roles = {a.ident: a.role for a in self.prog.args}
-        out = [(n, "i") for n in self.sizes if n in names]
+        out = [(n, "i") for n in self.steps if n in names]
+        out += [(n, "i") for n in self.sizes if n in names]
         out += [(n, "f" if roles[n] == "float" else "i") for n in sorted(names)
                 if roles.get(n) in ("float", "int")]
         for n in sorted(set(arrays)):
@@ -457,8 +462,17 @@ class _Host:
         for line in dim_bindings(prog):
             code.add(line)
         code.add(f"dtype = {dtype_source(prog)}")
-        allocated, last = set(), None
-        for block in sched.blocks:
+        allocated, last, steps = set(), None, []
+        for pos, block in enumerate(sched.blocks):
+            if isinstance(block, ScanStart):
+                self._allocate_step(code, sched.blocks[pos + 1:], allocated)
+                steps.append(block.step)
+                last = _scan_header(code, block)
+                continue
+            if isinstance(block, ScanEnd):
+                steps.pop()
+                code.dedent()
+                continue
             stmts = [block] if isinstance(block, Gemm) else \
                 [_stmt(it) for it in block.items if not isinstance(it, Let)]
             origin, phase = stmts[0].origin, stmts[0].phase
@@ -466,23 +480,55 @@ class _Host:
                 code.add()
                 code.add(f"# line {origin.line}{phase_tag(phase)}: {origin.text}")
                 last = (origin.line, phase)
-            targets = [block.target] if isinstance(block, Gemm) else \
-                [x for st in stmts for x in (st.target, st.argmax) if x]
-            for name in dict.fromkeys(targets):
-                how = sched.alloc.get(name)
-                if name not in allocated and how:
-                    allocated.add(name)
-                    code.add(_allocation(name, prog.tensors[name],
-                                         "empty" if how == "gemm" else how))
+            self._allocate(code, _targets(block), allocated)
             if isinstance(block, Gemm):
                 code.add(f"_gemm(kernels, {block.target}, {block.a}, {block.ta}, {block.b}, "
                          f"{block.tb}, {block.accumulate})")
             else:
-                code.add(self.make_kernel(prog, block).launch())
+                code.add(self.make_kernel(prog, block, tuple(steps)).launch())
         code.add()
         outs = prog.outputs
         code.add(f"return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
         return code.text()
+
+
+    def _allocate(self, code, targets, allocated):
+        prog, sched = self.sched.program, self.sched
+        for name in dict.fromkeys(targets):
+            how = sched.alloc.get(name)
+            if name not in allocated and how:
+                allocated.add(name)
+                code.add(_allocation(name, prog.tensors[name],
+                                     "empty" if how == "gemm" else how))
+
+    def _allocate_step(self, code, rest, allocated):
+        """A scan's buffers, once, before its loop."""
+        targets = []
+        for block in rest:
+            if isinstance(block, ScanEnd):
+                break
+            targets += _targets(block)
+        self._allocate(code, targets, allocated)
+
+
+def _targets(block) -> list:
+    if isinstance(block, Gemm):
+        return [block.target]
+    stmts = [_stmt(it) for it in block.items if not isinstance(it, Let)]
+    return [x for st in stmts for x in (st.target, st.argmax) if x]
+
+
+def _scan_header(code, start: ScanStart):
+    """`for t in range(K):` on the host: each step launches the step's kernels."""
+    count = size_code(start.count)
+    code.add()
+    if start.origin:
+        tag = "" if start.direction > 0 else " (backward, last step first)"
+        code.add(f"# line {start.origin.line}{tag}: {start.origin.text}")
+    steps = f"range({count})" if start.direction > 0 else f"range({count} - 1, -1, -1)"
+    code.add(f"for {start.step} in {steps}:")
+    code.indent()
+    return None
 
 
 @dataclass
@@ -500,9 +546,9 @@ def entry_source(schedules: dict, names: dict, helpers: dict, docs: dict) -> Cud
     split for the GPU and through CSE)."""
     kernels = []
 
-    def make_kernel(prog, unit):
+    def make_kernel(prog, unit, steps=()):
         stmts = [_stmt(it) for it in unit.items if not isinstance(it, Let)]
-        ks = KernelSource(prog, f"k{len(kernels)}_{stmts[-1].target}", unit, helpers)
+        ks = KernelSource(prog, f"k{len(kernels)}_{stmts[-1].target}", unit, helpers, steps)
         kernels.append(ks)
         return ks
 

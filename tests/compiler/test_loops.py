@@ -66,6 +66,14 @@ def f(x: Param[6, 4], w: Param[4]):
         s = s * 0.9 + max(x[t] * w) + exp(-sum(x[t - 1] * x[t - 1]))
     return s * s
 """,
+    # `x += ...` carries x (its read is implicit), a carry that is not a param
+    "augmented": HEAD + """\
+def f(x: Data[4, 2], c: Param[()]):
+    total = x[0, 0] * 1.0
+    for _x in range(4):
+        total += cos(c) * total
+    return total
+""",
     # a helper called in the body, a carry that is never read after the loop
     "helper": HEAD + """\
 def cell(h, x, W):
