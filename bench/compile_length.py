@@ -1,30 +1,35 @@
 """Compile time against program length (issue: loops that stay loops).
 
-Times code generation (parse, IR, autodiff, schedule, CSE, emit; not Numba's JIT) of an
-unrolled recurrence `for t in range(T): h = tanh(h * w + b)` and of a straight-line
-program of n statements, and prints the time per statement: equal per-statement times
-at every length mean compile time linear in program length, the best an unrolling
-compiler can do (the scan that keeps such a loop one loop is not built yet).
+Times code generation (parse, IR, autodiff, schedule, CSE, emit; not Numba's JIT):
 
-    python bench/compile_length.py [--lengths 10,30,100]
+- an RNN `for t in range(T): h = tanh(X[t] @ Wx + h @ Wh + b)` (hidden 32) at several T:
+  the loop stays a loop (compiler/loops.py), so the times should be equal, and the
+  ratios to the first T near 1.00x;
+- a straight-line program of n statements (no loop to keep): the time per statement at
+  every length, equal per-statement times meaning compile time linear in length.
+
+    python bench/compile_length.py [--steps 10,1000,100000] [--lengths 10,30,100]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
 from adc.compiler import driver
 
 
-def recurrence(steps: int) -> str:
+def rnn(steps: int) -> str:
     return ("from adc.lang import *\n"
-            "def f(x: Param[8], w: Param[8], b: Param[8]):\n"
-            "    h = x\n"
+            f"def loss(X: Data[{steps}, 8, 16], h0: Param[8, 32], Wx: Param[16, 32],\n"
+            "         Wh: Param[32, 32], b: Param[32]):\n"
+            "    h = h0\n"
             f"    for t in range({steps}):\n"
-            "        h = tanh(h * w + b)\n"
-            "    return sum(h)\n")
+            "        h = tanh(X[t] @ Wx + h @ Wh + b)\n"
+            "    return sum(h * h)\n")
 
 
 def straight_line(n: int) -> str:
@@ -38,30 +43,55 @@ def straight_line(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def codegen_seconds(source: str, folder: str) -> float:
+def codegen_seconds(source: str, folder: str, repeat: int = 1) -> float:
+    """The best of `repeat` runs (the machine is shared and noisy)."""
     path = os.path.join(folder, "model.py")
     with open(path, "w") as f:
         f.write(source)
-    start = time.perf_counter()
-    driver.compile_source(path, source)
-    return time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        driver.compile_source(path, source)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cold_seconds(kind: str, n: int) -> float:
+    """codegen_seconds in a fresh interpreter: no SymPy or derivative caches warm."""
+    code = (f"import sys, tempfile; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "import compile_length as c\n"
+            "with tempfile.TemporaryDirectory() as d:\n"
+            f"    print(c.codegen_seconds(c.{kind}({n}), d))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.split()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="10,1000,100000")
     parser.add_argument("--lengths", default="10,30,100")
-    lengths = [int(n) for n in parser.parse_args().lengths.split(",")]
+    args = parser.parse_args()
+    steps = [int(n) for n in args.steps.split(",")]
+    lengths = [int(n) for n in args.lengths.split(",")]
     with tempfile.TemporaryDirectory() as folder:
-        codegen_seconds(recurrence(2), folder)          # warm-up: imports, SymPy caches
-        for name, make in (("recurrence", recurrence), ("straight line", straight_line)):
-            per = {}
-            for n in lengths:
-                seconds = codegen_seconds(make(n), folder)
-                per[n] = seconds / n
-                print(f"{name:>13} n={n:<6} {seconds:8.2f} s  {per[n] * 1000:8.1f} ms/statement")
-            first, last = lengths[0], lengths[-1]
-            print(f"{name:>13} ms/statement at n={last} / at n={first}: "
-                  f"{per[last] / per[first]:.2f}x  (1.00x = linear in length)")
+        codegen_seconds(rnn(2), folder)          # warm-up: imports, SymPy caches
+        base = None
+        for T in steps:
+            cold = min(cold_seconds("rnn", T) for _ in range(2))
+            warm = codegen_seconds(rnn(T), folder, repeat=3)
+            base = base or (cold, warm)
+            print(f"          rnn T={T:<7} {cold:7.2f} s cold ({cold / base[0]:4.2f}x of "
+                  f"T={steps[0]}), {warm:6.3f} s warm ({warm / base[1]:4.2f}x)"
+                  "  (1.00x = independent of T)")
+        per = {}
+        for n in lengths:
+            seconds = codegen_seconds(straight_line(n), folder)
+            per[n] = seconds / n
+            print(f"straight line n={n:<6} {seconds:8.2f} s  {per[n] * 1000:8.1f} ms/statement")
+        first, last = lengths[0], lengths[-1]
+        print(f"straight line ms/statement at n={last} / at n={first}: "
+              f"{per[last] / per[first]:.2f}x  (1.00x = linear in length)")
 
 
 if __name__ == "__main__":

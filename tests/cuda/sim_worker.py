@@ -176,6 +176,7 @@ SMALLER = {
     "mlp_mnist": [("D, H, C = 784, 256, 10", "D, H, C = 7, 5, 3")],
     "digits_mlp": [("D, H, C = 64, 128, 10", "D, H, C = 8, 6, 4")],
     "digits_convnet": [("F = 8 ", "F = 2 "), ("FLAT = 128 ", "FLAT = 32 ")],
+    "digits_rnn": [("T = 8 ", "T = 3 "), ("H = 32 ", "H = 4 ")],
 }
 
 

@@ -16,6 +16,8 @@ CASES = [
     ("breast_cancer_logreg", "breast_cancer", dict(epochs=30, lr=1e-2), 0.95),
     ("iris_softmax", "iris", dict(epochs=50, lr=5e-2), 0.93),
     ("digits_convnet", "digits", dict(epochs=20, lr=1e-2), 0.95),
+    # a recurrent net over the image rows: its loop stays a loop (compiler/loops.py)
+    ("digits_rnn", "digits", dict(epochs=20, lr=1e-2), 0.95),
 ]
 DIGITS_MLP = dict(epochs=20, lr=3e-3, batch_size=16)   # as `make demo` runs it
 
