@@ -7,6 +7,7 @@ statements always give the same code (`names` keeps user tensors off these names
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -32,23 +33,75 @@ class Reduction:
 
 
 def _worth_naming(expr) -> bool:
-    """Name only subexpressions that cost something (not a bare access or negation)."""
-    return not (isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)) or expr.is_integer
+    """Name only subexpressions that cost something (not a bare access or negation) and
+    that are values: one of integer symbols only (loop indices, sizes) stays inline.
+    (Structural tests: an assumptions query such as `is_integer` costs more than cse.)"""
+    return not (isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number))
+                or all(s.is_integer for s in expr.free_symbols)
                 or (expr.is_Mul and len(expr.args) == 2 and expr.args[0] == -1
                     and isinstance(expr.args[1], (sp.Indexed, sp.Symbol))))
+
+
+@functools.lru_cache(maxsize=None)
+def _opaque_symbol(access: sp.Indexed) -> sp.Symbol:
+    """The stand-in of an access: a real symbol named after it (deterministic order)."""
+    return sp.Symbol(f"_a[{access}]", real=True)
+
+
+@functools.lru_cache(maxsize=65536)
+def _opaque(body):
+    """(body with accesses as opaque symbols, symbol -> access). Cached: a forward body
+    reaches cse in every program of an entry point (value, vjp, jvp, hvp)."""
+    found = body.atoms(sp.Indexed)
+    if not found:
+        return body, {}
+    mapping = {a: _opaque_symbol(a) for a in found}
+    return _replace_leaves(body, mapping), {v: k for k, v in mapping.items()}
+
+
+def _replace_leaves(expr, mapping, done=None):
+    """expr.xreplace(mapping) for leaf replacements, rebuilt without evaluation: one
+    real symbol for one real access changes nothing SymPy would simplify, and
+    re-evaluating every Mul and Add (assumption queries) cost more than the cse.
+    Shared subtrees are rebuilt once (`done`)."""
+    done = {} if done is None else done
+    if expr in mapping:
+        return mapping[expr]
+    if not expr.args:
+        return expr
+    if expr in done:
+        return done[expr]
+    args = [_replace_leaves(a, mapping, done) for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        out = expr
+    else:
+        try:
+            out = expr.func(*args, evaluate=False)
+        except TypeError:      # a class without the keyword (ExprCondPair, ...)
+            out = expr.func(*args)
+    done[expr] = out
+    return out
 
 
 def cse_bodies(bodies, start=0):
     """(lets, reduced bodies): `sympy.cse` shared by all bodies, canonical order, temporaries
     numbered from `start`."""
+    lets, reduced = _cse_bodies(tuple(sp.sympify(b) for b in bodies), start)
+    return list(lets), list(reduced)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cse_bodies(bodies: tuple, start: int):
+    """cse_bodies, cached: the forward nests of f reach cse again in f_vjp's program."""
     # Accesses stand in as opaque symbols: index arithmetic (2*i + p) is never a
     # temporary, so a temporary is always a value (a float on the GPU, too).
-    bodies = [sp.sympify(b) for b in bodies]
-    found = sorted(set().union(*(b.atoms(sp.Indexed) for b in bodies)), key=sp.default_sort_key)
     # Real symbols: SymPy never rebuilds an expression of them into re()/im() forms.
-    opaque = {a: sp.Dummy(f"a{k}", real=True) for k, a in enumerate(found)}
-    back = {d: a for a, d in opaque.items()}
-    bodies = [b.xreplace(opaque) for b in bodies]
+    back, opaque_bodies = {}, []
+    for b in bodies:
+        body, symbols = _opaque(sp.sympify(b))
+        opaque_bodies.append(body)
+        back.update(symbols)
+    bodies = opaque_bodies
     temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse", real=True), order="canonical",
                             ignore=(), list=True)
     temps = [(sym, expr.xreplace(back)) for sym, expr in temps]
@@ -66,7 +119,7 @@ def cse_bodies(bodies, start=0):
         renamed[sym] = new
         lets.append(Let(new, expr.xreplace(renamed)))
     reduced = [r.xreplace(subs).xreplace(renamed) for r in reduced]
-    return lets, reduced
+    return tuple(lets), tuple(reduced)
 
 
 def _interleave(lets, stmts) -> list:

@@ -10,6 +10,7 @@ where `loops` are the free loop indices (with extents), `rloops` the reduced one
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import sympy as sp
@@ -147,8 +148,16 @@ class Program:
 
 def accesses(expr) -> list:
     """Tensor accesses in an expression, in a deterministic order."""
-    found = sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key)
-    return found
+    return list(_accesses(expr))
+
+
+@functools.lru_cache(maxsize=65536)
+def _accesses(expr) -> tuple:
+    # cached: every pass asks for the accesses of the same bodies, and sorting them by
+    # SymPy's sort key is the cost
+    if not expr.has(sp.Indexed):
+        return ()
+    return tuple(sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key))
 
 
 def scan_key(stmt: Stmt):

@@ -117,9 +117,11 @@ def _zero(t: Tensor, prog: Program) -> Stmt:
     return Stmt(t.name, idx, loops, sp.Integer(0), phase="backward")
 
 
-# The leaves of a body become these real symbols, by position: the statements of an
-# unrolled loop then have one body up to renaming, and `_diff` differentiates it once.
+# The leaves of a body become these real symbols, by position, and so do its float
+# constants: the statements of an unrolled loop, or of a long program built from a few
+# kinds of line, then have one body up to renaming, and `_diff` differentiates it once.
 _LEAVES = tuple(sp.Symbol(f"_leaf{k}", real=True) for k in range(64))
+_CONSTANTS = tuple(sp.Symbol(f"_const{k}", real=True) for k in range(32))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,16 +129,26 @@ def _diff(body, x):
     return ops.diff(body, x)
 
 
-def local_derivative(st: Stmt, acc: sp.Indexed, tensors) -> sp.Expr:
-    """d body / d acc, for elementwise statements in terms of the stored output."""
+@functools.lru_cache(maxsize=4096)
+def _canonical(body):
+    """(body over positional symbols, leaf -> symbol, symbol -> leaf or constant)."""
     # every leaf is a real number: then d|u|/du = sign(u), never re(u)/im(u) forms
-    leaves = list(accesses(st.body)) + sorted(
-        (s for s in st.body.free_symbols if not s.is_integer and not isinstance(s, sp.Dummy)),
+    leaves = list(accesses(body)) + sorted(
+        (s for s in body.free_symbols if not s.is_integer and not isinstance(s, sp.Dummy)),
         key=str)
     real = {leaf: _LEAVES[k] if k < len(_LEAVES) else sp.Dummy("x", real=True)
             for k, leaf in enumerate(leaves)}
+    constants = sorted(body.atoms(sp.Float), key=float)
+    if len(constants) <= len(_CONSTANTS):
+        real.update(zip(constants, _CONSTANTS))
     back = {d: leaf for leaf, d in real.items()}
-    local = _diff(st.body.xreplace(real), real[acc]).xreplace(back)
+    return body.xreplace(real), real, back
+
+
+def local_derivative(st: Stmt, acc: sp.Indexed, tensors) -> sp.Expr:
+    """d body / d acc, for elementwise statements in terms of the stored output."""
+    body, real, back = _canonical(st.body)
+    local = _diff(body, real[acc]).xreplace(back)
     if st.reduce == "none" and not st.accumulate:
         local = local.xreplace({st.body: access(tensors[st.target], st.target_index)})
     return local

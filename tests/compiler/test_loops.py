@@ -9,6 +9,8 @@ express unrolls with the same results.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -213,10 +215,15 @@ def f(x: Param[3]):
         _lowered(path)
 
 
-def test_cuda_targets_unroll(build_dir):
+def test_cuda_hosts_loop_over_the_steps(build_dir):
+    """The CUDA host functions launch one step's kernels per iteration, the step an int
+    kernel argument (tests/cuda runs digits_rnn in the simulator and compiles its PTX)."""
     path = write_model(build_dir, RNN, "rnn_cuda")
-    _, compiled = driver.compile_source(path, RNN, target="all")
-    assert not _is_scan(compiled[0].lowered)
+    text, compiled = driver.compile_source(path, RNN, target="all")
+    assert _is_scan(compiled[0].lowered)
+    host = text[text.index("def _loss_vjp_cuda_host"):]
+    assert "    for t in range(7 - 1, -1, -1):\n" in host
+    assert re.search(r"        kernels\.k\d+_d_h_steps\[_grid\(3 \* 5 \* 5\)\]\(t, ", host)
 
 
 def test_scan_statements_are_marked_in_the_ir(build_dir):

@@ -538,13 +538,12 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
     for r in range(N):
         acc += (math.log1p(rest[r]) if math.isfinite(shift[r]) else math.log(rest[r])) - shifted[r, y[r]]
     total[0] = acc
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = tmp0*total[0]
+    out[0] = total[0]/N
 
     # line 16 (backward): return cross_entropy(logits, y)
     d_total = np.empty((1,), dtype)
-    d_total[0] = tmp0*d_out[0]
+    d_total[0] = d_out[0]/N
     d_logits = np.empty((N, 10), dtype)
     d_b = np.zeros((10,), dtype)
     d_mm = np.empty((N, 10), dtype)
@@ -552,8 +551,8 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
         for j in range(10):
             tmp0 = 1.0 / (rest[i] + 1)
             tmp1 = math.isfinite(shift[i])
-            tmp2 = shift_arg[i] == j
-            tmp3 = y[i] == j
+            tmp2 = j == shift_arg[i]
+            tmp3 = j == y[i]
             d_logits[i, j] = (-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else -(1 if tmp3 else 0) + (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])))*d_total[0]
             # line 15 (backward): logits = h @ W + b
             d_b[j] += d_logits[i, j]
@@ -703,7 +702,7 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
+            tmp1 = tmp0 and j == shift_arg[i]
             shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
             # line 16 (tangent): return cross_entropy(logits, y)
             t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
@@ -750,13 +749,12 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     t_total[0] += acc
 
     # line 16: return cross_entropy(logits, y)
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = tmp0*total[0]
+    out[0] = total[0]/N
 
     # line 16 (tangent): return cross_entropy(logits, y)
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp0*t_total[0]
+    t_out[0] = t_total[0]/N
 
     return out, t_out
 
@@ -869,7 +867,7 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
+            tmp1 = tmp0 and j == shift_arg[i]
             shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
             # line 16 (tangent): return cross_entropy(logits, y)
             t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
@@ -916,17 +914,16 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     t_total[0] += acc
 
     # line 16: return cross_entropy(logits, y)
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = tmp0*total[0]
+    out[0] = total[0]/N
 
     # line 16 (tangent): return cross_entropy(logits, y)
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp0*t_total[0]
+    t_out[0] = t_total[0]/N
 
     # line 16 (backward): return cross_entropy(logits, y)
     d_total = np.empty((1,), dtype)
-    d_total[0] = tmp0*d_out[0]
+    d_total[0] = d_out[0]/N
     d_logits = np.empty((N, 10), dtype)
     t_d_logits = np.empty((N, 10), dtype)
     d_b = np.zeros((10,), dtype)
@@ -938,8 +935,8 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
             tmp0 = rest[i] + 1
             tmp1 = 1.0 / tmp0
             tmp2 = math.isfinite(shift[i])
-            tmp3 = shift_arg[i] == j
-            tmp4 = y[i] == j
+            tmp3 = j == shift_arg[i]
+            tmp4 = j == y[i]
             tmp5 = tmp2 and tmp3 and tmp4
             tmp6 = tmp2 and tmp3
             tmp7 = math.exp(shifted[i, j])
@@ -998,9 +995,10 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
         for j in range(4):
             for k in range(8):
                 for l in range(8):
-                    d_conv[i, j, k, l] = (1 if h[i, j, k, l] > 0 else 0)*d_h[i, j, k, l]
+                    tmp0 = (1 if h[i, j, k, l] > 0 else 0)
+                    d_conv[i, j, k, l] = tmp0*d_h[i, j, k, l]
                     # line 12 (backward tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
-                    t_d_conv[i, j, k, l] = (1 if h[i, j, k, l] > 0 else 0)*t_d_h[i, j, k, l]
+                    t_d_conv[i, j, k, l] = tmp0*t_d_h[i, j, k, l]
 
     # line 12 (backward): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
     d_K = np.zeros((4, 1, 3, 3), dtype)

@@ -560,20 +560,19 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
         for s in range(10):
             acc += W3[r, s]**2
     total_3[0] = acc
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_total = np.empty((1,), dtype)
-    d_total[0] = tmp0*d_out[0]
-    tmp1 = lam*d_out[0]
+    d_total[0] = d_out[0]/N
+    tmp0 = lam*d_out[0]
     d_total_2 = np.empty((1,), dtype)
-    d_total_2[0] = tmp1
+    d_total_2[0] = tmp0
     d_total_3 = np.empty((1,), dtype)
-    d_total_3[0] = tmp1
+    d_total_3[0] = tmp0
     d_total_ = np.empty((1,), dtype)
-    d_total_[0] = tmp1
+    d_total_[0] = tmp0
     d_W3 = np.empty((256, 10), dtype)
     for r in range(256):
         for s in range(10):
@@ -593,8 +592,8 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
         for j in range(10):
             tmp0 = 1.0 / (rest[i] + 1)
             tmp1 = math.isfinite(shift[i])
-            tmp2 = shift_arg[i] == j
-            tmp3 = y[i] == j
+            tmp2 = j == shift_arg[i]
+            tmp3 = j == y[i]
             d_logits[i, j] = (-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else -(1 if tmp3 else 0) + (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])))*d_total[0]
             # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
@@ -651,7 +650,8 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
         for j in range(256):
             h1[i, j] = relu(b1[j] + mm[i, j])
             # line 16 (tangent): h1 = relu(_dense(X, W1, b1))
-            t_h1[i, j] = (1 if h1[i, j] > 0 else 0)*t_b1[j] + (1 if h1[i, j] > 0 else 0)*t_mm[i, j]
+            tmp0 = (1 if h1[i, j] > 0 else 0)
+            t_h1[i, j] = tmp0*t_b1[j] + tmp0*t_mm[i, j]
 
     # line 10: return x @ W + b
     mm_ = np.dot(h1, W2)
@@ -667,7 +667,8 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
         for j in range(256):
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
-            t_h2[i, j] = (1 if h2[i, j] > 0 else 0)*t_b2[j] + (1 if h2[i, j] > 0 else 0)*t_mm_[i, j]
+            tmp0 = (1 if h2[i, j] > 0 else 0)
+            t_h2[i, j] = tmp0*t_b2[j] + tmp0*t_mm_[i, j]
 
     # line 10: return x @ W + b
     mm_2 = np.dot(h2, W3)
@@ -708,7 +709,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
+            tmp1 = tmp0 and j == shift_arg[i]
             shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
             # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
             t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
@@ -803,13 +804,12 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     t_total_3[0] = acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     t_out = np.empty((1,), dtype)
-    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + tmp0*t_total[0]
+    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + t_total[0]/N
 
     return out, t_out
 
@@ -833,7 +833,8 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
         for j in range(256):
             h1[i, j] = relu(b1[j] + mm[i, j])
             # line 16 (tangent): h1 = relu(_dense(X, W1, b1))
-            t_h1[i, j] = (1 if h1[i, j] > 0 else 0)*t_b1[j] + (1 if h1[i, j] > 0 else 0)*t_mm[i, j]
+            tmp0 = (1 if h1[i, j] > 0 else 0)
+            t_h1[i, j] = tmp0*t_b1[j] + tmp0*t_mm[i, j]
 
     # line 10: return x @ W + b
     mm_ = np.dot(h1, W2)
@@ -849,7 +850,8 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
         for j in range(256):
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
-            t_h2[i, j] = (1 if h2[i, j] > 0 else 0)*t_b2[j] + (1 if h2[i, j] > 0 else 0)*t_mm_[i, j]
+            tmp0 = (1 if h2[i, j] > 0 else 0)
+            t_h2[i, j] = tmp0*t_b2[j] + tmp0*t_mm_[i, j]
 
     # line 10: return x @ W + b
     mm_2 = np.dot(h2, W3)
@@ -890,7 +892,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and shift_arg[i] == j
+            tmp1 = tmp0 and j == shift_arg[i]
             shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
             # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
             t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
@@ -985,52 +987,48 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_total_3[0] = acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-    tmp0 = 1.0 / N
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + tmp0*total[0]
+    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     t_out = np.empty((1,), dtype)
-    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + tmp0*t_total[0]
+    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + t_total[0]/N
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_total = np.empty((1,), dtype)
-    d_total[0] = tmp0*d_out[0]
-    tmp1 = lam*d_out[0]
+    d_total[0] = d_out[0]/N
+    tmp0 = lam*d_out[0]
     d_total_2 = np.empty((1,), dtype)
-    d_total_2[0] = tmp1
+    d_total_2[0] = tmp0
     d_total_3 = np.empty((1,), dtype)
-    d_total_3[0] = tmp1
+    d_total_3[0] = tmp0
     d_total_ = np.empty((1,), dtype)
-    d_total_[0] = tmp1
+    d_total_[0] = tmp0
     d_W3 = np.empty((256, 10), dtype)
     t_d_W3 = np.empty((256, 10), dtype)
     for r in range(256):
         for s in range(10):
-            tmp0 = 2*d_total_3[0]
-            d_W3[r, s] = tmp0*W3[r, s]
+            d_W3[r, s] = 2*W3[r, s]*d_total_3[0]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_W3[r, s] = tmp0*t_W3[r, s]
+            t_d_W3[r, s] = 2*d_total_3[0]*t_W3[r, s]
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_W2 = np.empty((256, 256), dtype)
     t_d_W2 = np.empty((256, 256), dtype)
     for r in range(256):
         for s in range(256):
-            tmp0 = 2*d_total_2[0]
-            d_W2[r, s] = tmp0*W2[r, s]
+            d_W2[r, s] = 2*W2[r, s]*d_total_2[0]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_W2[r, s] = tmp0*t_W2[r, s]
+            t_d_W2[r, s] = 2*d_total_2[0]*t_W2[r, s]
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_W1 = np.empty((784, 256), dtype)
     t_d_W1 = np.empty((784, 256), dtype)
     for r in range(784):
         for s in range(256):
-            tmp0 = 2*d_total_[0]
-            d_W1[r, s] = tmp0*W1[r, s]
+            d_W1[r, s] = 2*W1[r, s]*d_total_[0]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_d_W1[r, s] = tmp0*t_W1[r, s]
+            t_d_W1[r, s] = 2*d_total_[0]*t_W1[r, s]
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_logits = np.empty((N, 10), dtype)
@@ -1044,8 +1042,8 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             tmp0 = rest[i] + 1
             tmp1 = 1.0 / tmp0
             tmp2 = math.isfinite(shift[i])
-            tmp3 = shift_arg[i] == j
-            tmp4 = y[i] == j
+            tmp3 = j == shift_arg[i]
+            tmp4 = j == y[i]
             tmp5 = tmp2 and tmp3 and tmp4
             tmp6 = tmp2 and tmp3
             tmp7 = math.exp(shifted[i, j])
@@ -1084,16 +1082,17 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_mm_ = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            tmp0 = (1 if h2[i, j] > 0 else 0)*d_h2[i, j]
-            d_b2[j] += tmp0
+            tmp0 = (1 if h2[i, j] > 0 else 0)
+            tmp1 = tmp0*d_h2[i, j]
+            d_b2[j] += tmp1
             # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
-            tmp1 = (1 if h2[i, j] > 0 else 0)*t_d_h2[i, j]
-            t_d_b2[j] += tmp1
+            tmp2 = tmp0*t_d_h2[i, j]
+            t_d_b2[j] += tmp2
             t_d_b2[j] += 0
             # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
-            d_mm_[i, j] = tmp0
+            d_mm_[i, j] = tmp1
             # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
-            t_d_mm_[i, j] = tmp1
+            t_d_mm_[i, j] = tmp2
 
     # line 10 (backward): return x @ W + b
     d_W2 += np.dot(h1.T, d_mm_)
@@ -1116,16 +1115,17 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_mm = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            tmp0 = (1 if h1[i, j] > 0 else 0)*d_h1[i, j]
-            d_b1[j] += tmp0
+            tmp0 = (1 if h1[i, j] > 0 else 0)
+            tmp1 = tmp0*d_h1[i, j]
+            d_b1[j] += tmp1
             # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
-            tmp1 = (1 if h1[i, j] > 0 else 0)*t_d_h1[i, j]
-            t_d_b1[j] += tmp1
+            tmp2 = tmp0*t_d_h1[i, j]
+            t_d_b1[j] += tmp2
             t_d_b1[j] += 0
             # line 16 (backward): h1 = relu(_dense(X, W1, b1))
-            d_mm[i, j] = tmp0
+            d_mm[i, j] = tmp1
             # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
-            t_d_mm[i, j] = tmp1
+            t_d_mm[i, j] = tmp2
 
     # line 10 (backward): return x @ W + b
     d_W1 += np.dot(X.T, d_mm)

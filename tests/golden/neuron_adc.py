@@ -415,9 +415,8 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
     # line 11 (tangent): return 1 / (1 + exp(-dot))
     tmp1 = sigmoid(-dot[0])
     tmp2 = tmp1*out[0]
-    tmp3 = tmp2*t_dot[0]
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp3
+    t_out[0] = tmp2*t_dot[0]
 
     # line 11 (backward): return 1 / (1 + exp(-dot))
     d_dot = np.empty((1,), dtype)
@@ -425,7 +424,7 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 11 (backward tangent): return 1 / (1 + exp(-dot))
     t_d_dot = np.empty((1,), dtype)
-    t_d_dot[0] = -tmp0*tmp3*d_out[0] + tmp1*d_out[0]*t_out[0]
+    t_d_dot[0] = -tmp0*tmp1*d_out[0]*out[0]*t_dot[0] + tmp1*d_out[0]*t_out[0]
 
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
     d_w0 = np.empty((1,), dtype)
