@@ -38,7 +38,7 @@ _COMPREHENSION = ("comprehensions are not supported",
 # Constructs outside the language: (message, what to write instead).
 _UNSUPPORTED = {
     ast.While: ("while loops are not supported",
-                "use `for i in range(K)` with a compile-time K (loops are unrolled)"),
+                "use `for i in range(K)` with a compile-time K"),
     ast.Try: ("try/except is not supported in a model",
               "remove it: a model cannot catch errors; check shapes with annotations"),
     ast.With: ("with-blocks are not supported in a model",
@@ -790,8 +790,8 @@ class _Lowerer:
                        else f"got {type(v).__name__}")
                 raise self.error(a, f"the loop bound `{ast.unparse(a)}` must be a "
                                  f"compile-time int ({why})",
-                                 "use an int literal or a module-level int constant: loops "
-                                 "are unrolled at compile time")
+                                 "use an int literal or a module-level int constant: the "
+                                 "number of steps is fixed at compile time")
         if len(bounds) == 3 and bounds[2] == 0:
             raise self.error(it.args[2], "range() step must not be zero",
                              "use a positive or negative int step")

@@ -14,7 +14,8 @@ adjoint of a scan statement is a scan statement again, run downwards (see vjp).
 
 A loop is unrolled instead (with the same results) when the scan cannot express it:
 shapes that change from step to step, the loop variable in a slice bound or a shape,
-an index that leaves the array at some step, a carried Python number, a `return`
+an index that leaves the array at some step, a carried Python int (a float is
+carried as a rank-0 tensor), a `return`
 inside the loop, library functions with their own reverse rule, nested loops (the
 inner one unrolls), or any error (the unrolled lowering then reports it).
 """
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import ast
 import copy
+from dataclasses import replace
 
 import sympy as sp
 
 from .ir import Origin, Scan, Stmt, Tensor, access
-from .values import Value, same_size
+from .values import Value, as_value, same_size
 
 # Loops of fewer steps unroll: one step is a straight line anyway.
 SCAN_MIN_STEPS = 2
@@ -103,6 +105,8 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
         before = env.get(name)
         if name not in loaded or before is None:
             continue
+        if _is_float_number(before):   # `penalty = 0.0` then `penalty += sum(W * W)`
+            before = replace(as_value(before), number=True)
         if not isinstance(before, Value) or before.kind != "float":
             raise NotScannable(f"'{name}' carries a {type(before).__name__} across steps")
         stacked = b.add_tensor(f"{name}_steps", (count + 1,) + tuple(before.shape))
@@ -149,6 +153,15 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
         elif isinstance(after, tuple):
             raise NotScannable(f"'{name}' is a tuple")
     env[var] = steps[-1]
+
+
+def _is_float_number(x) -> bool:
+    """A Python float, or a real (not integer) expression of float arguments: carried as
+    a rank-0 tensor. Ints stay Python ints (they may be indices): such a loop unrolls."""
+    if isinstance(x, float):
+        return True
+    return isinstance(x, sp.Expr) and not isinstance(x, bool) and x.is_integer is not True \
+        and not x.has(sp.Indexed) and all(s.is_real for s in x.free_symbols)
 
 
 def _row(stacked: Tensor, at, like: Value) -> Value:

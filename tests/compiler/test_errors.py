@@ -135,7 +135,7 @@ CASES = [
     ("loop bound is an argument", HEADER + "def f(x: Param[3], n: int):\n"
      "    for i in range(n):\n        x = x * 2\n    return sum(x)\n", 4, 20,
      ["loop bound `n`", "compile-time int", "only when the function is called"],
-     ["module-level int constant", "unrolled"]),
+     ["module-level int constant", "fixed at compile time"]),
     ("loop over something else than range", HEADER + "def f(x: Param[3]):\n"
      "    for v in (x, x):\n        x = x * v\n    return sum(x)\n", 4, 14,
      ["only `for NAME in range(K)`"], ["for i in range(K)"]),

@@ -76,6 +76,23 @@ def f(x: Data[4, 2], c: Param[()]):
         total += cos(c) * total
     return total
 """,
+    # the language reference's example: a carried Python float, weights indexed by step
+    "residual": HEAD + """\
+H = 4
+DEPTH = 3
+
+
+def _block(x, W):
+    return x + tanh(x @ W)
+
+
+def f(X: Data[2, H], W: Param[DEPTH, H, H], lam: float = 0.01):
+    h, penalty = X, 0.0
+    for k in range(DEPTH):
+        h = _block(h, W[k])
+        penalty += sum(W[k] * W[k])
+    return sum(h * h) / X.shape[0] + lam * penalty
+""",
     # a helper called in the body, a carry that is never read after the loop
     "helper": HEAD + """\
 def cell(h, x, W):
@@ -115,13 +132,13 @@ def f(x: Param[5]):
         s = s * 0.5 + x[-1 - t]
     return s * s
 """,
-    "python_number": HEAD + """\
-def f(x: Param[3]):
-    c = 1.0
-    h = x * 1.0
+    "python_int": HEAD + """\
+def f(x: Param[4, 4]):
+    j = 0
+    h = x[0] * 1.0
     for t in range(3):
-        c = c * 2.0
-        h = h * c
+        j = j + 1
+        h = h * x[j]
     return sum(h)
 """,
     "return_inside": HEAD + """\
