@@ -161,16 +161,23 @@ def _stable_lets(items, order) -> list:
     return out
 
 
+# Statements sharing one sympy.cse at most: its search for common factors and terms is
+# quadratic in the statements it is given, and a nest of a long unrolled program holds
+# thousands; neighbours (a statement, its tangent, its adjoint) are what share values.
+CSE_CHUNK = 64
+
+
 def _nest(nest: Nest) -> Nest:
     items, run, counter = [], [], 0
 
     def flush():
         nonlocal run, counter
-        if run:
-            lets, bodies = cse_bodies([st.body for st in run], counter)
+        for start in range(0, len(run), CSE_CHUNK):
+            chunk = run[start:start + CSE_CHUNK]
+            lets, bodies = cse_bodies([st.body for st in chunk], counter)
             counter += len(lets)
-            items.extend(_interleave(lets, [st.with_(body=b) for st, b in zip(run, bodies)]))
-            run = []
+            items.extend(_interleave(lets, [st.with_(body=b) for st, b in zip(chunk, bodies)]))
+        run = []
 
     for st in nest.items:
         if st.rloops:

@@ -197,6 +197,8 @@ def rewrite_scalar(expr, fired: list):
                 return out
         return None
 
+    if not _has_trigger(sp.sympify(expr)):
+        return expr       # every rule needs one of these: nothing to rebuild
     def visit(e):
         if not e.args or isinstance(e, (sp.Indexed, sp.Symbol)):
             return e
@@ -213,6 +215,12 @@ def rewrite_scalar(expr, fired: list):
             break
         expr = new
     return expr
+
+
+def _has_trigger(expr) -> bool:
+    """Whether some scalar rule could match inside `expr`: each one needs exp, log or
+    sigmoid (the check is a traversal; the rules rebuild every node)."""
+    return expr.has(sp.exp, sp.log, ops.sigmoid)
 
 
 def _rule_name(rule) -> str:
@@ -235,6 +243,28 @@ def _producers(prog: Program) -> dict:
     return out
 
 
+def _trigger_reach(producers: dict):
+    """reaches(body, depth): whether `_expanded(body, producers, depth)` can contain a
+    rule's trigger (memoised per temporary, so each is looked at once)."""
+    memo = {}
+
+    def reaches(body, depth):
+        if _has_trigger(body):
+            return True
+        if depth == 0:
+            return False
+        for acc in accesses(body):
+            name = str(acc.base)
+            if name in producers:
+                key = (name, depth)
+                if key not in memo:
+                    memo[key] = reaches(producers[name].body, depth - 1)
+                if memo[key]:
+                    return True
+        return False
+    return reaches
+
+
 def _expanded(body, producers, depth=3):
     """The body with accesses to elementwise temporaries replaced by what they compute."""
     if depth == 0:
@@ -253,11 +283,12 @@ def rewrite(prog: Program) -> Program:
     applied = list(getattr(prog, "rewrites", []) or [])
     prog = _reductions(prog, applied)
     producers = _producers(prog)
+    reaches = _trigger_reach(producers)
     stmts = []
     for st in prog.stmts:
         fired = []
         body = rewrite_scalar(st.body, fired)
-        if not fired:      # look through the temporaries this body reads
+        if not fired and reaches(st.body, 3):   # look through the temporaries it reads
             expanded = _expanded(st.body, producers)
             if expanded != st.body:
                 candidate = rewrite_scalar(expanded, fired)

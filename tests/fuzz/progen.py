@@ -321,6 +321,11 @@ class Gen(Expressions):
         var = self.fresh(self.pick(["i", "t", "k", "step"]))
         start = self.pick(["", "", "0, ", "1, "])
         count = len(range(int(start[:-2]) if start else 0, K))
+        # drawn from a stream of its own: the programs that do not take this form stay
+        # what they were before it existed (the regression seeds keep their programs)
+        if random.Random(f"{self.seed}:{len(self.lines)}").random() < 0.2:
+            self.carries(K, var)
+            return
         if self.chance(0.4):
             # recurrence: h = tanh(h @ W + X[t])
             H = self.dim(allow_sym=False)
@@ -355,6 +360,23 @@ class Gen(Expressions):
         self.bind(acc, Expr(acc, shape, atom=True))
         self.features.add("loop")
         _ = count
+
+    def carries(self, K, var):
+        """A loop written for the scan (compiler/loops.py): two carries assigned together,
+        a downward or strided range, the loop variable in arithmetic and in an index,
+        a step temporary read after the loop."""
+        H = self.dim(allow_sym=False)
+        X = self.arg_expr(self.new_arg((lit(K), H)))
+        a, c, z = self.fresh("a"), self.fresh("c"), self.fresh("z")
+        steps = self.pick([f"range({K} - 1, -1, -1)", f"range(0, {K}, 2)", f"range({K})",
+                           f"range(1, {K})"])
+        self.lines.append(f"    {a}, {c} = {X.text}[0] * 1.0, {self.fn('tanh')}({X.text}[{K - 1}])")
+        self.lines.append(f"    for {var} in {steps}:")
+        self.lines.append(f"        {z} = {self.fn('sin')}({a}) * {X.text}[{var}] + {c} * {var}")
+        self.lines.append(f"        {a}, {c} = {c} * 0.5 + {z} * 0.25, {self.fn('tanh')}({a} - {z})")
+        for name in (a, c, z):
+            self.bind(name, Expr(name, (H,), name != z, False, atom=True))
+        self.features.add("loop-carries")
 
     def if_block(self):
         """if on a compile-time condition (a size or a constant), both branches assigning."""

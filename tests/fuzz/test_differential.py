@@ -43,7 +43,7 @@ MUST_COVER = [
     "slice", "matmul", "matmul-transposed", "matmul-batched", "transpose", "keepdims",
     "reduce-sum", "reduce-mean", "reduce-max", "reduce-min", "reduce-logsumexp", "reduce-var",
     "softmax", "log_softmax", "layer_norm", "batch_norm", "helper", "loop", "loop-index",
-    "loop-recurrence", "tuple-output", "tuple-shared", "gather", "gather-arange",
+    "loop-recurrence", "loop-carries", "tuple-output", "tuple-shared", "gather", "gather-arange",
     "gather-axis1", "hyper-float", "cross_entropy", "multiclass_hinge", "mse", "bce",
     "fn-leaky_relu", "fn-elu", "fn-clip", "fn-log", "fn-sqrt", "fn-pow_float", "pow-tensor",
     "concatenate", "stack", "reshape", "einsum", "outer", "dot", "where", "augassign",
