@@ -512,7 +512,19 @@ def _calls_a_predicting_loss(fn) -> bool:
 def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False,
                    scan=True) -> Program:
     """Lower one entry point to an IR program (see lower_prediction for `predicting`;
-    `scan=False` unrolls every loop, see loops.py)."""
+    `scan=False` unrolls every loop, see loops.py). A loop kept as a loop changes what
+    later statements see (a carried float is a tensor after it): if the entry point
+    then fails to lower, it is lowered again with every loop unrolled, and an error is
+    the unrolled lowering's, as if scans did not exist."""
+    if scan:
+        try:
+            return _lower_function(ctx, fn, wrt, predicting, True)
+        except CompileError:
+            pass
+    return _lower_function(ctx, fn, wrt, predicting, False)
+
+
+def _lower_function(ctx: Context, fn: ast.FunctionDef, wrt, predicting, scan) -> Program:
     builder = Builder(ctx.reserved)
     builder.predicting = predicting
     builder.scan_loops = scan
@@ -1030,7 +1042,7 @@ class _Lowerer:
                 return v
             return replace(elementwise(lambda x: x, v, kind=v.kind), number=v.number)
         if isinstance(node.op, ast.Not) and not isinstance(v, Value):
-            return not v
+            return _decided(sp.Not(_as_condition(v))) if _symbolic(v) else not v
         raise self.error(node, "this unary operator is not supported on tensors",
                          "use where(cond, a, b) for logic on tensors")
 
@@ -1092,6 +1104,10 @@ class _Lowerer:
                              "use < <= > >= == !=")
         py, sym = _CMPOPS[op]
         if not isinstance(a, Value) and not isinstance(b, Value):
+            if _symbolic(a) or _symbolic(b):
+                # a loop step or a size: `t == 0` is a condition, never Python's
+                # structural equality of two expressions (always False)
+                return _decided(sym(sp.sympify(a), sp.sympify(b)))
             return py(a, b)
         return elementwise(lambda x, y: sym(x, y), a, b, kind="bool")
 
@@ -1100,6 +1116,9 @@ class _Lowerer:
         if any(isinstance(v, Value) for v in values):
             raise self.error(node, "and/or work only on compile-time values",
                              "combine tensor conditions with nested where()")
+        if any(_symbolic(v) for v in values):
+            combine = sp.And if isinstance(node.op, ast.And) else sp.Or
+            return _decided(combine(*[_as_condition(v) for v in values]))
         return all(values) if isinstance(node.op, ast.And) else any(values)
 
     def expr_Call(self, node, env):
@@ -1299,6 +1318,27 @@ class _OperatorError(Exception):
 _OP_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
                ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&",
                ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+
+
+def _symbolic(x) -> bool:
+    """A compile-time expression with symbols in it (a size, a loop kept as a loop's
+    step): its truth is known only per call or per step."""
+    return isinstance(x, sp.Basic) and bool(x.free_symbols)
+
+
+def _as_condition(x):
+    """x as a SymPy condition: an expression is true where it is non-zero (Python)."""
+    if isinstance(x, sp.Basic) and not isinstance(x, sp.Expr):
+        return x
+    return sp.Ne(sp.sympify(x), 0)
+
+
+def _decided(cond):
+    """A Python bool where SymPy decides the condition, else the condition itself (an
+    `if` on it is then a located error; where() takes it)."""
+    if cond is sp.true or cond is sp.false:
+        return bool(cond)
+    return cond
 
 
 def _article(noun: str) -> str:

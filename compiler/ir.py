@@ -58,6 +58,8 @@ class Scan:
 
     direction: int
     origin: Origin | None = None     # the `for` line
+    loop: int = 0                    # which lowered loop: a helper's loop, called twice,
+    #                                  is two loops on one line
 
     def reversed(self) -> "Scan":
         return replace(self, direction=-self.direction)
@@ -161,12 +163,12 @@ def _accesses(expr) -> tuple:
 
 
 def scan_key(stmt: Stmt):
-    """(step symbol, count, direction, for-line origin) of a scan statement, None for
-    others."""
+    """(step symbol, count, direction, for-line origin, loop number) of a scan
+    statement, None for others."""
     if not stmt.scan:
         return None
     sym, count = stmt.loops[0]
-    return sym, count, stmt.scan.direction, stmt.scan.origin
+    return sym, count, stmt.scan.direction, stmt.scan.origin, stmt.scan.loop
 
 
 def scan_runs(stmts) -> list:

@@ -46,6 +46,8 @@ def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
     if any(isinstance(n, (ast.Return, ast.For)) for stmt in node.body
            for n in ast.walk(stmt)):
         return False
+    if node.target.id in _names(node.body, ast.Store):
+        return False        # `t = t + 1` in the body: after the loop t is not the last step
     saved = _snapshot(lowerer, env)
     b.scan_loops = False           # loops inside the body unroll
     try:
@@ -94,12 +96,13 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
     # integer and nonnegative: a symbol of its own, never one of the statements' loops
     step = sp.Symbol(var, integer=True, nonnegative=True)
     origin = Origin(node.lineno, lowerer.ctx.lines[node.lineno - 1].strip())
-    scan = Scan(+1, origin)
+    b.scans = getattr(b, "scans", 0) + 1
+    scan = Scan(+1, origin, b.scans)
     assigned = sorted(_names(node.body, ast.Store) - {var})
     loaded = _names(node.body, ast.Load) | {     # `x += ...` reads x too
         n.target.id for stmt in node.body for n in ast.walk(stmt)
         if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
-    carries = {}
+    carries, saved_env = {}, dict(env)
     b.origin = origin
     for name in assigned:
         before = env.get(name)
@@ -116,11 +119,15 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
                body=sp.sympify(before.build(idx)))
         carries[name] = (stacked, before)
         env[name] = _row(stacked, step, before)
+        if isinstance(env_before := saved_env.get(name), Value):
+            # `h += ...` in the body writes the array `h` had before the loop
+            lowerer.views.note_view(env[name], env_before)
     first_stmt, first_tensor = len(b.stmts), set(b.tensors)
     env[var] = steps.start + steps.step * step
     for stmt in node.body:
         lowerer.statement(stmt, env)
     b.origin = origin
+    _check_unshared(lowerer, assigned, env)
     created = {n: b.tensors[n] for n in b.tensors if n not in first_tensor}
     body = b.stmts[first_stmt:]
     del b.stmts[first_stmt:]
@@ -142,17 +149,35 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
         after = env[name]
         if name in carries:
             stacked, before = carries[name]
-            env[name] = _row(stacked, sp.Integer(count), before)
+            env[name] = _stored(b, _row(stacked, sp.Integer(count), before), name)
         elif isinstance(after, Value):
             if after.kind == "bool" or any(step in sp.sympify(s).free_symbols
                                            for s in after.shape):
                 raise NotScannable(f"'{name}' is not a tensor of one shape")
-            env[name] = _last(after, remap, step, count)
+            env[name] = _stored(b, _last(after, remap, step, count), name)
         elif isinstance(after, sp.Basic):
             env[name] = after.xreplace({step: count - 1})
         elif isinstance(after, tuple):
             raise NotScannable(f"'{name}' is a tuple")
     env[var] = steps[-1]
+
+
+def _check_unshared(lowerer, names, env):
+    """At the end of a step no name the body assigned shares its array with another
+    name: in NumPy the next step (or a `+=` after the loop) would write through both,
+    and one step lowered once cannot see that; the unrolled loop decides."""
+    for name in names:
+        value = env.get(name)
+        if isinstance(value, Value) and value.kind != "bool" and \
+                lowerer.views.sharing(value, lowerer.envs, name):
+            raise NotScannable(f"'{name}' shares its array with another name")
+
+
+def _stored(b, value: Value, name: str) -> Value:
+    """A value after the loop as a tensor of its own (a copy of its row, which inlining
+    folds into a single reader): names bound to it then alias it as in NumPy."""
+    stored = b.materialize(value, name, force=True)
+    return replace(stored, number=value.number)
 
 
 def _is_float_number(x) -> bool:

@@ -58,6 +58,9 @@ class KernelPrinter(PythonCodePrinter):
             return f"1.0 / math.sqrt({self._print(base)})"
         if exp.is_Number and float(exp) == 0.5:   # x ** 0.5 is sqrt in NumPy too (at -inf)
             return f"math.sqrt({self._print(base)})"
+        if base.is_Integer and not exp.is_Number:
+            # `2 ** -t` (a loop step): Python gives 0.5, Numba's int ** int gives 0
+            return f"({self._print(sp.Float(base))})**{self._power_operand(exp)}"
         return super()._print_Pow(expr, rational=rational)
 
     def _print_isfinite(self, expr):
@@ -89,7 +92,7 @@ class KernelPrinter(PythonCodePrinter):
         num, den = sp.fraction(sp.together(expr.args[0]))
         if den == 1:
             return self._print(num)
-        return f"(({self._print(num)}) // {self._print(den)})"
+        return f"(({self._print(num)}) // ({self._print(den)}))"
 
     def _print_Function(self, expr):
         name = type(expr).__name__

@@ -434,7 +434,8 @@ def _exponent_value(s: Stmt, prog: Program):
 
 def _keep_index(acc, s: Stmt):
     """The keepdims index of the reduction result read at `acc` (free loops, then 0s)."""
-    return tuple(acc.indices) + (sp.Integer(0),) * len(s.rloops)
+    kept = tuple(acc.indices) if s.loops else ()    # a rank-0 sum is read as s[0]
+    return kept + (sp.Integer(0),) * len(s.rloops)
 
 
 def _softmax_ratio(body, acc, s: Stmt, st: Stmt):

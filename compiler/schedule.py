@@ -205,7 +205,7 @@ def schedule(prog: Program) -> Schedule:
         if key is None:
             blocks += _blocks(stmts, prog)
             continue
-        step, count, direction, origin = key
+        step, count, direction, origin, _ = key
         blocks.append(ScanStart(step, count, direction, origin))
         blocks += _blocks([step_body(st) for st in stmts], prog, gemms=False)
         blocks.append(ScanEnd())

@@ -67,7 +67,8 @@ def as_value(x) -> Value:
     """Lift numbers and size expressions to rank-0 values."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, bool):
+    if isinstance(x, bool) or isinstance(x, sp.Rel) or \
+            (isinstance(x, sp.logic.boolalg.Boolean) and not isinstance(x, sp.Expr)):
         return scalar(x, "bool")
     if isinstance(x, int) or (isinstance(x, sp.Expr) and x.is_integer):
         return scalar(x, "int")

@@ -102,7 +102,7 @@ def run_statements(stmts, tensors, env, sizes, scalars):
         if key is None:
             _run_plain(run, tensors, env, sizes, scalars)
             continue
-        step, count, direction, _ = key
+        step, count, direction, _, _ = key
         body = [step_body(st) for st in run]
         order = range(_int(count, sizes))
         for t in (order if direction > 0 else reversed(order)):

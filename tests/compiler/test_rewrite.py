@@ -456,3 +456,18 @@ def loss(z: Param[N, 3], y: Index[N]):
     lse = np.log(np.exp(z - m[:, None]).sum(axis=1)) + m
     expected = np.mean(np.where(m > 0, lse - z[np.arange(2), y], 0.0))
     assert np.isclose(module.loss(z, y), expected, rtol=1e-12)
+
+
+def test_log_of_a_full_sum_of_exp_is_a_rank_0_logsumexp(tmp_path):
+    """`log(sum(exp(h)))` over every axis: the rewritten logsumexp is read at [0] (it was
+    read at [0, 0] of a one-element buffer, a module Numba could not type)."""
+    from conftest import check_against_eager
+    source = ("from adc.lang import *\n\n"
+              "def f(x: Param[3, 2]):\n"
+              "    h = tanh(x) * 300.0\n"
+              "    return log(sum(exp(h)))\n")
+    module = check_against_eager(tmp_path, source)
+    x = np.array([[0.3, -1.0], [2.0, 0.5], [-0.2, 1.5]])
+    h = np.tanh(x) * 300.0
+    expected = h.max() + np.log(np.sum(np.exp(h - h.max())))
+    assert abs(module.f(x=x) - expected) <= 1e-12 * abs(expected)
