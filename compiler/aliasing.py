@@ -22,6 +22,12 @@ class Views:
         self._of_value = {}             # id(value) -> (value, root): unstored views
         self._of_tensor = {}            # tensor name -> root, for stored views
 
+    def snapshot(self):
+        return dict(self._of_value), dict(self._of_tensor)
+
+    def restore(self, state):
+        self._of_value, self._of_tensor = dict(state[0]), dict(state[1])
+
     def root(self, v):
         """The buffer `v` reads in NumPy: a key shared by every view and alias of it."""
         if id(v) in self._of_value:

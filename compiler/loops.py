@@ -22,7 +22,6 @@ inner one unrolls), or any error (the unrolled lowering then reports it).
 from __future__ import annotations
 
 import ast
-import copy
 from dataclasses import replace
 
 import sympy as sp
@@ -41,7 +40,7 @@ class NotScannable(Exception):
 def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
     """Lower the loop as a scan; False (and nothing changed) when it must unroll."""
     b = lowerer.b
-    if len(steps) < SCAN_MIN_STEPS or not getattr(b, "scan_loops", False):
+    if len(steps) < SCAN_MIN_STEPS or not b.scan_loops:
         return False
     if any(isinstance(n, (ast.Return, ast.For)) for stmt in node.body
            for n in ast.walk(stmt)):
@@ -61,27 +60,15 @@ def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
 
 
 def _snapshot(lowerer, env):
-    b = lowerer.b
-    return (len(b.stmts), dict(b.tensors), len(b.index_bounds), dict(env), b.origin,
-            copy.deepcopy(b._names), dict(lowerer.views._of_value),
-            dict(lowerer.views._of_tensor))
+    return lowerer.b.snapshot(), lowerer.views.snapshot(), dict(env)
 
 
 def _restore(lowerer, env, saved):
-    b = lowerer.b
-    n_stmts, tensors, n_bounds, old_env, origin, namer, of_value, of_tensor = saved
-    del b.stmts[n_stmts:]
-    b.tensors.clear()
-    b.tensors.update(tensors)
-    del b.index_bounds[n_bounds:]
+    builder, views, old_env = saved
+    lowerer.b.restore(builder)
+    lowerer.views.restore(views)
     env.clear()
     env.update(old_env)
-    b.origin = origin
-    b._names = namer
-    lowerer.views._of_value.clear()
-    lowerer.views._of_value.update(of_value)
-    lowerer.views._of_tensor.clear()
-    lowerer.views._of_tensor.update(of_tensor)
 
 
 def _names(body, ctx_type) -> set:
@@ -96,7 +83,7 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
     # integer and nonnegative: a symbol of its own, never one of the statements' loops
     step = sp.Symbol(var, integer=True, nonnegative=True)
     origin = Origin(node.lineno, lowerer.ctx.lines[node.lineno - 1].strip())
-    b.scans = getattr(b, "scans", 0) + 1
+    b.scans += 1
     scan = Scan(+1, origin, b.scans)
     assigned = sorted(_names(node.body, ast.Store) - {var})
     loaded = _names(node.body, ast.Load) | {     # `x += ...` reads x too

@@ -7,6 +7,7 @@ operand whose elements would otherwise be recomputed (a contraction's operand).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -125,8 +126,22 @@ class Builder:
         self.index_bounds: list = []
         self._avoid = set(reserved)    # loop indices skip the file's own names
         self._names = Namer()
+        self.scan_loops = True         # lower loops as scans where they can be (loops.py)
+        self.scans = 0                 # loops lowered as scans so far
 
     # -- names and loops -------------------------------------------------
+    def snapshot(self):
+        """What lowering adds to, to undo a loop's attempt at a scan (`restore`)."""
+        return (len(self.stmts), dict(self.tensors), len(self.index_bounds), self.origin,
+                copy.deepcopy(self._names))
+
+    def restore(self, state):
+        n_stmts, tensors, n_bounds, self.origin, self._names = state
+        del self.stmts[n_stmts:]
+        self.tensors.clear()       # in place: the alias tracker holds this dict
+        self.tensors.update(tensors)
+        del self.index_bounds[n_bounds:]
+
     def fresh_name(self, hint: str) -> str:
         """A tensor name based on `hint`, unique among this entry point's tensors."""
         return self._names.fresh(hint)
