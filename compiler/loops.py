@@ -14,10 +14,11 @@ adjoint of a scan statement is a scan statement again, run downwards (see vjp).
 
 A loop is unrolled instead (with the same results) when the scan cannot express it:
 shapes that change from step to step, the loop variable in a slice bound or a shape,
-an index that leaves the array at some step, a carried Python int (a float is
-carried as a rank-0 tensor), a `return`
-inside the loop, library functions with their own reverse rule, nested loops (the
-inner one unrolls), or any error (the unrolled lowering then reports it).
+an index that leaves the array at some step, a carried Python int (a float is carried
+as a rank-0 tensor), the loop variable reassigned, a `return` inside the loop, library
+functions with their own reverse rule, a loop inside the body (the outer loop unrolls,
+the inner one may be kept; a helper's loop inside a step unrolls), names sharing an
+array at the end of a step, or any error (the unrolled lowering then reports it).
 """
 from __future__ import annotations
 
