@@ -519,13 +519,27 @@ def lower_function(ctx: Context, fn: ast.FunctionDef, wrt=(), predicting=False,
     if scan:
         try:
             return _lower_function(ctx, fn, wrt, predicting, True)
-        except CompileError:
-            pass
+        except CompileError as exc:
+            if not 0 < getattr(exc, "scanned_steps", 0) <= RETRY_STEPS:
+                raise     # no loop was kept (the same error again), or too long to unroll
     return _lower_function(ctx, fn, wrt, predicting, False)
+
+
+# The longest kept loops (steps in all) an entry point is lowered again unrolled for, to
+# report an error as the unrolled lowering would: beyond, the scanned lowering's error.
+RETRY_STEPS = 2000
 
 
 def _lower_function(ctx: Context, fn: ast.FunctionDef, wrt, predicting, scan) -> Program:
     builder = Builder(ctx.reserved)
+    try:
+        return _lower_with(ctx, fn, wrt, predicting, scan, builder)
+    except CompileError as exc:
+        exc.scanned_steps = builder.scanned_steps
+        raise
+
+
+def _lower_with(ctx, fn, wrt, predicting, scan, builder) -> Program:
     builder.predicting = predicting
     builder.scan_loops = scan
     env, args = {}, []
@@ -1097,6 +1111,14 @@ class _Lowerer:
         if len(node.ops) != 1:
             raise self.error(node, "chained comparisons are not supported",
                              "compare one pair at a time, e.g. where(x > 0, where(x < 1, ...))")
+        for side in (node.left, node.comparators[0]) if len(node.ops) == 1 and \
+                isinstance(node.ops[0], (ast.Eq, ast.NotEq)) else ():
+            if isinstance(side, ast.Name) and side.id not in env \
+                    and isinstance(self.ctx.globals.get(side.id), sp.Symbol):
+                raise self.error(side, f"`{side.id}` is a dim() object here: in NumPy it "
+                                 "equals no number (the comparison is always False)",
+                                 f"compare the size itself, e.g. x.shape[0] for an axis of "
+                                 f"size {side.id}")
         a, b = self.expr(node.left, env), self.expr(node.comparators[0], env)
         op = type(node.ops[0])
         if op not in _CMPOPS:
@@ -1104,6 +1126,12 @@ class _Lowerer:
                              "use < <= > >= == !=")
         py, sym = _CMPOPS[op]
         if not isinstance(a, Value) and not isinstance(b, Value):
+            if isinstance(a, tuple) and isinstance(b, tuple) and op in (ast.Eq, ast.NotEq) \
+                    and any(_symbolic(v) for v in a + b):
+                # `X.shape == Y.shape` with sizes: equal where every size is equal
+                same = len(a) == len(b) and _decided(sp.And(*[
+                    sp.Eq(sp.sympify(u), sp.sympify(v)) for u, v in zip(a, b)]))
+                return same if op is ast.Eq else _decided(sp.Not(same))
             if _symbolic(a) or _symbolic(b):
                 # a loop step or a size: `t == 0` is a condition, never Python's
                 # structural equality of two expressions (always False)

@@ -52,6 +52,7 @@ def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
     b.scan_loops = False           # loops inside the body unroll
     try:
         _lower_scan(lowerer, node, env, steps)
+        b.scanned_steps += len(steps)
         return True
     except Exception:              # anything: the unrolled lowering decides, and reports
         _restore(lowerer, env, saved)
@@ -115,7 +116,8 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
     for stmt in node.body:
         lowerer.statement(stmt, env)
     b.origin = origin
-    _check_unshared(lowerer, assigned, env)
+    if any(isinstance(n, ast.AugAssign) for stmt in node.body for n in ast.walk(stmt)):
+        _check_unshared(lowerer, assigned, env)
     created = {n: b.tensors[n] for n in b.tensors if n not in first_tensor}
     body = b.stmts[first_stmt:]
     del b.stmts[first_stmt:]
@@ -133,16 +135,18 @@ def _lower_scan(lowerer, node: ast.For, env: dict, steps: range):
             loops=((step, sp.Integer(count)),) + loops,
             body=remap(sp.sympify(after.build(idx))), origin=origin, scan=scan))
     _check_indices(b, b.stmts[first_stmt:], step, count)
+    after_loop = _Aliases(lowerer.views, saved_env)
     for name in assigned:
         after = env[name]
         if name in carries:
             stacked, before = carries[name]
-            env[name] = _stored(b, _row(stacked, sp.Integer(count), before), name)
+            env[name] = after_loop.bind(b, name, after,
+                                        _row(stacked, sp.Integer(count), before))
         elif isinstance(after, Value):
             if after.kind == "bool" or any(step in sp.sympify(s).free_symbols
                                            for s in after.shape):
                 raise NotScannable(f"'{name}' is not a tensor of one shape")
-            env[name] = _stored(b, _last(after, remap, step, count), name)
+            env[name] = after_loop.bind(b, name, after, _last(after, remap, step, count))
         elif isinstance(after, sp.Basic):
             env[name] = after.xreplace({step: count - 1})
         elif isinstance(after, tuple):
@@ -161,11 +165,32 @@ def _check_unshared(lowerer, names, env):
             raise NotScannable(f"'{name}' shares its array with another name")
 
 
-def _stored(b, value: Value, name: str) -> Value:
-    """A value after the loop as a tensor of its own (a copy of its row, which inlining
-    folds into a single reader): names bound to it then alias it as in NumPy."""
-    stored = b.materialize(value, name, force=True)
-    return replace(stored, number=value.number)
+class _Aliases:
+    """The names a loop assigned, after it, sharing arrays as in NumPy (so that a later
+    `x += ...` is refused where NumPy would write through another name too):
+
+    - a name whose last value reads an array from before the loop (`xt = X[:, t]`, a
+      carry swapped with another) is a view of that array;
+    - names bound to one value at the end of the step are one stored tensor (a copy of
+      its last row, which inlining folds into a single reader); other values made in
+      the body are a stored tensor each."""
+
+    def __init__(self, views, before_loop: dict):
+        self.views = views
+        self.old_roots = {views.root(v) for v in before_loop.values() if isinstance(v, Value)}
+        self.stored = {}                 # id(value at the end of the step) -> tensor
+        self.roots = {}                  # root of such a value -> that id
+
+    def bind(self, b, name, end: Value, after: Value) -> Value:
+        root = self.views.root(end)
+        if root in self.old_roots:
+            return self.views.note_view(after, end)
+        if id(end) not in self.stored:
+            if self.roots.setdefault(root, id(end)) != id(end):
+                raise NotScannable(f"'{name}' is a view of another name's array")
+            copy = b.materialize(after, name, force=True)
+            self.stored[id(end)] = replace(copy, number=after.number)
+        return self.stored[id(end)]
 
 
 def _is_float_number(x) -> bool:

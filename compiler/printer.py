@@ -58,9 +58,10 @@ class KernelPrinter(PythonCodePrinter):
             return f"1.0 / math.sqrt({self._print(base)})"
         if exp.is_Number and float(exp) == 0.5:   # x ** 0.5 is sqrt in NumPy too (at -inf)
             return f"math.sqrt({self._print(base)})"
-        if base.is_Integer and not exp.is_Number:
-            # `2 ** -t` (a loop step): Python gives 0.5, Numba's int ** int gives 0
-            return f"({self._print(sp.Float(base))})**{self._power_operand(exp)}"
+        if base.is_integer and not exp.is_Number:
+            # `2 ** -t`, `(t + 1) ** -t` (a loop step): Python gives a float, Numba's
+            # int ** int truncates (0 for a negative exponent)
+            return f"float({self._print(base)})**{self._power_operand(exp)}"
         return super()._print_Pow(expr, rational=rational)
 
     def _print_isfinite(self, expr):

@@ -128,6 +128,7 @@ class Builder:
         self._names = Namer()
         self.scan_loops = True         # lower loops as scans where they can be (loops.py)
         self.scans = 0                 # loops lowered as scans so far
+        self.scanned_steps = 0         # and their steps in all
 
     # -- names and loops -------------------------------------------------
     def snapshot(self):

@@ -96,8 +96,8 @@ class CudaPrinter(KernelPrinter):
             return f"real(1.0) / math.sqrt({self._print(base)})"
         if exp.is_Integer and int(exp) < 0:
             return f"real(1.0) / {self.parenthesize(base ** -exp, 0.5)}"
-        if base.is_Integer and not exp.is_Number:   # 2 ** -t: not int ** int (it truncates)
-            return f"real({float(base)!r})**{self.parenthesize(exp, 60)}"
+        if base.is_integer and not exp.is_Number:   # 2 ** -t: not int ** int (it truncates)
+            return f"real({self._plainly(base)})**{self.parenthesize(exp, 60)}"
         return f"{self.parenthesize(base, 60)}**{self.parenthesize(exp, 60)}"
 
     def _print_Piecewise(self, expr):

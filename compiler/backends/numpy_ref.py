@@ -62,6 +62,11 @@ class _Evaluator:
         if isinstance(e, sp.Mod):
             return np.mod(*args)
         if isinstance(e, sp.floor):
+            num, den = sp.fraction(sp.together(e.args[0]))
+            if den != 1 and num.is_integer and den.is_integer:
+                # exactly, as the kernels do: floor(2*t/3 - 7/3) is (2*t - 7) // 3
+                return np.floor_divide(np.asarray(self(num)).astype(np.int64),
+                                       np.asarray(self(den)).astype(np.int64))
             return np.floor(args[0]).astype(np.int64)
         if isinstance(e, sp.Rel):
             op = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,

@@ -145,6 +145,12 @@ CASES = [
     ("if on a symbolic size", HEADER + "def f(x: Param[N]):\n    if N > 3:\n"
      "        x = x * 2\n    return sum(x)\n", 4, 8,
      ["data-dependent `if`", "depends on N"], ["where(cond, a, b)"]),
+    ("a dim object compared", HEADER + "from adc.lang import where\ndef f(x: Param[N]):\n"
+     "    return sum(where(N == 3, x, 2.0 * x))\n", 5, 22,
+     ["`N` is a dim() object here", "always False"], ["x.shape[0]"]),
+    ("shapes compared in an if", HEADER + "M = dim(\"M\")\ndef f(x: Param[N], y: Param[M]):\n"
+     "    if x.shape == y.shape:\n        x = x * 2\n    return sum(x)\n", 5, 8,
+     ["data-dependent `if`", "depends on M, N"], ["where(cond, a, b)"]),
 
     # -- imports -----------------------------------------------------------------------
     ("import os", HEADER + "import os\ndef f(x: Param[3]):\n    return sum(x)\n", 3, 8,

@@ -254,6 +254,45 @@ def f(x: Param[4, 3], w: Param[3], lam: float = 0.3, t: float = 0.5):
 """,
 }
 
+# Found by the second review of the scan.
+REVIEWED.update({
+    # an integer-valued base with a step exponent (Numba's int ** int truncates)
+    "step_int_power": HEAD + """\
+def f(w: Param[3], x: Data[5, 3]):
+    h = w
+    for t in range(5):
+        h = h * 0.9 + x[t] * (t + 1) ** (-t)
+    return sum(h)
+""",
+    # floor division of the step on a strided range from a negative start
+    "step_floordiv_strided": HEAD + """\
+def f(w: Param[3], x: Data[5, 3]):
+    h = w
+    for t in range(-3, 7, 2):
+        h = h * 0.9 + x[(t + 3) // 2] * ((t - 4) // 3)
+    return sum(h)
+""",
+    # a size to a size-dependent power, no loop: the same printing
+    "size_power": HEAD + """\
+def f(w: Param[8], X: Data[3, 3]):
+    n = X.shape[0]
+    return sum(X) * 2 ** (n - 5) + sum(w) * n ** (n - 5)
+""",
+})
+
+# Loops that must stay loops although a name shares an array (no in-place update).
+SCANNED.update({
+    "step_input_named": HEAD + """\
+def f(X: Data[3, 6, 4], Wx: Param[4, 5], Wh: Param[5, 5]):
+    h = tanh(X[:, 0] @ Wx)
+    for t in range(1, 6):
+        xt = X[:, t]
+        W = Wh
+        h = tanh(xt @ Wx + h @ W)
+    return sum(h * h)
+""",
+})
+
 # In-place updates through names that share an array: NumPy writes through both names,
 # so adc refuses them, scanned or not (the review found the scan had lost track).
 SHARED_ARRAYS = {
@@ -352,6 +391,19 @@ def test_reviewed_loops_match_eager_and_the_unrolled_reference(build_dir, name):
     grads = module.f_grad(**values)
     for arg, g in numpy_ref.vjp(unrolled, values, [np.ones(())]).items():
         np.testing.assert_allclose(getattr(grads, arg), g, rtol=1e-10, atol=1e-13)
+
+
+def test_the_reference_backend_divides_the_step_exactly(build_dir):
+    """floor(2*t/3 - 7/3) in floats rounds below -1 at t = 1: the NumPy reference running
+    the scanned program must agree with the kernel's (2*t - 7) // 3."""
+    source = REVIEWED["step_floordiv_strided"]
+    path = write_model(build_dir, source, "floordiv_ref")
+    module = check_against_eager(build_dir, source)
+    values = _values(module, "f")
+    scanned = _lowered(path)
+    assert _is_scan(scanned)
+    np.testing.assert_allclose(numpy_ref.run(scanned, values)[0], module.f(**values),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(SHARED_ARRAYS))
