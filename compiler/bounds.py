@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import Located
-from .ir import Origin, Program, Stmt, accesses
+from .ir import Origin, Program, Stmt, accesses, tensor_name
 from .ops import idiv
 
 
@@ -85,7 +85,7 @@ def interval(expr, loops: dict, ranges: _Ranges):
             return loops[expr]
         return (expr, expr) if expr.is_integer else None       # a size
     if isinstance(expr, sp.Indexed):
-        return ranges.of(str(expr.base))
+        return ranges.of(tensor_name(expr))
     if isinstance(expr, sp.Add):
         parts = [interval(a, loops, ranges) for a in expr.args]
         if any(p is None for p in parts):
@@ -146,9 +146,9 @@ def requirements(prog: Program) -> list:
         targets = [(st.target, tuple(st.target_index))]
         if st.argmax:
             targets.append((st.argmax, tuple(st.target_index)))
-        reads = [(str(a.base), tuple(a.indices)) for a in accesses(st.body)]
+        reads = [(tensor_name(a), tuple(a.indices)) for a in accesses(st.body)]
         for ix in st.target_index:
-            reads += [(str(a.base), tuple(a.indices)) for a in accesses(sp.sympify(ix))]
+            reads += [(tensor_name(a), tuple(a.indices)) for a in accesses(sp.sympify(ix))]
         for name, index in targets + reads:
             tensor = prog.tensors[name]
             if tensor.rank == 0:
@@ -190,18 +190,25 @@ def _axis_requirements(e, n, loops, ranges, name, axis, origin):
                          "gather with an Index argument or arange (sliced, broadcast or "
                          "scaled), not with arithmetic on Index values: pass the computed "
                          "indices as an Index argument", origin)
-    lo, hi = (sp.simplify(v) for v in span)
+    lo, hi = (_simplified(v) for v in span)
     n = sp.sympify(n)
-    for expr, reach in ((lo, f"down to {lo}"), (n - 1 - hi, f"up to {hi}")):
-        expr = sp.simplify(expr)
+    for expr, reach in ((lo, "down to"), (n - 1 - hi, "up to")):
+        expr = _simplified(expr)
         if expr.is_nonnegative:
             continue
         if expr.is_negative:
             raise OutOfRange(f"{name} is read out of range on axis {axis}: the index runs "
                              f"from {lo} to {hi}, the axis has size {n}",
                              "check the slice bounds, gathers and shapes", origin)
-        yield Requirement(expr, f"{_where(origin)} reads '{name}' at indices {reach} on "
-                                f"axis {axis} (of size {n})")
+        end = lo if reach == "down to" else hi
+        yield Requirement(expr, f"{_where(origin)} reads '{name}' at indices {reach} {end} "
+                                f"on axis {axis} (of size {n})")
+
+
+def _simplified(v):
+    # almost every bound is a plain number (fixed sizes): nothing to simplify
+    v = sp.sympify(v)
+    return v if v.is_Number else sp.simplify(v)
 
 
 __all__ = ["Requirement", "OutOfRange", "requirements", "interval"]

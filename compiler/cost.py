@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .ir import Program, Stmt, accesses
+from .ir import Program, Stmt, accesses, tensor_name
 from .schedule import as_gemm, saved_for_backward, schedule
 
 
@@ -41,7 +41,7 @@ def _stmt_flops(st: Stmt, tensors) -> sp.Expr:
 
 
 def _stmt_bytes(st: Stmt, tensors, itemsize: int) -> sp.Expr:
-    names = {str(a.base) for a in accesses(st.body)} | {st.target}
+    names = {tensor_name(a) for a in accesses(st.body)} | {st.target}
     total = sp.Integer(0)
     for n in sorted(names):
         t = tensors[n]

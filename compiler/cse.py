@@ -1,8 +1,8 @@
 """CSE: `cse(schedule) -> Schedule`, common subexpressions of each fused nest as named temporaries.
 
 The statements of a nest that run one after the other in the same iteration (no
-reduction loop in between) share one `sympy.cse`; a reduction gets its own, inside its
-reduction loop. Temporaries are named tmp0, tmp1, ... in order of definition, so the same
+reduction loop in between) share one search for repeated subexpressions; a reduction
+gets its own, inside its reduction loop. Temporaries are named tmp0, tmp1, ... in order of definition, so the same
 statements always give the same code (`names` keeps user tensors off these names).
 """
 from __future__ import annotations
@@ -11,8 +11,9 @@ import functools
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.logic.boolalg import Boolean
 
-from .ir import Stmt
+from .ir import Stmt, nodes_of
 from .schedule import Nest, Schedule
 
 
@@ -32,93 +33,107 @@ class Reduction:
     lets: tuple
 
 
-def _worth_naming(expr) -> bool:
-    """Name only subexpressions that cost something (not a bare access or negation) and
-    that are values: one of integer symbols only (loop indices, sizes) stays inline.
-    (Structural tests: an assumptions query such as `is_integer` costs more than cse.)"""
-    return not (isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number))
-                or all(s.is_integer for s in expr.free_symbols)
-                or (expr.is_Mul and len(expr.args) == 2 and expr.args[0] == -1
-                    and isinstance(expr.args[1], (sp.Indexed, sp.Symbol))))
-
-
-@functools.lru_cache(maxsize=None)
-def _opaque_symbol(access: sp.Indexed) -> sp.Symbol:
-    """The stand-in of an access: a real symbol named after it (deterministic order)."""
-    return sp.Symbol(f"_a[{access}]", real=True)
+def _valued(expr, memo) -> bool:
+    """Whether expr reads a value (an access, a real symbol), not only integer symbols
+    (loop indices, sizes): index arithmetic such as 2*i + p is never a temporary, so a
+    temporary is always a value (a float on the GPU, too). Bottom-up: `free_symbols` of
+    every node would be quadratic in the body's depth."""
+    if expr in memo:
+        return memo[expr]
+    if isinstance(expr, sp.Symbol):
+        out = not expr.is_integer
+    elif isinstance(expr, sp.Indexed):
+        out = _access_reads_value(expr)
+    else:
+        out = any(_valued(a, memo) for a in expr.args)
+    memo[expr] = out
+    return out
 
 
 @functools.lru_cache(maxsize=65536)
-def _opaque(body):
-    """(body with accesses as opaque symbols, symbol -> access). Cached: a forward body
-    reaches cse in every program of an entry point (value, vjp, jvp, hvp)."""
-    found = body.atoms(sp.Indexed)
-    if not found:
-        return body, {}
-    mapping = {a: _opaque_symbol(a) for a in found}
-    return _replace_leaves(body, mapping), {v: k for k, v in mapping.items()}
+def _access_reads_value(access) -> bool:
+    return any(not s.is_integer for s in access.free_symbols)
 
 
-def _replace_leaves(expr, mapping, done=None):
-    """expr.xreplace(mapping) for leaf replacements, rebuilt without evaluation: one
-    real symbol for one real access changes nothing SymPy would simplify, and
-    re-evaluating every Mul and Add (assumption queries) cost more than the cse.
-    Shared subtrees are rebuilt once (`done`)."""
-    done = {} if done is None else done
-    if expr in mapping:
-        return mapping[expr]
-    if not expr.args:
+def _worth_naming(expr, valued) -> bool:
+    """Name only values and conditions that cost something: not an access, a symbol, a
+    number, a negated access or symbol (nor a Piecewise's (value, condition) pair)."""
+    return (isinstance(expr, (sp.Expr, Boolean)) and bool(expr.args)
+            and not isinstance(expr, (sp.Indexed, sp.Number))
+            and not (expr.is_Mul and len(expr.args) == 2 and expr.args[0] is sp.S.NegativeOne
+                     and isinstance(expr.args[1], (sp.Indexed, sp.Symbol)))
+            and _valued(expr, valued))
+
+
+def _repeated(bodies) -> set:
+    """The subexpressions worth naming that the bodies reach more than once: a hash-consed
+    walk (SymPy expressions are structurally hashed), not descending into a subtree
+    already seen, so the parts of a repeated subtree count once, through it."""
+    seen, repeated, valued = set(), set(), {}
+
+    def visit(expr):
+        if not expr.args or isinstance(expr, sp.Indexed):
+            return
+        if not _worth_naming(expr, valued):
+            for a in expr.args:        # transparent: its parts may repeat elsewhere
+                visit(a)
+            return
+        if expr in seen:
+            repeated.add(expr)
+            return
+        seen.add(expr)
+        for a in expr.args:
+            visit(a)
+
+    for b in bodies:
+        visit(b)
+    return repeated
+
+
+def _rebuild(expr, named, memo, lets, start):
+    """expr with every named subexpression read from its temporary; a temporary's
+    definition is appended to `lets` after those of its parts. Rebuilt without evaluation:
+    replacing a subtree by a symbol changes nothing SymPy would simplify, and
+    re-evaluating every Mul and Add (assumption queries) costs more than the search."""
+    if expr in memo:
+        return memo[expr]
+    if not expr.args or isinstance(expr, sp.Indexed):
         return expr
-    if expr in done:
-        return done[expr]
-    args = [_replace_leaves(a, mapping, done) for a in expr.args]
+    args = [_rebuild(a, named, memo, lets, start) for a in expr.args]
     if all(a is b for a, b in zip(args, expr.args)):
         out = expr
+    elif expr.is_Add or expr.is_Mul:
+        out = expr.func._from_args(args, is_commutative=True)   # real values
     else:
         try:
             out = expr.func(*args, evaluate=False)
         except TypeError:      # a class without the keyword (ExprCondPair, ...)
             out = expr.func(*args)
-    done[expr] = out
+    if expr in named:
+        symbol = sp.Symbol(f"tmp{start + len(lets)}", real=True)
+        lets.append(Let(symbol, out))
+        out = symbol
+    memo[expr] = out
     return out
 
 
 def cse_bodies(bodies, start=0):
-    """(lets, reduced bodies): `sympy.cse` shared by all bodies, canonical order, temporaries
-    numbered from `start`."""
+    """(lets, reduced bodies): the subexpressions the bodies share, each computed once as
+    a temporary numbered from `start`, in order of first use (deterministic)."""
     lets, reduced = _cse_bodies(tuple(sp.sympify(b) for b in bodies), start)
     return list(lets), list(reduced)
 
 
 @functools.lru_cache(maxsize=1024)
 def _cse_bodies(bodies: tuple, start: int):
-    """cse_bodies, cached: the forward nests of f reach cse again in f_vjp's program."""
-    # Accesses stand in as opaque symbols: index arithmetic (2*i + p) is never a
-    # temporary, so a temporary is always a value (a float on the GPU, too).
-    # Real symbols: SymPy never rebuilds an expression of them into re()/im() forms.
-    back, opaque_bodies = {}, []
-    for b in bodies:
-        body, symbols = _opaque(sp.sympify(b))
-        opaque_bodies.append(body)
-        back.update(symbols)
-    bodies = opaque_bodies
-    temps, reduced = sp.cse(bodies, symbols=sp.numbered_symbols("_cse", real=True), order="canonical",
-                            ignore=(), list=True)
-    temps = [(sym, expr.xreplace(back)) for sym, expr in temps]
-    reduced = [r.xreplace(back) for r in reduced]
-    keep, subs = [], {}
-    for sym, expr in temps:
-        expr = expr.xreplace(subs)
-        if _worth_naming(expr):
-            keep.append((sym, expr))
-        else:
-            subs[sym] = expr
-    renamed, lets = {}, []
-    for k, (sym, expr) in enumerate(keep):
-        new = sp.Symbol(f"tmp{start + k}", real=True)
-        renamed[sym] = new
-        lets.append(Let(new, expr.xreplace(renamed)))
-    reduced = [r.xreplace(subs).xreplace(renamed) for r in reduced]
+    """cse_bodies, cached: the forward nests of f reach cse again in f_vjp's program.
+    (Our own search rather than `sympy.cse`: its search for common factors of products
+    and sums, and its rebuilding with evaluation, were most of the compile time of a long
+    program; exact structural sharing is what the passes produce: a statement, its
+    tangent and its adjoint share the same subtrees.)"""
+    named = _repeated(bodies)
+    lets, memo = [], {}
+    reduced = [_rebuild(b, named, memo, lets, start) for b in bodies]
     return tuple(lets), tuple(reduced)
 
 
@@ -134,7 +149,9 @@ def _interleave(lets, stmts) -> list:
     done, out = set(), []
 
     def need(expr):
-        for sym in sorted(expr.free_symbols & set(by_symbol) - done, key=str):
+        for sym in sorted(nodes_of(expr, sp.Symbol) & set(by_symbol) - done, key=str):
+            if sym in done:      # defined meanwhile, as a part of an earlier one
+                continue
             let = by_symbol[sym]
             done.add(sym)
             need(let.expr)
@@ -161,9 +178,9 @@ def _stable_lets(items, order) -> list:
     return out
 
 
-# Statements sharing one sympy.cse at most: its search for common factors and terms is
-# quadratic in the statements it is given, and a nest of a long unrolled program holds
-# thousands; neighbours (a statement, its tangent, its adjoint) are what share values.
+# Statements sharing one search at most: a nest of a long unrolled program holds
+# thousands, and every temporary of a chunk is a live local; neighbours (a statement,
+# its tangent, its adjoint) are what share values.
 CSE_CHUNK = 64
 
 

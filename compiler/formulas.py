@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from . import ops, rewrite
-from .ir import access, accesses
+from .ir import access, accesses, tensor_name
 from .vjp import active_tensors, argmax_decode, local_derivative
 
 SHORT = 100          # a named value's gradient longer than this is referred to by name
@@ -98,8 +98,8 @@ class CoursePrinter(StrPrinter):
 
 
     def _print_Indexed(self, expr):
-        if str(expr.base) in self.scalars and tuple(expr.indices) == (0,):
-            return str(expr.base)
+        if tensor_name(expr) in self.scalars and tuple(expr.indices) == (0,):
+            return tensor_name(expr)
         return f"{expr.base}[{', '.join(self._print(i) for i in expr.indices)}]"
 
     def _print_Sum(self, expr):
@@ -275,7 +275,7 @@ class _Sweep:
         loops = st.loops if decode else st.all_loops
         course = st.with_(body=ops.course_form(st.body))
         for acc in accesses(course.body):
-            name = str(acc.base)
+            name = tensor_name(acc)
             if name not in active:
                 continue
             local = self._prefer_input(course, local_derivative(course, acc, self.tensors))
@@ -353,7 +353,7 @@ class _Sweep:
         subs = {}
         by_label = {str(g): n for n, g in self.grad.items()}
         for acc in body.atoms(sp.Indexed):
-            name = by_label.get(str(acc.base))
+            name = by_label.get(tensor_name(acc))
             closed = self.closed.get(name) if name else None
             if closed is None:
                 continue
@@ -388,7 +388,7 @@ class _Sweep:
         for _ in range(depth):
             subs = {}
             for acc in expr.atoms(sp.Indexed):
-                st = defs.get(str(acc.base))
+                st = defs.get(tensor_name(acc))
                 if st is None or len(acc.indices) != len(st.target_index):
                     continue
                 value = self._definition(st, acc)
@@ -425,7 +425,7 @@ class _Sweep:
         """Arguments under their names, a scalar output under the function's name."""
         subs = {}
         for acc in expr.atoms(sp.Indexed):
-            name = str(acc.base)
+            name = tensor_name(acc)
             if name in self.named and self.named[name] != name:
                 subs[acc] = sp.IndexedBase(self.named[name])[acc.indices]
         return expr.xreplace(subs) if subs else expr
@@ -451,8 +451,8 @@ class _Sweep:
         closed = self.closed[name]
         exprs = [self._substitute(b) for _, _, b in self.terms[name]] if closed is None \
             else [closed[1]]
-        return {by_label[str(a.base)] for e in exprs for a in e.atoms(sp.Indexed)
-                if str(a.base) in by_label and by_label[str(a.base)] != name}
+        return {by_label[tensor_name(a)] for e in exprs for a in e.atoms(sp.Indexed)
+                if tensor_name(a) in by_label and by_label[tensor_name(a)] != name}
 
     def gradient_lines(self) -> list:
         lines = []

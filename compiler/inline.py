@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .ir import Program, accesses, is_plain_target, reads
+from .ir import Program, accesses, is_plain_target, reads, tensor_name
 
 
 def _candidate(st, prog: Program) -> bool:
@@ -21,7 +21,7 @@ def _candidate(st, prog: Program) -> bool:
 
 
 def _inlinable_access(consumer, name):
-    found = {a for a in accesses(consumer.body) if str(a.base) == name}
+    found = {a for a in accesses(consumer.body) if tensor_name(a) == name}
     if len(found) != 1 or consumer.accumulate or consumer.argmax and False:
         return None
     (acc,) = found
@@ -33,7 +33,7 @@ def _inlinable_access(consumer, name):
         return None
     if set(idx) != loop_syms:
         return None
-    if any(name in {str(a.base) for a in accesses(sp.sympify(ix))}
+    if any(name in {tensor_name(a) for a in accesses(sp.sympify(ix))}
            for ix in consumer.target_index):
         return None
     return acc

@@ -8,7 +8,7 @@ from . import cost as cost_model
 from . import names as naming
 from .formulas import formulas as course_formulas
 from .cse import Let, Reduction, cse
-from .ir import accesses, format_program, format_stmt, reads
+from .ir import accesses, format_program, format_stmt, reads, tensor_name
 from .schedule import Gemm, ScanEnd, ScanStart, schedule
 
 # The passes whose result `adc inspect --after PASS` prints, in pipeline order.
@@ -229,7 +229,7 @@ def _op_label(st, width=32) -> str:
     """The statement's body with tensors by name (`relu(b1 + mm)`), or a short op name."""
     if isinstance(st.body, sp.Indexed) and st.reduce == "none" and not st.rloops:
         return "copy"
-    body = st.body.xreplace({a: sp.Symbol(str(a.base)) for a in accesses(st.body)})
+    body = st.body.xreplace({a: sp.Symbol(tensor_name(a)) for a in accesses(st.body)})
     text = str(body)
     if st.reduce != "none" or st.rloops:
         text = f"{st.reduce if st.reduce != 'none' else 'sum'}({text})"

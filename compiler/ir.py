@@ -45,6 +45,12 @@ class Tensor:
         return tensor_base(self.name)
 
 
+def tensor_name(acc: sp.Indexed) -> str:
+    """The name of the tensor an access reads (`str(acc.base)` runs SymPy's printer)."""
+    return acc.base.label.name
+
+
+@functools.lru_cache(maxsize=None)
 def tensor_base(name: str) -> sp.IndexedBase:
     """The IndexedBase of tensor `name`. Elements are real: SymPy then never splits
     tanh(tanh(x)) into real and imaginary parts (exponential in the nesting depth)."""
@@ -157,9 +163,25 @@ def accesses(expr) -> list:
 def _accesses(expr) -> tuple:
     # cached: every pass asks for the accesses of the same bodies, and sorting them by
     # SymPy's sort key is the cost
-    if not expr.has(sp.Indexed):
-        return ()
-    return tuple(sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key))
+    return tuple(sorted(nodes_of(expr, sp.Indexed), key=sp.default_sort_key))
+
+
+def nodes_of(expr, kinds) -> set:
+    """The subexpressions of `expr` that are instances of `kinds` (`expr.atoms(kinds)`
+    visits the tree, and a derivative's body is a DAG whose shared subtrees a tree walk
+    visits once per path: this visits each once)."""
+    found, seen, todo = set(), set(), [expr]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, kinds):
+            found.add(e)
+        for a in e.args:
+            if a.args and a not in seen:
+                seen.add(a)
+                todo.append(a)
+            elif isinstance(a, kinds):
+                found.add(a)
+    return found
 
 
 def scan_key(stmt: Stmt):
@@ -197,9 +219,9 @@ def tensor_args(prog: "Program") -> list:
 
 def reads(stmt: Stmt) -> set:
     """Names of the tensors a statement reads (index tensors inside indices included)."""
-    names = {str(a.base) for a in accesses(stmt.body)}
+    names = {tensor_name(a) for a in accesses(stmt.body)}
     for ix in stmt.target_index:
-        names |= {str(a.base) for a in accesses(sp.sympify(ix))}
+        names |= {tensor_name(a) for a in accesses(sp.sympify(ix))}
     return names
 
 
@@ -210,9 +232,14 @@ def is_plain_target(stmt: Stmt) -> bool:
 
 def access(tensor: Tensor, index) -> sp.Indexed:
     """`tensor[index]`, with rank-0 tensors stored as one-element arrays."""
-    if tensor.rank == 0:
-        return tensor.base[0]
-    return tensor.base[tuple(index)]
+    return _indexed(tensor.name, (0,) if tensor.rank == 0 else tuple(index))
+
+
+@functools.lru_cache(maxsize=65536)
+def _indexed(name: str, index: tuple) -> sp.Indexed:
+    # cached: building an Indexed checks its indices' assumptions, and passes build the
+    # same accesses (a tangent, an adjoint) over and over
+    return tensor_base(name)[index]
 
 
 def format_stmt(stmt: Stmt) -> str:

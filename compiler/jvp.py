@@ -13,10 +13,11 @@ Applied to `vjp(p)` it gives the Hessian-vector product (forward-over-reverse).
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.add import _addsort
 
-from .ir import Arg, Program, Stmt, Tensor, access, accesses
+from .ir import Arg, Program, Stmt, Tensor, access, accesses, tensor_name
 from .names import Namer, loop_symbols
-from .vjp import argmax_decode, local_derivative, propagate
+from .vjp import argmax_decode, local_derivative, propagate, times_leaf
 
 
 def jvp(prog: Program) -> Program:
@@ -59,13 +60,15 @@ def _tangent(tensors, st: Stmt, tangent: dict, tangent_of):
     """The tangent statements of `st` (none when no input of it carries a tangent)."""
     if st.no_grad:
         return []
-    active = [a for a in accesses(st.body) if str(a.base) in tangent]
+    active = [a for a in accesses(st.body) if tensor_name(a) in tangent]
     if not active:
         return []
     decode = argmax_decode(tensors, st) if st.argmax else {}
-    terms = [(local_derivative(st, acc, tensors) * access(tangent[str(acc.base)], acc.indices))
-             .xreplace(decode) for acc in active]
-    body = sp.Add(*terms)
+    terms = [times_leaf(local_derivative(st, acc, tensors),
+                        access(tangent[tensor_name(acc)], acc.indices)) for acc in active]
+    if decode:    # decoded, two accesses may be one: SymPy's sum collects them
+        terms = [t.xreplace(decode) for t in terms]
+    body = sp.Add(*terms) if decode else _sum(terms)
     out = tangent_of(st.target)
     index = tuple(sp.sympify(i).xreplace(decode) for i in st.target_index)
     if decode:    # the tangent of a max/min is the tangent of its first extremal element
@@ -74,6 +77,15 @@ def _tangent(tensors, st: Stmt, tangent: dict, tangent_of):
     tangent_st = st.with_(target=out.name, target_index=index, body=body, argmax=None,
                           reduce="sum" if st.rloops else "none", phase=_tangent_phase(st.phase))
     return _split(tangent_st, terms)
+
+
+def _sum(terms):
+    """sp.Add(*terms) for terms that each hold their own tangent access (none combine)."""
+    terms = [t for t in terms if t != 0]
+    if len(terms) < 2 or any(t.is_Add or t.is_Number for t in terms):
+        return sp.Add(*terms)
+    _addsort(terms)
+    return sp.Add._from_args(terms, is_commutative=True)
 
 
 def _split(st: Stmt, terms) -> list:

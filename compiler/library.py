@@ -10,6 +10,7 @@ from sympy.codegen.cfunctions import log1p
 
 from . import ops, prims
 from .errors import Located
+from .ir import tensor_name
 from .values import (Builder, Value, as_value, broadcast_shapes, elementwise, expand_dims,
                      same_size, scalar, size, to_expr)
 
@@ -312,7 +313,7 @@ def cross_entropy(b, logits, labels):
     local = sp.Piecewise((-sh.rest.build(row) / (1 + sh.rest.build(row)),
                           sp.And(sp.Eq(j, y), first_max)),
                          (p - sp.Piecewise((1, sp.Eq(j, y)), (0, True)), True))
-    labels_name = str(y.base) if isinstance(y, sp.Indexed) else "y"
+    labels_name = tensor_name(y) if isinstance(y, sp.Indexed) else "y"
     # how formulas show the rule: (softmax(z) - onehot(y))[i, j]
     shown = sp.IndexedBase(f"softmax({logits.tensor})")[i, j] - \
         sp.IndexedBase(f"onehot({labels_name})")[i, j]

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from .ir import Origin, Scan, Stmt, Tensor, access
+from .ir import Origin, Scan, Stmt, Tensor, access, tensor_name
 from .values import Value, as_value, same_size
 
 # Loops of fewer steps unroll: one step is a straight line anyway.
@@ -236,10 +236,10 @@ def _remapper(created: dict, step):
     names = set(created)
 
     def is_body_access(e):
-        return isinstance(e, sp.Indexed) and str(e.base) in names
+        return isinstance(e, sp.Indexed) and tensor_name(e) in names
 
     def at_step(e):
-        t = created[str(e.base)]
+        t = created[tensor_name(e)]
         rest = tuple(e.indices) if t.rank else ()
         return e.base[(step,) + rest]
 
@@ -274,7 +274,7 @@ def _check_indices(b, stmts, step, count):
             found += list(sp.sympify(ix).atoms(sp.Indexed))
         found.append(access(b.tensors[st.target], st.target_index))
         for acc in found:
-            shape = b.tensors[str(acc.base)].shape
+            shape = b.tensors[tensor_name(acc)].shape
             for pos, e in enumerate(acc.indices):
                 e = sp.sympify(e)
                 if step not in e.free_symbols:

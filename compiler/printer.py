@@ -1,10 +1,13 @@
 """SymPy -> Python source that types in Numba (`@njit`) and reads like hand-written code."""
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import ops
+from .ir import nodes_of
 
 _HELPER_FUNCS = set(ops.HELPERS)
 
@@ -14,10 +17,21 @@ def helpers_used(programs) -> set:
     found = set()
     for prog in programs:
         for st in prog.stmts:
-            for f in sp.sympify(st.body).atoms(sp.Function):
-                if type(f).__name__ in _HELPER_FUNCS:
-                    found.add(type(f).__name__)
+            found |= _helpers_in(sp.sympify(st.body))
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _helpers_in(body) -> frozenset:
+    # cached: the forward bodies are in every program of an entry point
+    return frozenset(type(f).__name__ for f in nodes_of(body, sp.Function)
+                     if type(f).__name__ in _HELPER_FUNCS)
+
+
+def _subtracted(term) -> bool:
+    """A term printed with a leading minus: a negative number or coefficient."""
+    coeff = term.args[0] if term.is_Mul else term
+    return bool(coeff.is_Number and coeff.is_extended_negative)
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -28,12 +42,36 @@ class KernelPrinter(PythonCodePrinter):
     """
 
     def __init__(self, helpers=None, settings=None):
-        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=True))
+        super().__init__(dict(settings or {}, fully_qualified_modules=True, strict=True,
+                              order="none"))
         self.helpers = dict(helpers or {})
+        self._printed = {}
+
+    def doprint(self, expr, assign_to=None):
+        """Printed once per expression: one printer serves every kernel of an entry
+        point, and the forward bodies are in all of them. (SymPy's equality tells 2
+        from 2.0, so a cached text is always the expression's own.)"""
+        if assign_to is not None or getattr(self, "_plain", 0):   # a context: not cached
+            return super().doprint(expr, assign_to)
+        if expr not in self._printed:
+            self._printed[expr] = super().doprint(expr)
+        return self._printed[expr]
+
+    def _handle_UnevaluatedExpr(self, expr):
+        # adc builds no UnevaluatedExpr, and re(u) prints as u (below): SymPy's pass
+        # rebuilding every body to drop re() around them is not needed
+        return expr
+
+    def _as_ordered_terms(self, expr, order=None):
+        """A sum's terms in SymPy's canonical order, numbers after the other terms and
+        subtracted terms last (`t + 1`, `a - b`, not `1 + t`, `-b + a`): SymPy's own
+        ordering by degree queries assumptions per term, and was most of the printing
+        time of a long program."""
+        return sorted(expr.args, key=lambda t: (_subtracted(t), t.is_Number))
 
     def _print_Indexed(self, expr):
         idx = ", ".join(self._print_index(i) for i in expr.indices)
-        return f"{expr.base.label}[{idx}]"
+        return f"{expr.base.label.name}[{idx}]"
 
     def _print_index(self, e):
         return self._print(e)

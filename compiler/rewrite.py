@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from . import ops
-from .ir import Program, Stmt, access, accesses, is_plain_target, reads, scan_runs, tensor_base
+from .ir import Program, Stmt, access, accesses, is_plain_target, reads, scan_runs, tensor_base, tensor_name
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _trigger_reach(producers: dict):
         if depth == 0:
             return False
         for acc in accesses(body):
-            name = str(acc.base)
+            name = tensor_name(acc)
             if name in producers:
                 key = (name, depth)
                 if key not in memo:
@@ -271,7 +271,7 @@ def _expanded(body, producers, depth=3):
         return body
     subs = {}
     for acc in accesses(body):
-        st = producers.get(str(acc.base))
+        st = producers.get(tensor_name(acc))
         if st is not None and len(acc.indices) == len(st.target_index):
             mapping = dict(zip(st.target_index, acc.indices))
             subs[acc] = _expanded(st.body.xreplace(mapping), producers, depth - 1)
@@ -372,7 +372,7 @@ def _reductions(prog: Program, applied: list) -> Program:
             stmts.append(st)
             continue
         for acc in sorted(accesses(st.body), key=sp.default_sort_key):
-            s = sums.get(str(acc.base))
+            s = sums.get(tensor_name(acc))
             if s is None:
                 continue
             builder.origin, builder.stmts = st.origin, []
@@ -498,7 +498,7 @@ def _generic(body, shift: Stmt):
 
     def first_max(c):         # Eq(index, shift_arg[...]) & isfinite(shift[...])
         return isinstance(c, sp.And) and any(finite_max(a) for a in c.args) and any(
-            isinstance(a, sp.Eq) and any(isinstance(b, sp.Indexed) and str(b.base) == arg
+            isinstance(a, sp.Eq) and any(isinstance(b, sp.Indexed) and tensor_name(b) == arg
                                          for b in a.args) for a in c.args)
 
     def pick(e):
@@ -552,7 +552,7 @@ def _cross_entropy(prog: Program) -> Program:
         u = shift.body
         if isinstance(u, sp.Indexed) and tuple(u.indices) == (shift.loops[0][0],
                                                                 shift.rloops[0][0]):
-            logits = builder.view(prog.tensors[str(u.base)])     # z itself, not a copy
+            logits = builder.view(prog.tensors[tensor_name(u)])     # z itself, not a copy
         else:
             logits = Value((n, c), "float", lambda idx, s=shift: _logit(s, *idx))
         mean = cross_entropy(builder, logits, builder.view(prog.tensors[y]))
@@ -574,13 +574,13 @@ def _row_losses(st: Stmt, rows: dict, producers: dict, prog: Program):
             continue
         generic = _generic(body, shift)
         labels = {a for a in generic.atoms(sp.Indexed) if tuple(a.indices) == (i,)
-                  and prog.tensors[str(a.base)].kind == "int"}
+                  and prog.tensors[tensor_name(a)].kind == "int"}
         for y in sorted(labels, key=sp.default_sort_key):
             picked = _expanded(_logit(shift, i, y), producers)
             loss = log1p(tensor_base(rest)[i]) + tensor_base(shift.target)[i] - picked
             for sign in (1, -1):
                 if _same(generic, sign * loss):
-                    return sign, shift, str(y.base)
+                    return sign, shift, tensor_name(y)
     return None
 
 

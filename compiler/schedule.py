@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from .ir import Origin, Program, Stmt, accesses, is_plain_target, scan_runs, step_body
+from .ir import Origin, Program, Stmt, accesses, is_plain_target, scan_runs, step_body, tensor_name
 from .values import same_size
 
 
@@ -113,7 +113,7 @@ def as_gemm(st: Stmt, tensors) -> Gemm | None:
     factors = sp.Mul.make_args(st.body)
     if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
         return None
-    if any(tensors[str(f.base)].kind != "float" for f in factors):
+    if any(tensors[tensor_name(f)].kind != "float" for f in factors):
         return None
     (r,) = reduced
     fa, fb = factors
@@ -126,20 +126,20 @@ def as_gemm(st: Stmt, tensors) -> Gemm | None:
         return None
     # np.dot reads whole arrays: every operand and the target must span its tensor
     extents = dict(st.all_loops)
-    for t, idx in ((tensors[st.target], st.target_index), (tensors[str(fa.base)], ia),
-                   (tensors[str(fb.base)], ib)):
+    for t, idx in ((tensors[st.target], st.target_index), (tensors[tensor_name(fa)], ia),
+                   (tensors[tensor_name(fb)], ib)):
         if not spans(t, idx, extents):
             return None
     if len(target) == 2:
         p, q = target
         if set(ia) != {p, r} or set(ib) != {r, q}:
             return None
-        return Gemm(st.target, str(fa.base), ia != (p, r), str(fb.base), ib != (r, q),
+        return Gemm(st.target, tensor_name(fa), ia != (p, r), tensor_name(fb), ib != (r, q),
                     st.accumulate, st.origin, st.phase)
     (p,) = target
     if set(ia) != {p, r} or ib != (r,):
         return None
-    return Gemm(st.target, str(fa.base), ia != (p, r), str(fb.base), False,
+    return Gemm(st.target, tensor_name(fa), ia != (p, r), tensor_name(fb), False,
                 st.accumulate, st.origin, st.phase)
 
 
@@ -172,7 +172,7 @@ class _Open:
             return False          # piecewise writers (padding, concatenate) stand alone
         plain = tuple(s for s, _ in st.loops)
         for acc in _read_accesses(st):
-            name = str(acc.base)
+            name = tensor_name(acc)
             for index, owned in self.writes.get(name, ()):
                 if not owned or index != plain or tuple(acc.indices) != plain:
                     return False  # another iteration writes it: not complete yet
@@ -193,7 +193,7 @@ def _read_accesses(st: Stmt) -> list:
 
 
 def _read_names(st: Stmt) -> set:
-    return {str(a.base) for a in _read_accesses(st)}
+    return {tensor_name(a) for a in _read_accesses(st)}
 
 
 def schedule(prog: Program) -> Schedule:

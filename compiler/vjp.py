@@ -20,9 +20,12 @@ from __future__ import annotations
 import functools
 
 import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
 
 from . import ops
-from .ir import Arg, Program, Stmt, Tensor, access, accesses, reads, scan_runs
+from .ir import (Arg, Program, Stmt, Tensor, access, accesses, nodes_of, reads, scan_runs,
+                 tensor_name)
 from .names import Namer, loop_symbols
 from .ops import idiv
 
@@ -43,7 +46,7 @@ def propagate(stmts, active: set, tensors) -> set:
             before = len(active)
             for st in run:
                 if not st.no_grad and tensors[st.target].kind == "float" and \
-                        any(str(a.base) in active for a in accesses(st.body)):
+                        any(tensor_name(a) in active for a in accesses(st.body)):
                     active.add(st.target)
             if key is None or len(active) == before:
                 break
@@ -131,27 +134,112 @@ def _diff(body, x):
 
 @functools.lru_cache(maxsize=4096)
 def _canonical(body):
-    """(body over positional symbols, leaf -> symbol, symbol -> leaf or constant)."""
+    """(body over positional symbols, leaf -> symbol, symbol -> leaf or constant, each
+    subexpression of the positional body -> the subexpression of `body` it renames)."""
     # every leaf is a real number: then d|u|/du = sign(u), never re(u)/im(u) forms
     leaves = list(accesses(body)) + sorted(
-        (s for s in body.free_symbols if not s.is_integer and not isinstance(s, sp.Dummy)),
-        key=str)
+        (s for s in nodes_of(body, sp.Symbol) - _labels(body)
+         if not s.is_integer and not isinstance(s, sp.Dummy)), key=str)
     real = {leaf: _LEAVES[k] if k < len(_LEAVES) else sp.Dummy("x", real=True)
             for k, leaf in enumerate(leaves)}
-    constants = sorted(body.atoms(sp.Float), key=float)
+    constants = sorted(nodes_of(body, sp.Float), key=float)
     if len(constants) <= len(_CONSTANTS):
         real.update(zip(constants, _CONSTANTS))
     back = {d: leaf for leaf, d in real.items()}
-    return body.xreplace(real), real, back
+    renamed = {}
+    canonical = _substitute(body, (real, renamed))
+    return canonical, real, back, {c: e for e, c in renamed.items()}
+
+
+def _labels(body) -> set:
+    """The tensors' own symbols (x of x[i]): inside accesses, never leaves themselves."""
+    return {a.base.label for a in accesses(body)}
 
 
 def local_derivative(st: Stmt, acc: sp.Indexed, tensors) -> sp.Expr:
     """d body / d acc, for elementwise statements in terms of the stored output."""
-    body, real, back = _canonical(st.body)
-    local = _diff(body, real[acc]).xreplace(back)
+    body, real, _, _ = _canonical(st.body)
+    stored = None
     if st.reduce == "none" and not st.accumulate:
-        local = local.xreplace({st.body: access(tensors[st.target], st.target_index)})
-    return local
+        stored = access(tensors[st.target], st.target_index)
+    return _substitute(_diff(body, real[acc]), _back_substitution(st.body, stored))
+
+
+@functools.lru_cache(maxsize=4096)
+def _back_substitution(body, stored):
+    """(leaf -> access mapping, memo) from canonical form back to `body`'s accesses, the
+    canonical body itself read as `stored` (the statement's output) where given. The memo
+    starts with the body's own subexpressions and is shared by the derivatives of one
+    body (by each of its accesses, in vjp and in every jvp): they share most subtrees."""
+    canonical, _, back, renamed = _canonical(body)
+    mapping = dict(back)
+    if stored is not None:
+        mapping[canonical] = stored
+    # a derivative is made mostly of the body's own subexpressions (cos(u) of sin(u)):
+    # those map back to the body's at once, the very expressions the forward pass has
+    return mapping, dict(renamed)
+
+
+def _substitute(expr, substitution):
+    """expr.xreplace(mapping), memoised, and the same expression as xreplace gives."""
+    mapping, memo = substitution
+
+    def walk(e):
+        if e in mapping:
+            return mapping[e]
+        if not e.args:
+            return e
+        if e in memo:
+            return memo[e]
+        args = [walk(a) for a in e.args]
+        if all(a is b for a, b in zip(args, e.args)):
+            out = e
+        else:
+            out = _resorted(e, args)
+            if out is None:
+                out = e.func(*args)
+        memo[e] = out
+        return out
+    return walk(expr)
+
+
+def _resorted(e, args):
+    """`e` rebuilt from the new `args` without SymPy's evaluation (flattening, automatic
+    simplification and its assumption queries: most of the time of a long program's
+    derivatives), or None where evaluation has work to do. Leaves are renamed one to one
+    (a float constant may come back as a number): a sum or product whose new args do not
+    combine (no two terms alike, no two factors of one base, no nested sum or product,
+    one nonzero number at most, no c * (a + b) to distribute), sorted as SymPy sorts
+    its args, is the expression evaluation builds; a function, power or condition of
+    new non-numeric args evaluates to itself (at most a sign moved out, or the sides of
+    a comparison swapped: the same value)."""
+    changed = [a for a, b in zip(args, e.args) if a is not b]
+    if any(a.is_number and not a.is_Number for a in changed):    # sqrt(2): radicals combine
+        return None
+    numbers = [a for a in args if a.is_Number]
+    if e.is_Add or e.is_Mul:
+        if any(a.func is e.func for a in changed):            # a nested sum flattens
+            return None
+        if any(a.is_Number for a in changed) and (len(numbers) > 1 or numbers[0].is_zero):
+            return None
+        rest = [a for a in args if not a.is_Number]
+        if _combine(e, rest) or (e.is_Mul and numbers and len(rest) == 1 and rest[0].is_Add):
+            return None
+        (_mulsort if e.is_Mul else _addsort)(rest)
+        # the coefficient first, as SymPy has it; every value is a real number
+        return e.func._from_args(numbers + rest, is_commutative=True)
+    if any(a.is_Number for a in changed):
+        return None
+    if isinstance(e, (sp.Function, sp.Pow, sp.core.relational.Relational)):
+        return e.func(*args, evaluate=False)
+    return None
+
+
+def _combine(e, args) -> bool:
+    """Whether SymPy would merge two of a sum's terms (2*u + 3*u) or of a product's
+    factors (u * u**2, exp(a) * exp(b))."""
+    keys = [a.as_base_exp()[0] if e.is_Mul else a.as_coeff_Mul()[1] for a in args]
+    return len(set(keys)) < len(keys)
 
 
 def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
@@ -159,13 +247,13 @@ def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
     decode = argmax_decode(tensors, st) if st.reduce in ("max", "min") else {}
     loops = st.loops if decode else st.all_loops
     for acc in accesses(st.body):
-        name = str(acc.base)
+        name = tensor_name(acc)
         if name not in active:
             continue
         local = local_derivative(st, acc, tensors)
         if local == 0:
             continue
-        body = (out_access * local).xreplace(decode)
+        body = times_leaf(local, out_access).xreplace(decode)
         target = tuple(sp.sympify(i).xreplace(decode) for i in acc.indices)
         g = adjoint_of(name)
         if g.rank == 0:
@@ -173,6 +261,19 @@ def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
         yield Stmt(target=g.name, target_index=target, loops=loops, body=body,
                    accumulate=True, origin=st.origin, phase=_backward(st.phase),
                    scan=_reversed(st.scan))
+
+
+def times_leaf(local, leaf):
+    """local * leaf for a leaf (an adjoint or tangent access) the local derivative does not contain: the
+    product SymPy builds (nothing combines, factors sorted as it sorts them), without
+    its flattening and assumption queries (much of a long program's derivative time)."""
+    if local.is_Number:
+        return local * leaf
+    factors = list(local.args) if local.is_Mul else [local]
+    coeff = [factors.pop(0)] if factors[0].is_Number else []
+    factors.append(leaf)
+    _mulsort(factors)
+    return sp.Mul._from_args(coeff + factors, is_commutative=True)   # real values
 
 
 def _custom(st: Stmt, d_out: Tensor, active, adjoint_of):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..cse import Let, Reduction
-from ..ir import Program, accesses
+from ..ir import Program, accesses, tensor_name
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
 from .numba_cpu import Code, dim_bindings, dtype_source, phase_tag, shape_code
@@ -130,7 +130,7 @@ def _is_int(expr, int_names, int_tensors) -> bool:
     if isinstance(expr, sp.Symbol):
         return str(expr) in int_names
     if isinstance(expr, sp.Indexed):
-        return str(expr.base) in int_tensors
+        return tensor_name(expr) in int_tensors
     return bool(expr.args) and not expr.is_Pow and \
         all(_is_int(a, int_names, int_tensors) for a in expr.args)
 
@@ -172,7 +172,7 @@ def _units(nest: Nest, steps=()) -> list:
         return units
     units, current, shared = [], [], set()
     for st in nest.items:
-        reads_shared = {str(a.base) for a in accesses(sp.sympify(st.body))} & shared
+        reads_shared = {tensor_name(a) for a in accesses(sp.sympify(st.body))} & shared
         if current and reads_shared:
             # a value other threads accumulate into is complete only after the kernel
             units.append(Nest(nest.loops, current, current[0].origin))
@@ -258,7 +258,7 @@ class KernelSource:
             lets = [it] if isinstance(it, Let) else list(getattr(it, "lets", ()))
             exprs += [sp.sympify(let.expr) for let in lets]
         symbols = set().union(*(e.free_symbols for e in exprs))
-        arrays += [str(a.base) for e in exprs for a in e.atoms(sp.Indexed)]
+        arrays += [tensor_name(a) for e in exprs for a in e.atoms(sp.Indexed)]
         names = {str(s) for s in symbols if not isinstance(s, sp.Indexed)} - set(arrays)
         roles = {a.ident: a.role for a in self.prog.args}
         out = [(n, "i") for n in self.steps if n in names]

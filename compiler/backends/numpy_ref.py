@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from .. import ops
-from ..ir import Program, scan_runs, step_body
+from ..ir import Program, scan_runs, step_body, tensor_name
 
 
 def _sizes(prog: Program, values) -> dict:
@@ -36,9 +36,9 @@ class _Evaluator:
 
     def __call__(self, e):
         if isinstance(e, sp.Indexed):
-            arr = self.env.get(str(e.base))
+            arr = self.env.get(tensor_name(e))
             if arr is None:    # read before any write (a step reads a zero row)
-                arr = self.env[str(e.base)] = self.zeros(str(e.base))
+                arr = self.env[tensor_name(e)] = self.zeros(tensor_name(e))
             idx = tuple(np.asarray(self(i)).astype(np.int64) for i in e.indices)
             return arr[idx]
         if isinstance(e, sp.Symbol):

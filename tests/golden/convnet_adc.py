@@ -396,10 +396,10 @@ def _loss_value_kernel(X, y, K, W, b):
                     arg = 0
                     for r in range(2):
                         for s in range(2):
-                            value = h[i, j, 2*k + r, 2*l + s]
+                            value = h[i, j, r + 2*k, s + 2*l]
                             if value > acc or (value != value and acc == acc):
                                 acc = value
-                                arg = 2*r + s
+                                arg = s + 2*r
                     pool[i, j, k, l] = acc
                     pool_arg[i, j, k, l] = arg
 
@@ -433,7 +433,7 @@ def _loss_value_kernel(X, y, K, W, b):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
     for i in range(N):
         acc = 0.0
@@ -489,10 +489,10 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
                     arg = 0
                     for r in range(2):
                         for s in range(2):
-                            value = h[i, j, 2*k + r, 2*l + s]
+                            value = h[i, j, r + 2*k, s + 2*l]
                             if value > acc or (value != value and acc == acc):
                                 acc = value
-                                arg = 2*r + s
+                                arg = s + 2*r
                     pool[i, j, k, l] = acc
                     pool_arg[i, j, k, l] = arg
 
@@ -526,7 +526,7 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
     for i in range(N):
         acc = 0.0
@@ -553,7 +553,7 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
             tmp1 = math.isfinite(shift[i])
             tmp2 = j == shift_arg[i]
             tmp3 = j == y[i]
-            d_logits[i, j] = (-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else -(1 if tmp3 else 0) + (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])))*d_total[0]
+            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])) - (1 if tmp3 else 0))
             # line 15 (backward): logits = h @ W + b
             d_b[j] += d_logits[i, j]
             d_mm[i, j] = d_logits[i, j]
@@ -580,7 +580,7 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
         for j in range(4):
             for k in range(8):
                 for l in range(8):
-                    d_conv[i, j, k, l] = (1 if h[i, j, k, l] > 0 else 0)*d_h[i, j, k, l]
+                    d_conv[i, j, k, l] = d_h[i, j, k, l]*(1 if h[i, j, k, l] > 0 else 0)
     d_K = np.zeros((4, 1, 3, 3), dtype)
     for i in range(N):
         for j in range(4):
@@ -631,7 +631,7 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
                     # line 12: h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
                     h[i, j, k, l] = relu(conv[i, j, k, l])
                     # line 12 (tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
-                    t_h[i, j, k, l] = (1 if h[i, j, k, l] > 0 else 0)*t_conv[i, j, k, l]
+                    t_h[i, j, k, l] = t_conv[i, j, k, l]*(1 if h[i, j, k, l] > 0 else 0)
 
     # line 13: h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
     pool = np.empty((N, 4, 4, 4), dtype)
@@ -645,10 +645,10 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
                     arg = 0
                     for r in range(2):
                         for s in range(2):
-                            value = h[i, j, 2*k + r, 2*l + s]
+                            value = h[i, j, r + 2*k, s + 2*l]
                             if value > acc or (value != value and acc == acc):
                                 acc = value
-                                arg = 2*r + s
+                                arg = s + 2*r
                     pool[i, j, k, l] = acc
                     pool_arg[i, j, k, l] = arg
                     # line 13 (tangent): h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
@@ -702,10 +702,10 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and j == shift_arg[i]
-            shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
             # line 16 (tangent): return cross_entropy(logits, y)
-            t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
+            tmp1 = tmp0 and shift_arg[i] == j
+            t_shifted[i, j] = t_shift[i]*(0 if tmp1 else -(1 if tmp0 else 0)) + t_logits[i, j]*(0 if tmp1 else 1)
 
     # line 16: return cross_entropy(logits, y)
     rest = np.empty((N,), dtype)
@@ -723,7 +723,7 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))*t_shifted[i, r]
+            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
         t_rest[i] += acc
 
     # line 16: return cross_entropy(logits, y)
@@ -737,7 +737,7 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])*t_rest[r]
+        acc += t_rest[r]*(1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])
     t_total[0] = acc
     acc = 0.0
     for r in range(N):
@@ -796,7 +796,7 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
                     # line 12: h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
                     h[i, j, k, l] = relu(conv[i, j, k, l])
                     # line 12 (tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
-                    t_h[i, j, k, l] = (1 if h[i, j, k, l] > 0 else 0)*t_conv[i, j, k, l]
+                    t_h[i, j, k, l] = t_conv[i, j, k, l]*(1 if h[i, j, k, l] > 0 else 0)
 
     # line 13: h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
     pool = np.empty((N, 4, 4, 4), dtype)
@@ -810,10 +810,10 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
                     arg = 0
                     for r in range(2):
                         for s in range(2):
-                            value = h[i, j, 2*k + r, 2*l + s]
+                            value = h[i, j, r + 2*k, s + 2*l]
                             if value > acc or (value != value and acc == acc):
                                 acc = value
-                                arg = 2*r + s
+                                arg = s + 2*r
                     pool[i, j, k, l] = acc
                     pool_arg[i, j, k, l] = arg
                     # line 13 (tangent): h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
@@ -867,10 +867,10 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and j == shift_arg[i]
-            shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
             # line 16 (tangent): return cross_entropy(logits, y)
-            t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
+            tmp1 = tmp0 and shift_arg[i] == j
+            t_shifted[i, j] = t_shift[i]*(0 if tmp1 else -(1 if tmp0 else 0)) + t_logits[i, j]*(0 if tmp1 else 1)
 
     # line 16: return cross_entropy(logits, y)
     rest = np.empty((N,), dtype)
@@ -888,7 +888,7 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))*t_shifted[i, r]
+            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
         t_rest[i] += acc
 
     # line 16: return cross_entropy(logits, y)
@@ -902,7 +902,7 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])*t_rest[r]
+        acc += t_rest[r]*(1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])
     t_total[0] = acc
     acc = 0.0
     for r in range(N):
@@ -937,14 +937,16 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
             tmp2 = math.isfinite(shift[i])
             tmp3 = j == shift_arg[i]
             tmp4 = j == y[i]
-            tmp5 = tmp2 and tmp3 and tmp4
-            tmp6 = tmp2 and tmp3
-            tmp7 = math.exp(shifted[i, j])
-            tmp8 = tmp7*(tmp1 if tmp2 else 1.0 / rest[i])
-            d_logits[i, j] = (-tmp1*rest[i] if tmp5 else -(1 if tmp4 else 0) + (tmp1 if tmp6 else tmp8))*d_total[0]
+            tmp5 = math.exp(shifted[i, j])
+            tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
+            d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
             # line 16 (backward tangent): return cross_entropy(logits, y)
-            tmp9 = 1.0 / tmp0**2
-            t_d_logits[i, j] = (0 if tmp5 else (0 if tmp6 else tmp8))*d_total[0]*t_shifted[i, j] + (-tmp1 + tmp9*rest[i] if tmp5 else (-tmp9 if tmp6 else tmp7*(-tmp9 if tmp2 else -1/rest[i]**2)))*d_total[0]*t_rest[i]
+            tmp7 = 1.0 / tmp0**2
+            tmp8 = shift_arg[i] == j
+            tmp9 = tmp2 and tmp8 and y[i] == j
+            tmp10 = -tmp7
+            tmp11 = tmp2 and tmp8
+            t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
             # line 15 (backward): logits = h @ W + b
             d_b[j] += d_logits[i, j]
             # line 15 (backward tangent): logits = h @ W + b
@@ -996,9 +998,9 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
             for k in range(8):
                 for l in range(8):
                     tmp0 = (1 if h[i, j, k, l] > 0 else 0)
-                    d_conv[i, j, k, l] = tmp0*d_h[i, j, k, l]
+                    d_conv[i, j, k, l] = d_h[i, j, k, l]*tmp0
                     # line 12 (backward tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
-                    t_d_conv[i, j, k, l] = tmp0*t_d_h[i, j, k, l]
+                    t_d_conv[i, j, k, l] = t_d_h[i, j, k, l]*tmp0
 
     # line 12 (backward): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
     d_K = np.zeros((4, 1, 3, 3), dtype)
@@ -1154,10 +1156,10 @@ def _loss_predict_value_kernel(X, K, W, b):
                     arg = 0
                     for r in range(2):
                         for s in range(2):
-                            value = h[i, j, 2*k + r, 2*l + s]
+                            value = h[i, j, r + 2*k, s + 2*l]
                             if value > acc or (value != value and acc == acc):
                                 acc = value
-                                arg = 2*r + s
+                                arg = s + 2*r
                     pool[i, j, k, l] = acc
                     pool_arg[i, j, k, l] = arg
 

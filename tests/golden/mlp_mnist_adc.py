@@ -444,7 +444,7 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
     for i in range(N):
         acc = 0.0
@@ -475,7 +475,7 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
             acc += W3[r, s]**2
     total_3[0] = acc
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
 
     return out,
 
@@ -530,7 +530,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
     for i in range(N):
         acc = 0.0
@@ -561,7 +561,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             acc += W3[r, s]**2
     total_3[0] = acc
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_total = np.empty((1,), dtype)
@@ -576,15 +576,15 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     d_W3 = np.empty((256, 10), dtype)
     for r in range(256):
         for s in range(10):
-            d_W3[r, s] = 2*W3[r, s]*d_total_3[0]
+            d_W3[r, s] = 2*d_total_3[0]*W3[r, s]
     d_W2 = np.empty((256, 256), dtype)
     for r in range(256):
         for s in range(256):
-            d_W2[r, s] = 2*W2[r, s]*d_total_2[0]
+            d_W2[r, s] = 2*d_total_2[0]*W2[r, s]
     d_W1 = np.empty((784, 256), dtype)
     for r in range(784):
         for s in range(256):
-            d_W1[r, s] = 2*W1[r, s]*d_total_[0]
+            d_W1[r, s] = 2*d_total_[0]*W1[r, s]
     d_logits = np.empty((N, 10), dtype)
     d_b3 = np.zeros((10,), dtype)
     d_mm_2 = np.empty((N, 10), dtype)
@@ -594,7 +594,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             tmp1 = math.isfinite(shift[i])
             tmp2 = j == shift_arg[i]
             tmp3 = j == y[i]
-            d_logits[i, j] = (-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else -(1 if tmp3 else 0) + (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])))*d_total[0]
+            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])) - (1 if tmp3 else 0))
             # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
             d_mm_2[i, j] = d_logits[i, j]
@@ -608,7 +608,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     d_mm_ = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            tmp0 = (1 if h2[i, j] > 0 else 0)*d_h2[i, j]
+            tmp0 = d_h2[i, j]*(1 if h2[i, j] > 0 else 0)
             d_b2[j] += tmp0
             d_mm_[i, j] = tmp0
 
@@ -621,7 +621,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     d_mm = np.empty((N, 256), dtype)
     for i in range(N):
         for j in range(256):
-            tmp0 = (1 if h1[i, j] > 0 else 0)*d_h1[i, j]
+            tmp0 = d_h1[i, j]*(1 if h1[i, j] > 0 else 0)
             d_b1[j] += tmp0
             d_mm[i, j] = tmp0
 
@@ -651,7 +651,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
             h1[i, j] = relu(b1[j] + mm[i, j])
             # line 16 (tangent): h1 = relu(_dense(X, W1, b1))
             tmp0 = (1 if h1[i, j] > 0 else 0)
-            t_h1[i, j] = tmp0*t_b1[j] + tmp0*t_mm[i, j]
+            t_h1[i, j] = t_b1[j]*tmp0 + t_mm[i, j]*tmp0
 
     # line 10: return x @ W + b
     mm_ = np.dot(h1, W2)
@@ -668,7 +668,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
             tmp0 = (1 if h2[i, j] > 0 else 0)
-            t_h2[i, j] = tmp0*t_b2[j] + tmp0*t_mm_[i, j]
+            t_h2[i, j] = t_b2[j]*tmp0 + t_mm_[i, j]*tmp0
 
     # line 10: return x @ W + b
     mm_2 = np.dot(h2, W3)
@@ -709,10 +709,10 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and j == shift_arg[i]
-            shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
             # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
+            tmp1 = tmp0 and shift_arg[i] == j
+            t_shifted[i, j] = t_shift[i]*(0 if tmp1 else -(1 if tmp0 else 0)) + t_logits[i, j]*(0 if tmp1 else 1)
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
@@ -730,7 +730,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))*t_shifted[i, r]
+            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
         t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
@@ -744,7 +744,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])*t_rest[r]
+        acc += t_rest[r]*(1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])
     t_total[0] = acc
     acc = 0.0
     for r in range(N):
@@ -805,11 +805,11 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     t_out = np.empty((1,), dtype)
-    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + t_total[0]/N
+    t_out[0] = lam*t_total_[0] + lam*t_total_2[0] + lam*t_total_3[0] + t_total[0]/N
 
     return out, t_out
 
@@ -834,7 +834,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             h1[i, j] = relu(b1[j] + mm[i, j])
             # line 16 (tangent): h1 = relu(_dense(X, W1, b1))
             tmp0 = (1 if h1[i, j] > 0 else 0)
-            t_h1[i, j] = tmp0*t_b1[j] + tmp0*t_mm[i, j]
+            t_h1[i, j] = t_b1[j]*tmp0 + t_mm[i, j]*tmp0
 
     # line 10: return x @ W + b
     mm_ = np.dot(h1, W2)
@@ -851,7 +851,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             h2[i, j] = relu(b2[j] + mm_[i, j])
             # line 17 (tangent): h2 = relu(_dense(h1, W2, b2))
             tmp0 = (1 if h2[i, j] > 0 else 0)
-            t_h2[i, j] = tmp0*t_b2[j] + tmp0*t_mm_[i, j]
+            t_h2[i, j] = t_b2[j]*tmp0 + t_mm_[i, j]*tmp0
 
     # line 10: return x @ W + b
     mm_2 = np.dot(h2, W3)
@@ -892,10 +892,10 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     for i in range(N):
         for j in range(10):
             tmp0 = math.isfinite(shift[i])
-            tmp1 = tmp0 and j == shift_arg[i]
-            shifted[i, j] = (0 if tmp1 else -(shift[i] if tmp0 else 0) + logits[i, j])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
             # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            t_shifted[i, j] = (0 if tmp1 else 1)*t_logits[i, j] + (0 if tmp1 else -(1 if tmp0 else 0))*t_shift[i]
+            tmp1 = tmp0 and shift_arg[i] == j
+            t_shifted[i, j] = t_shift[i]*(0 if tmp1 else -(1 if tmp0 else 0)) + t_logits[i, j]*(0 if tmp1 else 1)
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
@@ -913,7 +913,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))*t_shifted[i, r]
+            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
         t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
@@ -927,7 +927,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_total = np.zeros((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])*t_rest[r]
+        acc += t_rest[r]*(1.0 / (rest[r] + 1) if math.isfinite(shift[r]) else 1.0 / rest[r])
     t_total[0] = acc
     acc = 0.0
     for r in range(N):
@@ -988,11 +988,11 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     out = np.empty((1,), dtype)
-    out[0] = lam*(total_2[0] + total_3[0] + total_[0]) + total[0]/N
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     t_out = np.empty((1,), dtype)
-    t_out[0] = lam*t_total_2[0] + lam*t_total_3[0] + lam*t_total_[0] + t_total[0]/N
+    t_out[0] = lam*t_total_[0] + lam*t_total_2[0] + lam*t_total_3[0] + t_total[0]/N
 
     # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     d_total = np.empty((1,), dtype)
@@ -1008,7 +1008,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_W3 = np.empty((256, 10), dtype)
     for r in range(256):
         for s in range(10):
-            d_W3[r, s] = 2*W3[r, s]*d_total_3[0]
+            d_W3[r, s] = 2*d_total_3[0]*W3[r, s]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
             t_d_W3[r, s] = 2*d_total_3[0]*t_W3[r, s]
 
@@ -1017,7 +1017,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_W2 = np.empty((256, 256), dtype)
     for r in range(256):
         for s in range(256):
-            d_W2[r, s] = 2*W2[r, s]*d_total_2[0]
+            d_W2[r, s] = 2*d_total_2[0]*W2[r, s]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
             t_d_W2[r, s] = 2*d_total_2[0]*t_W2[r, s]
 
@@ -1026,7 +1026,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_W1 = np.empty((784, 256), dtype)
     for r in range(784):
         for s in range(256):
-            d_W1[r, s] = 2*W1[r, s]*d_total_[0]
+            d_W1[r, s] = 2*d_total_[0]*W1[r, s]
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
             t_d_W1[r, s] = 2*d_total_[0]*t_W1[r, s]
 
@@ -1044,14 +1044,16 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             tmp2 = math.isfinite(shift[i])
             tmp3 = j == shift_arg[i]
             tmp4 = j == y[i]
-            tmp5 = tmp2 and tmp3 and tmp4
-            tmp6 = tmp2 and tmp3
-            tmp7 = math.exp(shifted[i, j])
-            tmp8 = tmp7*(tmp1 if tmp2 else 1.0 / rest[i])
-            d_logits[i, j] = (-tmp1*rest[i] if tmp5 else -(1 if tmp4 else 0) + (tmp1 if tmp6 else tmp8))*d_total[0]
+            tmp5 = math.exp(shifted[i, j])
+            tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
+            d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            tmp9 = 1.0 / tmp0**2
-            t_d_logits[i, j] = (0 if tmp5 else (0 if tmp6 else tmp8))*d_total[0]*t_shifted[i, j] + (-tmp1 + tmp9*rest[i] if tmp5 else (-tmp9 if tmp6 else tmp7*(-tmp9 if tmp2 else -1/rest[i]**2)))*d_total[0]*t_rest[i]
+            tmp7 = 1.0 / tmp0**2
+            tmp8 = shift_arg[i] == j
+            tmp9 = tmp2 and tmp8 and y[i] == j
+            tmp10 = -tmp7
+            tmp11 = tmp2 and tmp8
+            t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
             # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
             # line 18 (backward tangent): logits = _dense(h2, W3, b3)
@@ -1083,10 +1085,10 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     for i in range(N):
         for j in range(256):
             tmp0 = (1 if h2[i, j] > 0 else 0)
-            tmp1 = tmp0*d_h2[i, j]
+            tmp1 = d_h2[i, j]*tmp0
             d_b2[j] += tmp1
             # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
-            tmp2 = tmp0*t_d_h2[i, j]
+            tmp2 = t_d_h2[i, j]*tmp0
             t_d_b2[j] += tmp2
             t_d_b2[j] += 0
             # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
@@ -1116,10 +1118,10 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     for i in range(N):
         for j in range(256):
             tmp0 = (1 if h1[i, j] > 0 else 0)
-            tmp1 = tmp0*d_h1[i, j]
+            tmp1 = d_h1[i, j]*tmp0
             d_b1[j] += tmp1
             # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
-            tmp2 = tmp0*t_d_h1[i, j]
+            tmp2 = t_d_h1[i, j]*tmp0
             t_d_b1[j] += tmp2
             t_d_b1[j] += 0
             # line 16 (backward): h1 = relu(_dense(X, W1, b1))

@@ -353,7 +353,7 @@ def _f_vjp_kernel(w0, x0, w1, x1, w2, d_out):
 
     # line 11 (backward): return 1 / (1 + exp(-dot))
     d_dot = np.empty((1,), dtype)
-    d_dot[0] = sigmoid(-dot[0])*d_out[0]*out[0]
+    d_dot[0] = d_out[0]*out[0]*sigmoid(-dot[0])
 
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
     d_w0 = np.empty((1,), dtype)
@@ -381,7 +381,7 @@ def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 10 (tangent): dot = w0 * x0 + w1 * x1 + w2
     t_dot = np.empty((1,), dtype)
-    t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
+    t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0] + t_w2[0]
 
     # line 11: return 1 / (1 + exp(-dot))
     out = np.empty((1,), dtype)
@@ -389,7 +389,7 @@ def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 11 (tangent): return 1 / (1 + exp(-dot))
     t_out = np.empty((1,), dtype)
-    t_out[0] = sigmoid(-dot[0])*out[0]*t_dot[0]
+    t_out[0] = out[0]*t_dot[0]*sigmoid(-dot[0])
 
     return out, t_out
 
@@ -405,7 +405,7 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 10 (tangent): dot = w0 * x0 + w1 * x1 + w2
     t_dot = np.empty((1,), dtype)
-    t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_w2[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0]
+    t_dot[0] = t_w0[0]*x0[0] + t_w1[0]*x1[0] + t_x0[0]*w0[0] + t_x1[0]*w1[0] + t_w2[0]
 
     # line 11: return 1 / (1 + exp(-dot))
     tmp0 = sigmoid(dot[0])
@@ -414,17 +414,16 @@ def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
 
     # line 11 (tangent): return 1 / (1 + exp(-dot))
     tmp1 = sigmoid(-dot[0])
-    tmp2 = tmp1*out[0]
     t_out = np.empty((1,), dtype)
-    t_out[0] = tmp2*t_dot[0]
+    t_out[0] = out[0]*t_dot[0]*tmp1
 
     # line 11 (backward): return 1 / (1 + exp(-dot))
     d_dot = np.empty((1,), dtype)
-    d_dot[0] = tmp2*d_out[0]
+    d_dot[0] = d_out[0]*out[0]*tmp1
 
     # line 11 (backward tangent): return 1 / (1 + exp(-dot))
     t_d_dot = np.empty((1,), dtype)
-    t_d_dot[0] = -tmp0*tmp1*d_out[0]*out[0]*t_dot[0] + tmp1*d_out[0]*t_out[0]
+    t_d_dot[0] = d_out[0]*t_out[0]*tmp1 - d_out[0]*out[0]*t_dot[0]*tmp1*tmp0
 
     # line 10 (backward): dot = w0 * x0 + w1 * x1 + w2
     d_w0 = np.empty((1,), dtype)
