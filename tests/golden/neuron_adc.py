@@ -104,6 +104,10 @@ def _prepare(fname, values, device_view=None):
     `values` are the call's arguments in signature order. `device_view(value)` (CUDA only)
     gives a device array used as it is, or None for a host value, converted here.
     """
+    if device_view is None:
+        ready = _ready_args(_plan(fname), values)
+        if ready is not None:
+            return ready
     spec = (SIGNATURES.get(fname) or PREDICTIONS[fname])["args"]
     dtype = _float_dtype(fname, spec, values)
     sizes, origin, out = {}, {}, []
@@ -131,6 +135,57 @@ def _prepare(fname, values, device_view=None):
         _bind_shape(fname, name, array, arg["shape"], sizes, origin)
         out.append(array.reshape(1) if array.ndim == 0 else array)
     return out, sizes, dtype
+
+
+_PLANS = {}
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+_INT64 = np.dtype(np.int64)
+
+
+def _plan(fname):
+    """Per argument of `fname`: its role and its shape as ints, size names and None (a
+    size expression, checked once the names are bound)."""
+    if fname not in _PLANS:
+        spec = (SIGNATURES.get(fname) or PREDICTIONS[fname])["args"]
+        _PLANS[fname] = tuple(
+            (arg["role"], tuple(e if not isinstance(e, str) or e.isidentifier() else None
+                                for e in arg.get("shape", ()))) for arg in spec.values())
+    return _PLANS[fname]
+
+
+def _ready_args(plan, values):
+    """`_prepare`'s result when nothing needs converting, else None (then `_prepare`
+    converts, or reports what is wrong): C-contiguous ndarrays of one float dtype,
+    int64 Index arrays, Python numbers for hyper-parameters. The call a training loop
+    makes, checked in a few microseconds (the kernel of a small model takes as long)."""
+    dtype, sizes, out = None, {}, []
+    for (role, shape), value in zip(plan, values):
+        if role in ("float", "int"):
+            if type(value) is not (float if role == "float" else int):
+                return None
+            out.append(value)
+            continue
+        if type(value) is not np.ndarray or value.ndim != len(shape) or                 not value.flags.c_contiguous:
+            return None
+        if role == "index":
+            if value.dtype != _INT64:
+                return None
+        elif dtype is None:
+            dtype = value.dtype
+            if dtype not in _FLOATS:
+                return None
+        elif value.dtype != dtype:
+            return None
+        for n, e in zip(value.shape, shape):
+            if e is None:
+                continue
+            if type(e) is int:
+                if n != e:
+                    return None
+            elif sizes.setdefault(e, n) != n:
+                return None
+        out.append(value if shape else value.reshape(1))
+    return out, sizes, dtype or _FLOATS[0]
 
 
 def _check_size(fname, name, axis, actual, expected, text):
