@@ -2,8 +2,9 @@
 
 The statements of a nest that run one after the other in the same iteration (no
 reduction loop in between) share one search for repeated subexpressions; a reduction
-gets its own, inside its reduction loop. Temporaries are named tmp0, tmp1, ... in order of definition, so the same
-statements always give the same code (`names` keeps user tensors off these names).
+gets its own, inside its reduction loop. Temporaries are named tmp0, tmp1, ... in order
+of definition, so the same statements always give the same code (`names` keeps user
+tensors off these names).
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def _worth_naming(expr, valued) -> bool:
     number, a negated access or symbol (nor a Piecewise's (value, condition) pair)."""
     return (isinstance(expr, (sp.Expr, Boolean)) and bool(expr.args)
             and not isinstance(expr, (sp.Indexed, sp.Number))
-            and not (expr.is_Mul and len(expr.args) == 2 and expr.args[0] is sp.S.NegativeOne
+            and not (expr.is_Mul and len(expr.args) == 2
+                     and expr.args[0] is sp.S.NegativeOne
                      and isinstance(expr.args[1], (sp.Indexed, sp.Symbol)))
             and _valued(expr, valued))
 

@@ -20,7 +20,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from . import ops
-from .ir import Program, Stmt, access, accesses, is_plain_target, reads, scan_runs, tensor_base, tensor_name
+from .ir import (Program, Stmt, access, accesses, is_plain_target, reads, scan_runs,
+                 tensor_base, tensor_name)
 
 
 @dataclass(frozen=True)

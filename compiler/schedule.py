@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from .ir import Origin, Program, Stmt, accesses, is_plain_target, scan_runs, step_body, tensor_name
+from .ir import (Origin, Program, Stmt, accesses, is_plain_target, scan_runs, step_body,
+                 tensor_name)
 from .values import same_size
 
 

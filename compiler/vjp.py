@@ -223,7 +223,8 @@ def _resorted(e, args):
         if any(a.is_Number for a in changed) and (len(numbers) > 1 or numbers[0].is_zero):
             return None
         rest = [a for a in args if not a.is_Number]
-        if _combine(e, rest) or (e.is_Mul and numbers and len(rest) == 1 and rest[0].is_Add):
+        distributes = e.is_Mul and numbers and len(rest) == 1 and rest[0].is_Add
+        if distributes or _combine(e, rest):
             return None
         (_mulsort if e.is_Mul else _addsort)(rest)
         # the coefficient first, as SymPy has it; every value is a real number
@@ -264,9 +265,10 @@ def _contributions(tensors, st: Stmt, d_out: Tensor, active, adjoint_of):
 
 
 def times_leaf(local, leaf):
-    """local * leaf for a leaf (an adjoint or tangent access) the local derivative does not contain: the
-    product SymPy builds (nothing combines, factors sorted as it sorts them), without
-    its flattening and assumption queries (much of a long program's derivative time)."""
+    """local * leaf, for a leaf the local derivative does not contain (an adjoint or a
+    tangent access): the product SymPy builds (nothing combines, factors sorted as it
+    sorts them), without its flattening and assumption queries (much of a long
+    program's derivative time)."""
     if local.is_Number:
         return local * leaf
     factors = list(local.args) if local.is_Mul else [local]
