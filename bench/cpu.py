@@ -36,6 +36,8 @@ def loss(X: Data[N, 32], y: Data[N], """ + ", ".join(
 
 
 def _rng_arrays(shapes, labels=None, n=None, seed=0):
+    """Random inputs of the given shapes (weights scaled by 1/sqrt(fan-in)), with integer
+    labels `y` in [0, labels) when `labels` is given."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in shapes.items():
@@ -113,32 +115,35 @@ def workloads():
         h = j.nn.relu((a - mu) / j.numpy.sqrt(var + 1e-5) * gamma + beta)
         return _ce_j(j, h @ W2 + b2, y)
 
-    tanh_shapes = {"X": (256, 32), "y": (256,)}
-    for k in range(8):
-        tanh_shapes |= {f"W{k}": (32, 32), f"b{k}": (32,)}
-    tanh_shapes["w"] = (32,)
+    def tanh_shapes(n):
+        shapes = {"X": (n, 32), "y": (n,)}
+        for k in range(8):
+            shapes |= {f"W{k}": (32, 32), f"b{k}": (32,)}
+        return shapes | {"w": (32,)}
+
+    # name -> (model, inputs for batch size n, torch loss, jax loss, float args, default n)
     return {
-        "logreg": ("logistic_regression.py", lambda: {
-            **_rng_arrays({"X": (32, 30), "w": (30,), "b": ()}),
-            "y": (np.random.default_rng(1).random(32) > 0.5).astype(float)},
-            logreg_t, logreg_j, {}),
-        "softmax": ("softmax_classifier.py", lambda: _rng_arrays(
-            {"X": (128, 20), "W": (20, 4), "b": (4,)}, 4, 128), softmax_t, softmax_j,
-            {"reg": 1e-3}),
-        "mlp_digits": ("digits_mlp.py", lambda: _rng_arrays(
-            {"X": (128, 64), "W1": (64, 128), "b1": (128,), "W2": (128, 10), "b2": (10,)},
-            10, 128), mlp2_t, mlp2_j, {}),
-        "mlp_mnist": ("mlp_mnist.py", lambda: _rng_arrays(
-            {"X": (128, 784), "W1": (784, 256), "b1": (256,), "W2": (256, 256),
-             "b2": (256,), "W3": (256, 10), "b3": (10,)}, 10, 128), mnist_t, mnist_j,
-            {"lam": 1e-4}),
-        "tanh8": (TANH8, lambda: _rng_arrays(tanh_shapes), tanh_t, tanh_j, {}),
-        "convnet": ("digits_convnet.py", lambda: _rng_arrays(
-            {"X": (128, 1, 8, 8), "K": (8, 1, 3, 3), "c": (8,), "W": (128, 10),
-             "b": (10,)}, 10, 128), conv_t, conv_j, {}),
-        "batchnorm_mlp": ("batch_norm_mlp.py", lambda: _rng_arrays(
-            {"X": (128, 6), "W1": (6, 8), "b1": (8,), "gamma": (8,), "beta": (8,),
-             "W2": (8, 3), "b2": (3,)}, 3, 128), bn_t, bn_j, {}),
+        "logreg": ("logistic_regression.py", lambda n: {
+            **_rng_arrays({"X": (n, 30), "w": (30,), "b": ()}),
+            "y": (np.random.default_rng(1).random(n) > 0.5).astype(float)},
+            logreg_t, logreg_j, {}, 32),
+        "softmax": ("softmax_classifier.py", lambda n: _rng_arrays(
+            {"X": (n, 20), "W": (20, 4), "b": (4,)}, 4, n), softmax_t, softmax_j,
+            {"reg": 1e-3}, 128),
+        "mlp_digits": ("digits_mlp.py", lambda n: _rng_arrays(
+            {"X": (n, 64), "W1": (64, 128), "b1": (128,), "W2": (128, 10), "b2": (10,)},
+            10, n), mlp2_t, mlp2_j, {}, 128),
+        "mlp_mnist": ("mlp_mnist.py", lambda n: _rng_arrays(
+            {"X": (n, 784), "W1": (784, 256), "b1": (256,), "W2": (256, 256),
+             "b2": (256,), "W3": (256, 10), "b3": (10,)}, 10, n), mnist_t, mnist_j,
+            {"lam": 1e-4}, 128),
+        "tanh8": (TANH8, lambda n: _rng_arrays(tanh_shapes(n)), tanh_t, tanh_j, {}, 256),
+        "convnet": ("digits_convnet.py", lambda n: _rng_arrays(
+            {"X": (n, 1, 8, 8), "K": (8, 1, 3, 3), "c": (8,), "W": (128, 10),
+             "b": (10,)}, 10, n), conv_t, conv_j, {}, 128),
+        "batchnorm_mlp": ("batch_norm_mlp.py", lambda n: _rng_arrays(
+            {"X": (n, 6), "W1": (6, 8), "b1": (8,), "gamma": (8,), "beta": (8,),
+             "W2": (8, 3), "b2": (3,)}, 3, n), bn_t, bn_j, {}, 128),
     }
 
 
@@ -180,42 +185,135 @@ def _median_us(fns, rounds, seconds=0.2):
     return [statistics.median(t) for t in times]
 
 
-def run(name, workload, dtype, folder, rounds):
-    import jax
-    import torch
-    source, inputs, torch_loss, jax_loss, floats = workload
-    module = _module(source, folder, name)
-    order = list(module.SIGNATURES["loss"]["args"])
-    wrt = module.SIGNATURES["loss"]["wrt"]
-    arrays = {k: (v if v.dtype.kind == "i" else v.astype(dtype)) for k, v in inputs().items()}
-    values = tuple(arrays[k] if k in arrays else floats[k] for k in order)
+LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
-    def adc():
-        return module.loss_value_and_grad(*values)
 
-    tensors = [torch.tensor(arrays[k], requires_grad=k in wrt) for k in order if k in arrays]
-    params = [t for k, t in zip((k for k in order if k in arrays), tensors) if k in wrt]
+class Contenders:
+    """For one workload, dtype and batch size: a no-argument function per framework that
+    does one value_and_grad (or, with `step`, one training step: value_and_grad, then an
+    Adam update of the parameters), on the same inputs."""
 
-    def torch_fn():
-        value = torch_loss(torch, None, *tensors)
-        return value, torch.autograd.grad(value, params)
+    def __init__(self, name, workload, dtype, folder, n, step, compiled):
+        source, inputs, self.torch_loss, self.jax_loss, floats, default_n = workload
+        self.module = _module(source, folder, name)
+        self.order = list(self.module.SIGNATURES["loss"]["args"])
+        self.wrt = self.module.SIGNATURES["loss"]["wrt"]
+        self.arrays = {k: (v if v.dtype.kind == "i" else v.astype(dtype))
+                       for k, v in inputs(n or default_n).items()}
+        self.floats, self.step, self.compiled = floats, step, compiled
+        self.n = n or default_n
 
-    jax_args = [jax.numpy.asarray(arrays[k]) for k in order if k in arrays]
-    positions = tuple(i for i, k in enumerate(k for k in order if k in arrays) if k in wrt)
-    jitted = jax.jit(jax.value_and_grad(lambda *a: jax_loss(jax, *a), argnums=positions))
+    def adc(self):
+        from adc.runtime.optimizers import Adam
+        values = tuple(self.arrays[k].copy() if k in self.arrays else self.floats[k]
+                       for k in self.order)
+        params = {k: v for k, v in zip(self.order, values) if k in self.wrt}
+        adam, run = Adam(BETA1, BETA2, EPS), self.module.loss_value_and_grad
 
-    def jax_fn():
-        value, grads = jitted(*jax_args)
-        return jax.block_until_ready(value), grads
+        def value_and_grad():
+            return run(*values)
 
-    ours, theirs, jaxs = float(adc()[0]), float(torch_fn()[0].detach()), float(jax_fn()[0])
+        def step():
+            value, grads = run(*values)
+            adam.step(params, grads, LR)
+            return value, grads
+        return step if self.step else value_and_grad
+
+    def torch(self):
+        import torch
+        names = [k for k in self.order if k in self.arrays]
+        tensors = [torch.tensor(self.arrays[k], requires_grad=k in self.wrt) for k in names]
+        params = [t for k, t in zip(names, tensors) if k in self.wrt]
+        loss = self.torch_loss
+        if self.compiled:
+            loss = torch.compile(loss)
+        adam = torch.optim.Adam(params, lr=LR, betas=(BETA1, BETA2), eps=EPS)
+
+        def value_and_grad():
+            value = loss(torch, None, *tensors)
+            return value, torch.autograd.grad(value, params)
+
+        def step():
+            adam.zero_grad()
+            value = loss(torch, None, *tensors)
+            value.backward()
+            adam.step()
+            return value, None
+        return step if self.step else value_and_grad
+
+    def jax(self):
+        import jax
+        jnp = jax.numpy
+        names = [k for k in self.order if k in self.arrays]
+        data = [jnp.asarray(self.arrays[k]) for k in names]
+        where = [i for i, k in enumerate(names) if k in self.wrt]
+        grad = jax.value_and_grad(lambda *a: self.jax_loss(jax, *a), argnums=tuple(where))
+        if not self.step:
+            jitted = jax.jit(grad)
+
+            def value_and_grad():
+                value, grads = jitted(*data)
+                return jax.block_until_ready(value), grads
+            return value_and_grad
+
+        def update(params, m, v, t, args):
+            full = list(args)
+            for i, p in zip(where, params):
+                full[i] = p
+            value, grads = grad(*full)
+            m = [BETA1 * a + (1 - BETA1) * g for a, g in zip(m, grads)]
+            v = [BETA2 * a + (1 - BETA2) * g * g for a, g in zip(v, grads)]
+            c1, c2 = 1 - BETA1 ** t, 1 - BETA2 ** t
+            params = [p - LR * (a / c1) / (jnp.sqrt(b / c2) + EPS)
+                      for p, a, b in zip(params, m, v)]
+            return value, params, m, v
+
+        jitted = jax.jit(update, donate_argnums=(0, 1, 2))
+        state = {"params": [data[i] for i in where], "t": 0}
+        state["m"] = [jnp.zeros_like(p) for p in state["params"]]
+        state["v"] = [jnp.zeros_like(p) for p in state["params"]]
+
+        def step():
+            state["t"] += 1
+            value, state["params"], state["m"], state["v"] = jitted(
+                state["params"], state["m"], state["v"], float(state["t"]), data)
+            return jax.block_until_ready(value), None
+        return step
+
+
+def _value(result) -> float:
+    value = result[0]
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
+def run(name, workload, dtype, folder, rounds, n=None, step=False, compiled=False):
+    c = Contenders(name, workload, dtype, folder, n, step, compiled)
+    fns = [c.adc(), c.torch(), c.jax()]
+    # fresh contenders' first values agree (the same loss at the same point)
+    ours, theirs, jaxs = (_value(f()) for f in [c.adc(), c.torch(), c.jax()])
     tol = 1e-3 if dtype == np.float32 else 1e-8
     if not (np.isclose(ours, theirs, rtol=tol) and np.isclose(ours, jaxs, rtol=tol)):
         raise SystemExit(f"{name}: values differ: adc {ours}, torch {theirs}, jax {jaxs}")
-    a, t, j = _median_us([adc, torch_fn, jax_fn], rounds)
+    a, t, j = _median_us(fns, rounds)
     best = min(t, j)
-    print(f"{name:<14} {np.dtype(dtype).name:<8} {a:10.1f} {t:10.1f} {j:10.1f}   "
+    print(f"{name:<14} {np.dtype(dtype).name:<8} {c.n:>5} {a:10.1f} {t:10.1f} {j:10.1f}   "
           f"{a / t:6.2f}x {a / j:6.2f}x {a / best:6.2f}x", flush=True)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+
+
+def _pin_threads(threads: int):
+    """Re-run this script with every library limited to `threads` threads (they read
+    their settings once, at import)."""
+    if os.environ.get("ADC_BENCH_THREADS") == str(threads):
+        return
+    env = dict(os.environ, ADC_BENCH_THREADS=str(threads),
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                         f"intra_op_parallelism_threads={threads}")
+    env.update({v: str(threads) for v in THREAD_VARIABLES})
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 def main():
@@ -223,24 +321,41 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--batch", default="", help="comma-separated batch sizes "
+                        "(default: each workload's own), e.g. 32,256,4096")
+    parser.add_argument("--step", action="store_true",
+                        help="time a training step (value_and_grad + Adam) instead")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="limit BLAS, Numba, PyTorch and XLA to this many threads")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="PyTorch through torch.compile (inductor) instead of eager")
     args = parser.parse_args()
+    if args.threads:
+        _pin_threads(args.threads)
     try:
         import jax
         import torch
     except ImportError:
         sys.exit("bench/cpu.py needs PyTorch and JAX: pip install -e '.[bench]'")
     jax.config.update("jax_enable_x64", True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     chosen = workloads()
     if args.only:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), jax "
-          f"{jax.__version__}, numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
-    print(f"{'workload':<14} {'dtype':<8} {'adc us':>10} {'torch us':>10} {'jax us':>10}   "
-          f"{'/torch':>7} {'/jax':>7} {'/best':>7}")
+    batches = [int(b) for b in args.batch.split(",") if b] or [None]
+    what = "training step (value_and_grad + Adam)" if args.step else "value_and_grad"
+    peer = "torch.compile" if args.torch_compile else "torch eager"
+    print(f"{what}; torch {torch.__version__} ({torch.get_num_threads()} threads, {peer}), "
+          f"jax {jax.__version__} (jit), threads limit {args.threads or 'none'}")
+    print(f"{'workload':<14} {'dtype':<8} {'batch':>5} {'adc us':>10} {'torch us':>10} "
+          f"{'jax us':>10}   {'/torch':>7} {'/jax':>7} {'/best':>7}")
     with tempfile.TemporaryDirectory() as folder:
         for dtype in args.dtypes.split(","):
             for name, workload in chosen.items():
-                run(name, workload, np.dtype(dtype).type, folder, args.rounds)
+                for n in batches:
+                    run(name, workload, np.dtype(dtype).type, folder, args.rounds, n,
+                        args.step, args.torch_compile)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from . import emit_cuda
-from .backends.numba_cpu import helper_source
+from .backends.numba_cpu import helper_source, vmath_source
 from .checks_template import CHECKS
 from .ir import Program
 from .printer import size_code
@@ -308,8 +308,13 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         "# ---- input checks (plain Python: they run before any compiled code) ----",
         CHECKS.strip(),
     ]
+    helper_text = helper_source(helpers) if helpers else ""
+    vmath = vmath_source(helper_text + "".join(
+        text for e in entries for _, text in e.kernels.values()))
+    if vmath:
+        parts += ["", "", vmath]
     if helpers:
-        parts += ["", "", "# ---- scalar helpers ----", "", helper_source(helpers)]
+        parts += ["", "", "# ---- scalar helpers ----", "", helper_text]
     cuda = [e for e in entries if e.cuda]
     if cuda:
         parts[parts.index("from numba import njit")] += "\n" + emit_cuda.IMPORTS

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import sympy as sp
 
+from .backends import vmath
 from .ir import Program, Stmt, tensor_base
 
 # Names a kernel (CPU or CUDA, device or host code) uses for itself.
@@ -34,12 +35,14 @@ KERNEL_LOCALS = {
 KERNEL_GLOBALS = {
     "np", "math", "njit", "prange", "cuda", "float32", "float64", "int64", "SimpleNamespace",
     "namedtuple", "_grid", "_zeros", "_gemm",
-}
+} | vmath.NAMES
 PYTHON_NAMES = set(keyword.kwlist) | set(dir(builtins))
 # The builtins kernel code calls (printed `max(a, b)`, `abs(x)`, loops over `range`).
 KERNEL_BUILTINS = {"range", "len", "max", "min", "abs", "float", "int", "bool", "round",
                    "pow", "print", "sum"}
 _CSE_TEMP = re.compile(r"tmp\d*$")
+# the CPU kernels' scratch rows of split reductions (backends/numba_cpu.py)
+_TERMS = re.compile(r"terms\d*$")
 
 
 def reserved_in_kernels(helper_names=()) -> set:
@@ -51,7 +54,7 @@ def reserved_in_kernels(helper_names=()) -> set:
 class Namer:
     """Unique names in one scope: `fresh(hint)` is `hint` itself when free, else `hint_2`..."""
 
-    def __init__(self, taken=(), reserved=(), patterns=(_CSE_TEMP,)):
+    def __init__(self, taken=(), reserved=(), patterns=(_CSE_TEMP, _TERMS)):
         self.taken = set(taken)
         self.reserved = set(reserved)
         self.patterns = tuple(patterns)
@@ -161,7 +164,7 @@ def _renamed_stmt(st: Stmt, tensors: dict, sub) -> Stmt:
 MODULE_FIXED = {"ADC_VERSION", "SOURCE_SHA256", "SIGNATURES", "PREDICTIONS", "CUDA_KERNELS",
                 "math", "np",
                 "njit", "prange", "namedtuple", "cuda", "float32", "float64", "int64",
-                "SimpleNamespace"}
+                "SimpleNamespace"} | vmath.NAMES
 # The keyword arguments generated functions take beside the user's arguments.
 CALL_KEYWORDS = {"cotangent", "tangents", "vector"}
 

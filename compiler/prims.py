@@ -215,11 +215,10 @@ PRIMS = [
          derivative=lambda sp, F, x: (F.sigmoid(x) * F.sigmoid(-x),),
          course=lambda sp, T, x: (T.sigmoid(x) * (1 - T.sigmoid(x)),),
          numba=("def sigmoid(x):\n"
-                "    # stable logistic: never exponentiates a positive number\n"
-                "    if x >= 0:\n"
-                "        return 1.0 / (1.0 + math.exp(-x))\n"
-                "    z = math.exp(x)\n"
-                "    return z / (1.0 + z)\n"),
+                "    # stable logistic: exponentiates -|x| only (never overflows), no branch\n"
+                "    z = math.exp(-abs(x))\n"
+                "    s = 1.0 / (1.0 + z)\n"
+                "    return s if x >= 0 else z * s\n"),
          rule='sigmoid(x) * sigmoid(-x)'),
     Prim("softplus", "log(1 + exp(x)) = max(x, 0) + log1p(exp(-abs(x)))", np_softplus,
          kind="activation", derivative=lambda sp, F, x: (F.sigmoid(x),),
@@ -268,10 +267,10 @@ PRIMS = [
     Prim("silu", "x * sigmoid(x) (swish)", np_silu, kind="activation",
          derivative=lambda sp, F, x: (F.sigmoid(x) * (1 + x * F.sigmoid(-x)),),
          numba=("def silu(x):\n"
-                "    if x >= 0:\n"
-                "        return x / (1.0 + math.exp(-x))\n"
-                "    z = math.exp(x)\n"
-                "    return x * z / (1.0 + z)\n"),
+                "    # x * sigmoid(x) from exp(-|x|), as in sigmoid\n"
+                "    z = math.exp(-abs(x))\n"
+                "    s = x / (1.0 + z)\n"
+                "    return s if x >= 0 else z * s\n"),
          rule='sigmoid(x) * (1 + x * sigmoid(-x))'),
     Prim("gelu", "x * Phi(x), Phi the normal CDF: 0.5 * x * erfc(-x / sqrt(2)); "
          "gelu(x, approximate=True) is the tanh form", np_gelu, kind="activation",
@@ -334,20 +333,19 @@ PRIMS = [
              sp.Piecewise((-2 * t, sp.Abs(t) < sp.Float(0.9)), (sp.Integer(0), True))),
          numba=("def tanh_grad(x, t):\n"
                 "    # 1 - t**2 as (1 - t)(1 + t) away from the tails; in them from "
-                "exp(-2|x|)\n"
-                "    if abs(t) < 0.9:\n"
-                "        return (1.0 - t) * (1.0 + t)\n"
+                "u = exp(-2|x|)\n"
+                "    # (both computed, one chosen: no branch, so the loop vectorises)\n"
                 "    u = math.exp(-2.0 * abs(x))\n"
-                "    return 4.0 * u / ((1.0 + u) * (1.0 + u))\n")),
+                "    tail = 4.0 * u / ((1.0 + u) * (1.0 + u))\n"
+                "    return (1.0 - t) * (1.0 + t) if abs(t) < 0.9 else tail\n")),
     Prim("bce_with_logits", "softplus(z) - y*z as two terms >= 0 for y in [0, 1]",
          np_bce_with_logits, operands=2, kind="internal",
          derivative=lambda sp, F, z, y: (F.sigmoid_minus(z, y), -z),
          course=lambda sp, T, z, y: (T.sigmoid(z) - y, -z),
          numba=("def bce_with_logits(z, y):\n"
                 "    # softplus(z) - y*z as two terms >= 0 (y in [0, 1]): nothing cancels\n"
-                "    if z > 0:\n"
-                "        return (1.0 - y) * z + math.log1p(math.exp(-z))\n"
-                "    return -y * z + math.log1p(math.exp(z))\n"),
+                "    e = math.log1p(math.exp(-abs(z)))\n"
+                "    return (1.0 - y) * z + e if z > 0 else e - y * z\n"),
          rule='sigmoid(z) - y, -z'),
     Prim("sigmoid_minus", "sigmoid(z) - y without rounding sigmoid(z) to 1 for z > 0",
          np_sigmoid_minus, operands=2, kind="internal",
@@ -356,11 +354,9 @@ PRIMS = [
          numba=("def sigmoid_minus(z, y):\n"
                 "    # sigmoid(z) - y; for z > 0 as (1 - y) - sigmoid(-z), since sigmoid(z) "
                 "rounds to 1\n"
-                "    if z > 0:\n"
-                "        t = math.exp(-z)\n"
-                "        return (1.0 - y) - t / (1.0 + t)\n"
-                "    t = math.exp(z)\n"
-                "    return t / (1.0 + t) - y\n")),
+                "    t = math.exp(-abs(z))\n"
+                "    s = t / (1.0 + t)  # sigmoid(-|z|)\n"
+                "    return (1.0 - y) - s if z > 0 else s - y\n")),
 ]
 
 BY_NAME = {p.name: p for p in PRIMS}

@@ -7,14 +7,19 @@ one-element arrays.
 """
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from ..cse import Let, Reduction
 from ..ir import Program, Stmt, Tensor
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
+from . import vmath
 
-NJIT = "@njit(cache=True, error_model=\"numpy\")"
+# contract: a * b + c may be one fused multiply-add (one rounding instead of two); the
+# inlined polynomials of vmath need it to run at the speed of NumPy's SIMD functions
+NJIT = "@njit(cache=True, error_model=\"numpy\", fastmath={\"contract\"})"
 
 
 class Code:
@@ -74,6 +79,24 @@ class KernelWriter:
         self.code = code
         self.last = None
         self.allocated: set = set()
+        self.terms: dict = {}       # id of a split reduction -> its scratch row
+
+    def split_reductions(self, nest: Nest):
+        """A sum whose terms call the vectorisable math runs as two loops: the terms into
+        a scratch row (a loop without a carried sum: it vectorises), then the sum of the
+        row in the same order as before (the same float64 accumulator, the same result,
+        bit for bit). The rows are allocated before the nest's loops."""
+        for item in nest.items:
+            st = item.stmt if isinstance(item, Reduction) else item
+            lets = item.lets if isinstance(item, Reduction) else ()
+            if isinstance(item, Let) or not st.rloops or len(st.rloops) != 1 or \
+                    (st.reduce not in ("none", "sum")):
+                continue
+            text = " ".join([self.p.doprint(st.body)] + [self.p.doprint(x.expr) for x in lets])
+            if calls_vector_math(text, self.p.helpers):
+                name = f"terms{len(self.terms)}"
+                self.terms[id(st)] = name
+                self.code.add(f"{name} = np.empty(({size_code(st.rloops[0][1])},), np.float64)")
 
     def allocate(self, name):
         how = self.sched.alloc.get(name)
@@ -143,6 +166,7 @@ class KernelWriter:
                 for name in (st.target, st.argmax):
                     if name:
                         self.allocate(name)
+            self.split_reductions(nest)
         for sym, ext in nest.loops:
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
@@ -182,7 +206,15 @@ class KernelWriter:
         for let in lets:
             self.code.add(f"{let.symbol} = {self.p.doprint(let.expr)}")
         body = self.p.doprint(st.body)
-        if kind == "sum":
+        terms = self.terms.get(id(st))
+        if terms:
+            sym, ext = st.rloops[0]
+            self.code.add(f"{terms}[{sym}] = {body}")
+            self.code.dedent()
+            self.code.add(f"for {sym} in range({size_code(ext)}):")
+            self.code.indent()
+            self.code.add(f"acc += {terms}[{sym}]")
+        elif kind == "sum":
             self.code.add(f"acc += {body}")
         else:
             self.code.add(f"value = {body}")
@@ -200,6 +232,16 @@ class KernelWriter:
         if st.argmax:
             idx = ", ".join(self.p.doprint(sp.sympify(i)) for i in st.target_index)
             self.code.add(f"{st.argmax}[{idx}] = arg")
+
+
+def calls_vector_math(text: str, helpers: dict) -> bool:
+    """Whether printed code calls a vmath function, directly or through a helper."""
+    from ..ops import HELPERS
+    if vmath.used_in(vmath.vectorised(text)):
+        return True
+    return any(re.search(rf"\b{module_name}\(", text) and
+               vmath.used_in(vmath.vectorised(HELPERS[name]))
+               for name, module_name in helpers.items())
 
 
 def statement_of(items) -> list:
@@ -237,7 +279,7 @@ def kernel(sched: Schedule, name: str, doc: str, printer: KernelPrinter) -> str:
     code.add()
     outs = prog.outputs
     code.add(f"return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
-    return code.text()
+    return vmath.vectorised(code.text())
 
 
 def helper_source(names: dict) -> str:
@@ -248,8 +290,20 @@ def helper_source(names: dict) -> str:
         src = HELPERS[name]
         if names[name] != name:
             src = src.replace(f"def {name}(", f"def {names[name]}(", 1)
-        parts.append("@njit(cache=True, inline=\"always\")\n" + src)
+        parts.append("@njit(cache=True, inline=\"always\")\n" + vmath.vectorised(src))
     return "\n\n".join(parts)
 
 
-__all__ = ["kernel", "helper_source", "Code", "dim_bindings", "dtype_source", "shape_code"]
+def vmath_source(cpu_text: str) -> str:
+    """The vectorisable math functions the CPU kernels and helpers call, with a header."""
+    used = vmath.used_in(cpu_text)
+    if not used:
+        return ""
+    return ("# ---- vectorisable math (adc's compiler/backends/vmath.py) ----\n"
+            "# exp, log, tanh, ... as range reduction and a polynomial: a loop that calls them\n"
+            "# vectorises, where math.exp is a scalar libm call\n\n"
+            + vmath.source(used).rstrip())
+
+
+__all__ = ["kernel", "helper_source", "vmath_source", "calls_vector_math", "Code", "dim_bindings",
+           "dtype_source", "shape_code"]

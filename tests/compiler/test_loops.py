@@ -441,7 +441,7 @@ def test_the_emitted_kernel_is_a_loop_over_the_steps(build_dir):
     assert "for t in range(7):" in text
     assert "# line 5 (backward, last step first): for t in range(7):" in text
     assert "for t in range(7 - 1, -1, -1):" in text
-    assert "h_steps[t + 1, i, j] = math.tanh(" in text
+    assert "h_steps[t + 1, i, j] = vtanh(" in text
 
 
 def test_an_index_that_leaves_the_array_is_the_unrolled_error(build_dir):

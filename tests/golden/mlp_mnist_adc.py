@@ -437,6 +437,74 @@ def _hessian(fname, hvp, args, dtype):
     return hessian
 
 
+# ---- vectorisable math (adc's compiler/backends/vmath.py) ----
+# exp, log, tanh, ... as range reduction and a polynomial: a loop that calls them
+# vectorises, where math.exp is a scalar libm call
+
+@njit(cache=True, inline="always")
+def vexp(x):
+    """exp(x) = 2**k * exp(r): k = round(x / ln 2), r = x - k ln 2 in two parts (Cody-Waite,
+    k * ln2_hi exact), exp(r) - 1 - r by a polynomial, 2**k from exponent bits in two
+    halves (neither over- nor underflows, so subnormal results come out right)."""
+    # clamped where the result is inf or 0 anyway; NaN fails both tests and passes through
+    y = 709.8 if x > 709.8 else x
+    y = -745.2 if y < -745.2 else y
+    kf = (y * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
+    r = (y - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+    # Taylor to r**13: the remainder is below 5e-18 relative for |r| <= ln(2)/2
+    p = ((((((((((1.0 / 6227020800.0 * r + 1.0 / 479001600.0) * r + 1.0 / 39916800.0) * r
+                + 1.0 / 3628800.0) * r + 1.0 / 362880.0) * r + 1.0 / 40320.0) * r
+             + 1.0 / 5040.0) * r + 1.0 / 720.0) * r + 1.0 / 120.0) * r + 1.0 / 24.0) * r
+         + 1.0 / 6.0) * r + 0.5
+    k = np.int64(kf)
+    half = k >> 1
+    e = 1.0 + (r + r * r * p)
+    return (e * np.int64((half + 1023) << 52).view(np.float64)) * \
+        np.int64((k - half + 1023) << 52).view(np.float64)
+
+
+@njit(cache=True, inline="always")
+def _log_plus(x, c):
+    """log(x) + c: x = 2**k * m with m in [sqrt(2)/2, sqrt(2)) from the bits (subnormals
+    scaled by 2**54 first), log(m) by fdlibm's e_log polynomial in s = f / (2 + f),
+    f = m - 1; log(0) = -inf, log(inf) = inf, NaN below 0."""
+    sub = np.int64(x < 2.2250738585072014e-308)
+    bits = np.float64(x * np.float64(1 + sub * 18014398509481983)).view(np.int64) + \
+        (0x3ff0000000000000 - 0x3fe6a09e667f3bcd)
+    k = np.float64((bits >> 52) - 1023 - 54 * sub)
+    f = np.int64((bits & 0x000fffffffffffff) + 0x3fe6a09e667f3bcd).view(np.float64) - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                              + w * 1.531383769920937332e-01))
+    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (
+        1.818357216161805012e-01 + w * 1.479819860511658591e-01)))
+    lo = s * (hfsq + t2 + t1) + (k * 1.90821492927058770002e-10 + c)
+    y = k * 6.93147180369123816490e-01 - ((hfsq - lo) - f)
+    y = -math.inf if x == 0.0 else y
+    y = x if x == math.inf else y
+    return y if x >= 0.0 else math.nan
+
+
+@njit(cache=True, inline="always")
+def vlog(x):
+    """log(x); -inf at 0, NaN below 0 (see _log_plus)."""
+    return _log_plus(x, 0.0)
+
+
+@njit(cache=True, inline="always")
+def vlog1p(x):
+    """log(1 + x), accurate near 0: log(u) for u = 1 + x rounded, plus the rounding's
+    first-order correction c = (x - (u - 1)) / u."""
+    u = 1.0 + x
+    c = (1.0 - (u - x) if u >= 3.0 else x - (u - 1.0)) / u
+    c = 0.0 if u > 1e17 else c
+    y = _log_plus(u, c)
+    return x if abs(x) < 1e-300 else y     # keeps -0.0 and subnormals
+
+
 # ---- scalar helpers ----
 
 @njit(cache=True, inline="always")
@@ -449,7 +517,7 @@ def relu(x):
 # ==== loss (mlp_mnist.py:13) ====
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
     """`loss`: the forward pass."""
     N = X.shape[0]
@@ -501,15 +569,18 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
+    terms0 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms0[r]
         rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (math.log1p(rest[r]) if math.isfinite(shift[r]) else math.log(rest[r])) - shifted[r, y[r]]
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
     total[0] = acc
     total_ = np.empty((1,), dtype)
     acc = 0.0
@@ -535,7 +606,7 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
     return out,
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first."""
     N = X.shape[0]
@@ -587,15 +658,18 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
+    terms0 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms0[r]
         rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (math.log1p(rest[r]) if math.isfinite(shift[r]) else math.log(rest[r])) - shifted[r, y[r]]
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
     total[0] = acc
     total_ = np.empty((1,), dtype)
     acc = 0.0
@@ -649,7 +723,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             tmp1 = math.isfinite(shift[i])
             tmp2 = j == shift_arg[i]
             tmp3 = j == y[i]
-            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*math.exp(shifted[i, j])) - (1 if tmp3 else 0))
+            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
             # line 18 (backward): logits = _dense(h2, W3, b3)
             d_b3[j] += d_logits[i, j]
             d_mm_2[i, j] = d_logits[i, j]
@@ -686,7 +760,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     return out, d_W1, d_b1, d_W2, d_b2, d_W3, d_b3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, t_W3, t_b3):
     """`loss` and its Jacobian-vector product: each statement followed by its tangent (forward mode)."""
     N = X.shape[0]
@@ -772,27 +846,33 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
+    terms0 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms0[r]
         rest[i] = acc
         # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
         acc = 0.0
         for r in range(10):
             acc += 0
         t_rest[i] = acc
+    terms1 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms1[r]
         t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (math.log1p(rest[r]) if math.isfinite(shift[r]) else math.log(rest[r])) - shifted[r, y[r]]
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
     total[0] = acc
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
@@ -869,7 +949,7 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     return out, t_out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2, t_b2, t_W3, t_b3):
     """`loss`, its gradient and the gradient's tangent: a Hessian-vector product (forward-over-reverse)."""
     N = X.shape[0]
@@ -955,27 +1035,33 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
+    terms0 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += (0 if r == shift_arg[i] and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms0[r]
         rest[i] = acc
         # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
         acc = 0.0
         for r in range(10):
             acc += 0
         t_rest[i] = acc
+    terms1 = np.empty((10,), np.float64)
     for i in range(N):
         acc = 0.0
         for r in range(10):
-            acc += t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else math.exp(shifted[i, r]))
+            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+        for r in range(10):
+            acc += terms1[r]
         t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
-        acc += (math.log1p(rest[r]) if math.isfinite(shift[r]) else math.log(rest[r])) - shifted[r, y[r]]
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
     total[0] = acc
 
     # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
@@ -1099,7 +1185,7 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
             tmp2 = math.isfinite(shift[i])
             tmp3 = j == shift_arg[i]
             tmp4 = j == y[i]
-            tmp5 = math.exp(shifted[i, j])
+            tmp5 = vexp(shifted[i, j])
             tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
             d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
             # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
@@ -1292,7 +1378,7 @@ def loss_jacobian(X, y, W1, b1, W2, b2, W3, b3, lam=0.0001):
 # ==== loss_predict (mlp_mnist.py:13) ====
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _loss_predict_value_kernel(X, W1, b1, W2, b2, W3, b3):
     """`loss_predict`: the forward pass."""
     N = X.shape[0]

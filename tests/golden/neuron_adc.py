@@ -362,22 +362,47 @@ def _hessian(fname, hvp, args, dtype):
     return hessian
 
 
+# ---- vectorisable math (adc's compiler/backends/vmath.py) ----
+# exp, log, tanh, ... as range reduction and a polynomial: a loop that calls them
+# vectorises, where math.exp is a scalar libm call
+
+@njit(cache=True, inline="always")
+def vexp(x):
+    """exp(x) = 2**k * exp(r): k = round(x / ln 2), r = x - k ln 2 in two parts (Cody-Waite,
+    k * ln2_hi exact), exp(r) - 1 - r by a polynomial, 2**k from exponent bits in two
+    halves (neither over- nor underflows, so subnormal results come out right)."""
+    # clamped where the result is inf or 0 anyway; NaN fails both tests and passes through
+    y = 709.8 if x > 709.8 else x
+    y = -745.2 if y < -745.2 else y
+    kf = (y * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
+    r = (y - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+    # Taylor to r**13: the remainder is below 5e-18 relative for |r| <= ln(2)/2
+    p = ((((((((((1.0 / 6227020800.0 * r + 1.0 / 479001600.0) * r + 1.0 / 39916800.0) * r
+                + 1.0 / 3628800.0) * r + 1.0 / 362880.0) * r + 1.0 / 40320.0) * r
+             + 1.0 / 5040.0) * r + 1.0 / 720.0) * r + 1.0 / 120.0) * r + 1.0 / 24.0) * r
+         + 1.0 / 6.0) * r + 0.5
+    k = np.int64(kf)
+    half = k >> 1
+    e = 1.0 + (r + r * r * p)
+    return (e * np.int64((half + 1023) << 52).view(np.float64)) * \
+        np.int64((k - half + 1023) << 52).view(np.float64)
+
+
 # ---- scalar helpers ----
 
 @njit(cache=True, inline="always")
 def sigmoid(x):
-    # stable logistic: never exponentiates a positive number
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
+    # stable logistic: exponentiates -|x| only (never overflows), no branch
+    z = vexp(-abs(x))
+    s = 1.0 / (1.0 + z)
+    return s if x >= 0 else z * s
 
 
 
 # ==== f (neuron.py:9) ====
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _f_value_kernel(w0, x0, w1, x1, w2):
     """`f`: the forward pass."""
     dtype = w0.dtype
@@ -393,7 +418,7 @@ def _f_value_kernel(w0, x0, w1, x1, w2):
     return out,
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _f_vjp_kernel(w0, x0, w1, x1, w2, d_out):
     """`f` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first."""
     dtype = w0.dtype
@@ -425,7 +450,7 @@ def _f_vjp_kernel(w0, x0, w1, x1, w2, d_out):
     return out, d_w0, d_x0, d_w1, d_x1, d_w2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
     """`f` and its Jacobian-vector product: each statement followed by its tangent (forward mode)."""
     dtype = w0.dtype
@@ -449,7 +474,7 @@ def _f_jvp_kernel(w0, x0, w1, x1, w2, t_w0, t_x0, t_w1, t_x1, t_w2):
     return out, t_out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _f_hvp_kernel(w0, x0, w1, x1, w2, d_out, t_w0, t_x0, t_w1, t_x1, t_w2):
     """`f`, its gradient and the gradient's tangent: a Hessian-vector product (forward-over-reverse)."""
     dtype = w0.dtype
