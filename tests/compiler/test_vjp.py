@@ -59,8 +59,12 @@ def _same(ours, theirs, body, real):
         assert ours == theirs
     for point in POINTS:
         numbers = {**point, **{s: point.get(leaf, leaf) for leaf, s in real.items()}}
-        values = [complex(sp.sympify(e).xreplace(numbers).evalf()) for e in (ours, theirs)]
-        assert abs(values[0] - values[1]) <= 1e-9 * (1 + abs(values[1]))
+        # SymPy numbers, not complex(): exp(exp(exp(a))) is finite but past float range
+        values = [sp.sympify(e).xreplace(numbers).evalf(30) for e in (ours, theirs)]
+        if not all(v.is_finite for v in values):
+            assert values[0] == values[1] or not any(v.is_finite for v in values)
+            continue
+        assert sp.Abs(values[0] - values[1]) <= 1e-9 * (1 + sp.Abs(values[1]))
 
 
 @settings(max_examples=150, deadline=None)
