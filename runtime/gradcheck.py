@@ -27,6 +27,11 @@ import numpy as np
 # Below this magnitude a value difference is compared absolutely (rounding noise of a
 # value that cancels to zero is not a relative error of 100%).
 VALUE_FLOOR = 1e-8
+# Gradient magnitudes below GRAD_FLOOR * max(1, |f|) are compared absolutely. A central
+# difference with step 1e-6 carries ~2e-10 * |f| of rounding noise per ulp that f(x +- h)
+# is off by, so at a tolerance of 1e-6 the floor must be near 1e-3 to allow a few ulps
+# (1e-4 failed a bias before batch norm, whose gradient is exactly 0, at 2 ulps of noise).
+GRAD_FLOOR = 1e-3
 
 
 @dataclass
@@ -174,14 +179,15 @@ def check_gradients(module, fname: str, values: dict, eps=1e-6, max_points=64, s
     differences are those of `reference` (keyword arguments -> float; e.g.
     `eager_objective(...)`, the independent oracle) or, without one, of `target.fn`,
     the compiled function itself. The error is relative to the larger of the two
-    gradients' magnitudes, with a floor of 1e-4 * max(1, |f|): below that, differences
+    gradients' magnitudes, with a floor of GRAD_FLOOR * max(1, |f|): below that, differences
     are rounding noise of the differences (a gradient that is exactly zero, such as a
     bias before batch norm, is then checked absolutely). A nan or inf on either side is
     a nan error (never within a tolerance), and the row says which side.
     """
     target = target or objective(module, fname, values, seed)
     fn = reference or target.fn
-    floor = 1e-4 * max(1.0, abs(target.value)) if np.isfinite(target.value) else 1e-4
+    floor = GRAD_FLOOR * max(1.0, abs(target.value)) if np.isfinite(target.value) else \
+        GRAD_FLOOR
     rows = []
     for name in module.SIGNATURES[fname]["wrt"]:
         analytic = np.asarray(getattr(target.grads, name), dtype=np.float64).reshape(-1)
@@ -349,7 +355,7 @@ HVP_STEPS = tuple(1e-5 * 10 ** (k / 2) for k in range(7))   # 1e-5 ... 1e-2
 # the next 5e-6; the JVP's is 5e-8, well within the gradients' 1e-6.
 HVP_TOL = 1e-4
 # Below 1e-3 * max(1, |f|) an H·v difference is compared absolutely (check_gradients has
-# the first-order floor 1e-4 * max(1, |f|)): second differences are noisier.
+# the first-order floor GRAD_FLOOR * max(1, |f|)): second differences are noisier.
 HVP_FLOOR = 1e-3
 
 
@@ -434,7 +440,7 @@ def check_jvp(module, fname: str, values: dict, reference: Callable, seed=0, suf
     """f_jvp along a random direction u against directional_difference of the eager run
     (`reference`: keyword arguments -> the eager output, e.g. eager_call of the model
     function). One row per output, element by element, relative to the larger tangent
-    with a floor of 1e-4 * max(1, max |f|) as in check_gradients; the row also compares
+    with a floor of GRAD_FLOOR * max(1, max |f|) as in check_gradients; the row also compares
     f_jvp's value with the eager output. suffix="_cuda" checks f_jvp_cuda."""
     u = random_direction(module, fname, values, seed, 0)
     primal, tangent = getattr(module, f"{fname}_jvp{suffix}")(**values, tangents=u)
@@ -453,7 +459,7 @@ def check_jvp(module, fname: str, values: dict, reference: Callable, seed=0, suf
             rows.append(JvpRow(label, np.shape(e), float("inf"), _first(t), note=(
                 f"tangent shape {np.shape(t)}, eager shape {np.shape(e)}")))
             continue
-        floor = 1e-4 * max(1.0, float(np.max(np.abs(_as64(e)), initial=0.0)))
+        floor = GRAD_FLOOR * max(1.0, float(np.max(np.abs(_as64(e)), initial=0.0)))
         err, bad = relative_error(_as64(t), n, floor)
         rows.append(JvpRow(label, np.shape(e), err, _first(t), value_error(c, e), bad))
     return rows
