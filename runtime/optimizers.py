@@ -30,9 +30,13 @@ from .errors import OptimizerStateError
 # Each returns how many of the updated values are NaN or infinite (0 in a healthy run),
 # counted in the same loop: divergence is noticed at the step it happens, at no extra
 # pass over memory. Numba does not check bounds: `_check_buffers` does, before the call.
+# NumPy's error model: a division by zero gives inf/NaN (counted above) instead of
+# Python's ZeroDivisionError check per division, which kept the loops from vectorising
+# (Adam on 270k values: 1.5 ms -> about a fifth of it).
+KERNEL = njit(cache=True, error_model="numpy")
 
 
-@njit(cache=True)
+@KERNEL
 def _sgd_kernel(p, g, lr, l2):
     bad = 0
     for i in range(p.size):
@@ -41,7 +45,7 @@ def _sgd_kernel(p, g, lr, l2):
     return bad
 
 
-@njit(cache=True)
+@KERNEL
 def _momentum_kernel(p, g, v, lr, l2, mu):
     bad = 0
     for i in range(p.size):
@@ -51,7 +55,7 @@ def _momentum_kernel(p, g, v, lr, l2, mu):
     return bad
 
 
-@njit(cache=True)
+@KERNEL
 def _nesterov_kernel(p, g, v, lr, l2, mu):
     bad = 0
     for i in range(p.size):
@@ -62,7 +66,7 @@ def _nesterov_kernel(p, g, v, lr, l2, mu):
     return bad
 
 
-@njit(cache=True)
+@KERNEL
 def _adagrad_kernel(p, g, c, lr, l2, eps):
     bad = 0
     for i in range(p.size):
@@ -73,7 +77,7 @@ def _adagrad_kernel(p, g, c, lr, l2, eps):
     return bad
 
 
-@njit(cache=True)
+@KERNEL
 def _rmsprop_kernel(p, g, c, lr, l2, rho, eps):
     bad = 0
     for i in range(p.size):
@@ -84,7 +88,7 @@ def _rmsprop_kernel(p, g, c, lr, l2, rho, eps):
     return bad
 
 
-@njit(cache=True)
+@KERNEL
 def _adam_kernel(p, g, m, v, lr, l2, beta1, beta2, eps, correction1, correction2, decay):
     # correction_k = 1 - beta_k**t, computed once per step outside the loop
     bad = 0
