@@ -186,6 +186,7 @@ def _median_us(fns, rounds, seconds=0.2):
 
 
 LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
+THREADS_FROM = None      # --threads-from
 
 
 class Contenders:
@@ -196,6 +197,8 @@ class Contenders:
     def __init__(self, name, workload, dtype, folder, n, step, compiled):
         source, inputs, self.torch_loss, self.jax_loss, floats, default_n = workload
         self.module = _module(source, folder, name)
+        if THREADS_FROM is not None:     # --threads-from: when adc's calls use threads
+            self.module.THREADS_FROM = THREADS_FROM
         self.order = list(self.module.SIGNATURES["loss"]["args"])
         self.wrt = self.module.SIGNATURES["loss"]["wrt"]
         self.arrays = {k: (v if v.dtype.kind == "i" else v.astype(dtype))
@@ -327,11 +330,16 @@ def main():
                         help="time a training step (value_and_grad + Adam) instead")
     parser.add_argument("--threads", type=int, default=0,
                         help="limit BLAS, Numba, PyTorch and XLA to this many threads")
+    parser.add_argument("--threads-from", type=int, default=None,
+                        help="the work from which adc's calls use threads (the module's "
+                             "THREADS_FROM; 0: always)")
     parser.add_argument("--torch-compile", action="store_true",
                         help="PyTorch through torch.compile (inductor) instead of eager")
     args = parser.parse_args()
     if args.threads:
         _pin_threads(args.threads)
+    global THREADS_FROM
+    THREADS_FROM = args.threads_from
     try:
         import jax
         import torch
@@ -347,7 +355,8 @@ def main():
     what = "training step (value_and_grad + Adam)" if args.step else "value_and_grad"
     peer = "torch.compile" if args.torch_compile else "torch eager"
     print(f"{what}; torch {torch.__version__} ({torch.get_num_threads()} threads, {peer}), "
-          f"jax {jax.__version__} (jit), threads limit {args.threads or 'none'}")
+          f"jax {jax.__version__} (jit), threads limit {args.threads or 'none'}, adc threads "
+          f"from {'default' if THREADS_FROM is None else THREADS_FROM}")
     print(f"{'workload':<14} {'dtype':<8} {'batch':>5} {'adc us':>10} {'torch us':>10} "
           f"{'jax us':>10}   {'/torch':>7} {'/jax':>7} {'/best':>7}")
     with tempfile.TemporaryDirectory() as folder:

@@ -251,6 +251,17 @@ def _unit_seed(dtype):
     return np.ones(1, dtype)
 
 
+# a kernel call with less work than this (elements of its largest threaded loop nest)
+# stays on one thread: starting the others would cost more than they save
+THREADS_FROM = 65536
+
+
+def _threaded(work):
+    """Whether a kernel call with this much work runs on all of Numba's threads (the
+    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    return work >= THREADS_FROM and get_num_threads() > 1
+
+
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
     """Jacobian of every output with respect to the differentiated arguments, from n JVPs
     (forward mode, n = parameter elements) or m VJPs (reverse, m = output elements),

@@ -9,7 +9,7 @@ tensors off these names).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -207,7 +207,7 @@ def _nest(nest: Nest) -> Nest:
         else:
             run.append(st)
     flush()
-    return Nest(nest.loops, items, nest.origin)
+    return replace(nest, items=items)
 
 
 def cse(sched: Schedule) -> Schedule:

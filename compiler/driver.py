@@ -22,6 +22,7 @@ from .frontend import source_lines
 from .jvp import jvp
 from .printer import KernelPrinter, helpers_used
 from .schedule import schedule
+from .threads import plan_threads
 from .vjp import vjp
 
 VERSION = "0.1.0"
@@ -121,6 +122,12 @@ KERNEL_DOCS = {
     "hvp": "`{n}`, its gradient and the gradient's tangent: a Hessian-vector product "
            "(forward-over-reverse).",
 }
+# the kernels that get a variant on all cores: training and prediction (a jvp or hvp
+# kernel runs serially)
+THREADED_KINDS = ("value", "vjp")
+# the threaded variant's docstring, after the kernel's own
+THREADS_DOC = (" On all of Numba's threads (prange), for calls with enough work: the same "
+               "results, bit for bit.")
 
 
 def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
@@ -142,6 +149,7 @@ def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
         out[role] = modules.fresh(f"_{n}" if role == "run_value" else hint)
     for kind in emit.KINDS:
         out[f"kernel_{kind}"] = modules.fresh(f"_{n}_{kind}_kernel")
+        out[f"threads_{kind}"] = modules.fresh(f"_{n}_{kind}_kernel_threads")
     if cuda:
         for role in ("cuda_kernels", "run_value_cuda", "run_vjp_cuda", "run_value_and_grad_cuda",
                      "run_jvp_cuda", "run_hvp_cuda"):
@@ -251,19 +259,24 @@ def compile_program(lowered, target: str = "cpu", rewrites: bool = True) -> Comp
 def _compile_entry(lowered, programs: dict, entry_names: dict, helpers: dict,
                    cuda: bool) -> Compiled:
     printer = KernelPrinter(helpers)
-    schedules, gpu, kernels = {}, {}, {}
+    schedules, gpu, kernels, threaded = {}, {}, {}, {}
     docs = {kind: KERNEL_DOCS[kind].format(n=lowered.name) for kind in programs}
     for kind, prog in programs.items():
-        sched = schedule(names.kernel_names(prog, helpers.values()))
+        sched = plan_threads(schedule(names.kernel_names(prog, helpers.values())))
         schedules[kind] = cse(sched)
         name = entry_names[f"kernel_{kind}"]
         kernels[kind] = (name, numba_cpu.kernel(schedules[kind], name, docs[kind], printer))
+        work = numba_cpu.work_code(schedules[kind]) if kind in THREADED_KINDS else None
+        if work:
+            name = entry_names[f"threads_{kind}"]
+            threaded[kind] = (name, numba_cpu.kernel(schedules[kind], name, docs[kind] +
+                                                     THREADS_DOC, printer, threads=True), work)
         if cuda:
             gpu[kind] = cse(numba_cuda.split_for_gpu(sched))
     used = helpers_used(programs.values())
     entry = emit.Entry(programs["value"], kernels, entry_names,
                        helpers={h: n for h, n in helpers.items() if h in used},
-                       requirements=_requirements(programs))
+                       requirements=_requirements(programs), threads=threaded)
     if cuda:
         entry.cuda = numba_cuda.entry_source(gpu, entry_names, helpers, docs)
     return Compiled(lowered, programs["value"], programs, schedules, entry)

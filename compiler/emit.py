@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from . import emit_cuda
-from .backends.numba_cpu import helper_source, vmath_source
+from .backends.numba_cpu import BLAS_DOT, helper_source, vmath_source
 from .checks_template import CHECKS
 from .ir import Program
 from .printer import size_code
@@ -43,6 +43,9 @@ class Entry:
     cuda: object = None                # numba_cuda.CudaSource when the target has CUDA
     helpers: dict = field(default_factory=dict)   # scalar helper -> its module name
     requirements: list = field(default_factory=list)  # bounds.Requirement checked per call
+    # kind -> (name, source, work): the kernel's variant on all cores, and the Python
+    # expression of a call's work that decides whether it runs (threads.py)
+    threads: dict = field(default_factory=dict)
 
     @property
     def scalar(self) -> bool:
@@ -199,6 +202,20 @@ def _public(name, p, doc, runner, extra="", keyword=None) -> list:
             f"    return {runner}({call})", "", ""]
 
 
+NUMBA_IMPORT = "from numba import get_num_threads, njit, prange"
+
+
+def _kernel_call(e: Entry, kind: str, call_args: str) -> list:
+    """The runner's `results = kernel(...)`: the threaded variant for a call with enough
+    work when Numba has more than one thread, else the serial one."""
+    name = e.kernels[kind][0]
+    if kind not in e.threads:
+        return [f"    results = {name}({call_args})"]
+    threaded, _, work = e.threads[kind]
+    return [f"    kernel = {threaded} if _threaded({work}) else {name}",
+            f"    results = kernel({call_args})"]
+
+
 def wrappers(e: Entry) -> str:
     """The public functions of one entry point and their private runners."""
     p, n, names = e.program, e.program.name, e.names
@@ -213,7 +230,7 @@ def wrappers(e: Entry) -> str:
     # f
     lines += [f"def {run['run_value']}(values):",
               f"    args, sizes, dtype = {names['args']}(values)",
-              f"    results = {k['value'][0]}(*args)",
+              *_kernel_call(e, "value", "*args"),
               f"    return {_outputs(p, 'results')}", "", ""]
     if derived(p):
         of = p.predicts
@@ -225,7 +242,7 @@ def wrappers(e: Entry) -> str:
     lines += [f"def {run['run_vjp']}(values, cotangent):",
               f"    args, sizes, dtype = {names['args']}(values)",
               f"    seeds = _cotangents(\"{n}\", cotangent, {output_shapes(p)}, dtype)",
-              f"    results = {k['vjp'][0]}(*args, *seeds)",
+              *_kernel_call(e, "vjp", "*args, *seeds"),
               f"    return {names['grads']}(results[{nout}:])", "", ""]
     lines += _public(names["vjp"], p, f"Gradients of <cotangent, {n}(...)> with respect to "
                      f"{wrt}: one compiled forward-and-backward pass.", run["run_vjp"],
@@ -233,7 +250,7 @@ def wrappers(e: Entry) -> str:
     if e.scalar:
         lines += [f"def {run['run_value_and_grad']}(values):",
                   f"    args, sizes, dtype = {names['args']}(values)",
-                  f"    results = {k['vjp'][0]}(*args, _unit_seed(dtype))",
+                  *_kernel_call(e, "vjp", "*args, _unit_seed(dtype)"),
                   f"    return results[0][0], {names['grads']}(results[1:])", "", ""]
         lines += _public(names["value_and_grad"], p, f"(value, {names['Grads']}) of `{n}`: one "
                          "compiled forward-and-backward pass.", run["run_value_and_grad"])
@@ -244,7 +261,7 @@ def wrappers(e: Entry) -> str:
     tangents = f"_tangents(\"{n}\", \"tangents\", tangents, args, dtype)"
     lines += [f"def {run['run_jvp']}(values, tangents):",
               f"    args, sizes, dtype = {names['args']}(values)",
-              f"    results = {k['jvp'][0]}(*args, *{tangents})",
+              *_kernel_call(e, "jvp", f"*args, *{tangents}"),
               f"    return {_outputs(p, 'results')}, {_outputs(p, 'results', nout)}", "", ""]
     lines += _public(names["jvp"], p, f"(value, tangent) of `{n}` along `tangents` (a dict "
                      f"from {wrt} to arrays; missing ones are zero): forward mode.",
@@ -253,7 +270,7 @@ def wrappers(e: Entry) -> str:
         vector = f"_tangents(\"{n}\", \"vector\", vector, args, dtype)"
         lines += [f"def {run['run_hvp']}(values, vector):",
                   f"    args, sizes, dtype = {names['args']}(values)",
-                  f"    results = {k['hvp'][0]}(*args, _unit_seed(dtype), *{vector})",
+                  *_kernel_call(e, "hvp", f"*args, _unit_seed(dtype), *{vector}"),
                   f"    return {names['grads']}(results[{2 + nwrt}:])", "", ""]
         lines += _public(names["hvp"], p, f"Hessian-vector product of `{n}` with `vector` (a "
                          f"dict from {wrt} to arrays): forward-over-reverse, one pass.",
@@ -296,7 +313,7 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         "from collections import namedtuple",
         "",
         "import numpy as np",
-        "from numba import njit",
+        NUMBA_IMPORT,
         "",
         f"ADC_VERSION = {version!r}",
         f"SOURCE_SHA256 = {digest!r}",
@@ -315,9 +332,11 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         parts += ["", "", vmath]
     if helpers:
         parts += ["", "", "# ---- scalar helpers ----", "", helper_text]
+    if any(e.threads for e in entries):
+        parts += ["", "", "# ---- for the threaded kernels ----", "", BLAS_DOT]
     cuda = [e for e in entries if e.cuda]
     if cuda:
-        parts[parts.index("from numba import njit")] += "\n" + emit_cuda.IMPORTS
+        parts[parts.index(NUMBA_IMPORT)] += "\n" + emit_cuda.IMPORTS
         parts += ["", "", emit_cuda.runtime_source(cuda, helpers)]
     for e in entries:
         p = e.program
@@ -325,6 +344,8 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
         for kind in KINDS:
             if kind in e.kernels:
                 parts += ["", "", e.kernels[kind][1]]
+            if kind in e.threads:
+                parts += ["", "", e.threads[kind][1]]
         parts += ["", "", wrappers(e).rstrip()]
         if e.cuda:
             parts += ["", "", f"# ---- {p.name} on the GPU ----", "", "", e.cuda.factory]

@@ -25,7 +25,7 @@ from .ir import Program, Stmt, tensor_base
 
 # Names a kernel (CPU or CUDA, device or host code) uses for itself.
 KERNEL_LOCALS = {
-    "dtype", "acc", "arg", "value", "best",
+    "dtype", "acc", "arg", "value", "best", "chunk", "chunks", "flat",
     # CUDA kernels and launchers
     "thread", "lane", "flat", "rem", "partial", "partial_arg", "step", "kernels", "common",
     "other", "mine",
@@ -34,7 +34,7 @@ KERNEL_LOCALS = {
 # Globals that kernel code refers to.
 KERNEL_GLOBALS = {
     "np", "math", "njit", "prange", "cuda", "float32", "float64", "int64", "SimpleNamespace",
-    "namedtuple", "_grid", "_zeros", "_gemm",
+    "namedtuple", "_grid", "_zeros", "_gemm", "_blas_dot",
 } | vmath.NAMES
 PYTHON_NAMES = set(keyword.kwlist) | set(dir(builtins))
 # The builtins kernel code calls (printed `max(a, b)`, `abs(x)`, loops over `range`).
@@ -43,6 +43,8 @@ KERNEL_BUILTINS = {"range", "len", "max", "min", "abs", "float", "int", "bool", 
 _CSE_TEMP = re.compile(r"tmp\d*$")
 # the CPU kernels' scratch rows of split reductions (backends/numba_cpu.py)
 _TERMS = re.compile(r"terms\d*$")
+# ... and the per-chunk partial sums of threaded nests
+_PARTIALS = re.compile(r"partials\d*$")
 
 
 def reserved_in_kernels(helper_names=()) -> set:
@@ -54,7 +56,7 @@ def reserved_in_kernels(helper_names=()) -> set:
 class Namer:
     """Unique names in one scope: `fresh(hint)` is `hint` itself when free, else `hint_2`..."""
 
-    def __init__(self, taken=(), reserved=(), patterns=(_CSE_TEMP, _TERMS)):
+    def __init__(self, taken=(), reserved=(), patterns=(_CSE_TEMP, _TERMS, _PARTIALS)):
         self.taken = set(taken)
         self.reserved = set(reserved)
         self.patterns = tuple(patterns)
@@ -163,8 +165,8 @@ def _renamed_stmt(st: Stmt, tensors: dict, sub) -> Stmt:
 # What every generated module defines at its top level, whatever the model.
 MODULE_FIXED = {"ADC_VERSION", "SOURCE_SHA256", "SIGNATURES", "PREDICTIONS", "CUDA_KERNELS",
                 "math", "np",
-                "njit", "prange", "namedtuple", "cuda", "float32", "float64", "int64",
-                "SimpleNamespace"} | vmath.NAMES
+                "njit", "prange", "get_num_threads", "namedtuple", "cuda", "float32", "float64",
+                "int64", "SimpleNamespace", "_blas_dot"} | vmath.NAMES
 # The keyword arguments generated functions take beside the user's arguments.
 CALL_KEYWORDS = {"cotangent", "tangents", "vector"}
 

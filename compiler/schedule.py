@@ -29,6 +29,8 @@ class Nest:
     loops: tuple
     items: list
     origin: Origin | None
+    threads: bool = False      # the outer loop may run on all cores (threads.py)
+    scatters: tuple = ()       # targets summed across the outer loop: per-chunk partials
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -81,3 +83,18 @@ def _eager_prediction(eager, fname, values, predicts):
     finally:
         setattr(eager, predicts["loss"], saved)
     return seen[0]
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: os.path.basename(p)[:-3])
+def test_sample_threads_give_the_serial_results(path, build_dir):
+    """value_and_grad on the threaded kernels (two threads, forced at a small batch whose
+    chunks are uneven) equals the serial kernels' result bit for bit, run after run."""
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread on this machine")
+    worker = os.path.join(os.path.dirname(__file__), "threads_worker.py")
+    done = subprocess.run([sys.executable, worker, path, build_dir, "37"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if os.path.basename(path) in ("digits_mlp.py", "convnet.py", "batch_norm_mlp.py"):
+        assert "threaded kernels: True" in done.stdout, "expected threaded kernels"

@@ -15,11 +15,19 @@ from ..cse import Let, Reduction
 from ..ir import Program, Stmt, Tensor
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
+from ..threads import CHUNK_ROWS, CHUNKS, work
 from . import vmath
 
 # contract: a * b + c may be one fused multiply-add (one rounding instead of two); the
 # inlined polynomials of vmath need it to run at the speed of NumPy's SIMD functions
 NJIT = "@njit(cache=True, error_model=\"numpy\", fastmath={\"contract\"})"
+NJIT_THREADS = NJIT[:-1] + ", parallel=True)"
+# with parallel=True Numba runs np.dot of a matrix and a vector as its own prange loop,
+# summing in another order than BLAS: the threaded kernels call BLAS through this
+BLAS_DOT = '''@njit(cache=True)
+def _blas_dot(a, b):
+    """np.dot through BLAS, as the serial kernels call it (see the threaded kernels)."""
+    return np.dot(a, b)'''
 
 
 class Code:
@@ -72,20 +80,24 @@ def phase_tag(phase: str) -> str:
 class KernelWriter:
     """Writes the blocks of one schedule into a kernel body."""
 
-    def __init__(self, sched: Schedule, printer: KernelPrinter, code: Code):
+    def __init__(self, sched: Schedule, printer: KernelPrinter, code: Code, threads=False):
         self.sched = sched
+        self.threads = threads      # the variant whose threaded nests use prange
         self.tensors = sched.program.tensors
         self.p = printer
         self.code = code
         self.last = None
         self.allocated: set = set()
         self.terms: dict = {}       # id of a split reduction -> its scratch row
+        self.partials: dict = {}    # scatter target of the current nest -> its partials
+        self.chunked = False        # the current nest runs its outer loop in CHUNKS pieces
 
-    def split_reductions(self, nest: Nest):
+    def split_reductions(self, nest: Nest) -> list:
         """A sum whose terms call the vectorisable math runs as two loops: the terms into
         a scratch row (a loop without a carried sum: it vectorises), then the sum of the
         row in the same order as before (the same float64 accumulator, the same result,
-        bit for bit). The rows are allocated before the nest's loops."""
+        bit for bit). Returns (statement id, extent) of each; `rows` allocates them."""
+        found = []
         for item in nest.items:
             st = item.stmt if isinstance(item, Reduction) else item
             lets = item.lets if isinstance(item, Reduction) else ()
@@ -94,9 +106,81 @@ class KernelWriter:
                 continue
             text = " ".join([self.p.doprint(st.body)] + [self.p.doprint(x.expr) for x in lets])
             if calls_vector_math(text, self.p.helpers):
-                name = f"terms{len(self.terms)}"
-                self.terms[id(st)] = name
-                self.code.add(f"{name} = np.empty(({size_code(st.rloops[0][1])},), np.float64)")
+                found.append((id(st), st.rloops[0][1]))
+        return found
+
+    def rows(self, split):
+        """The scratch rows of split reductions, before the nest's loops (one per chunk
+        when the nest runs in chunks: each thread has its own)."""
+        for key, extent in split:
+            name = f"terms{len(self.terms)}"
+            self.terms[key] = name
+            shape = f"chunks, {size_code(extent)}" if self.chunked else f"{size_code(extent)},"
+            self.code.add(f"{name} = np.empty(({shape}), np.float64)")
+
+    def scatter_partials(self, nest: Nest):
+        """A zeroed partial copy per chunk of each target the nest sums into across its
+        outer loop."""
+        self.partials, self.sum_index = {}, {}
+        for target in nest.scatters:
+            name = f"partials{len(self.partials)}"
+            self.partials[target] = name
+            t = self.tensors[target]
+            if t.rank > 1:     # summed back over the loops of its (spanning) index
+                st = next(st for st in _stmts(nest) if st.target == target)
+                self.sum_index[target] = tuple(zip(st.target_index, t.shape))
+            shape = ", ".join(size_code(n) for n in t.shape) or "1"
+            self.code.add(f"{name} = np.zeros((chunks, {shape}), dtype)   # {target} per chunk")
+
+    def outer_loop(self, nest: Nest, loops):
+        """The nest's outer loop: over chunks (`prange` in the threaded variant) and the
+        rows of each, or over the rows themselves when no iteration shares a buffer."""
+        sym, ext = loops[0]
+        ext = size_code(ext)
+        each = "prange" if self.threads else "range"
+        if not self.chunked:
+            self.code.add(f"for {sym} in {each}({ext}):")
+            self.code.indent()
+            return 1
+        span = ext if ext.isidentifier() or ext.isdigit() else f"({ext})"
+        self.code.add(f"for chunk in {each}(chunks):")
+        self.code.indent()
+        self.code.add(f"for {sym} in range(chunk * {span} // chunks, "
+                      f"(chunk + 1) * {span} // chunks):")
+        self.code.indent()
+        return 2
+
+    def chunk_count(self, nest: Nest):
+        """`chunks`: how many pieces the nest's outer loop runs in, from its size alone
+        (never from the number of threads, so the sums are the same on any number)."""
+        ext = size_code(nest.loops[0][1])
+        span = ext if ext.isidentifier() or ext.isdigit() else f"({ext})"
+        self.code.add(f"chunks = max(1, min({CHUNKS}, ({span} + {CHUNK_ROWS - 1}) // "
+                      f"{CHUNK_ROWS}))   # chunks of {CHUNK_ROWS} rows or more")
+
+    def sum_partials(self):
+        """Each scatter target += its partials, chunk by chunk in order."""
+        if not self.partials:
+            return
+        self.code.add("for chunk in range(chunks):")
+        self.code.indent()
+        for target, name in self.partials.items():
+            t = self.tensors[target]
+            if target in self.sum_index:
+                loops = self.sum_index[target]
+                for sym, n in loops:
+                    self.code.add(f"for {sym} in range({size_code(n)}):")
+                    self.code.indent()
+                idx = ", ".join(str(sym) for sym, _ in loops)
+                self.code.add(f"{target}[{idx}] += {name}[chunk, {idx}]")
+                self.code.dedent(len(loops))
+            elif t.rank:
+                self.code.add(f"for flat in range({size_code(t.shape[0])}):")
+                self.code.add(f"    {target}[flat] += {name}[chunk, flat]")
+            else:
+                self.code.add(f"{target}[0] += {name}[chunk, 0]")
+        self.code.dedent()
+        self.partials = {}
 
     def allocate(self, name):
         how = self.sched.alloc.get(name)
@@ -154,7 +238,8 @@ class KernelWriter:
         a = g.a + (".T" if g.ta else "")
         b = g.b + (".T" if g.tb else "")
         op = "+=" if g.accumulate else "="
-        self.code.add(f"{g.target} {op} np.dot({a}, {b})")
+        dot = "_blas_dot" if self.threads else "np.dot"
+        self.code.add(f"{g.target} {op} {dot}({a}, {b})")
 
     def nest(self, nest: Nest):
         stmts = [it.stmt if isinstance(it, Reduction) else it for it in nest.items
@@ -166,10 +251,18 @@ class KernelWriter:
                 for name in (st.target, st.argmax):
                     if name:
                         self.allocate(name)
-            self.split_reductions(nest)
-        for sym, ext in nest.loops:
+            split = self.split_reductions(nest)
+            self.chunked = nest.threads and bool(nest.scatters or split)
+            if self.chunked:
+                self.chunk_count(nest)
+            self.rows(split)
+            if self.chunked:
+                self.scatter_partials(nest)
+        depth = self.outer_loop(nest, nest.loops) if nest.threads else 0
+        for sym, ext in nest.loops[1 if nest.threads else 0:]:
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
+            depth += 1
         for item, owner in zip(nest.items, statement_of(nest.items)):
             self.comment(owner.origin, owner.phase, blank=not nest.loops)
             if not nest.loops and not isinstance(item, Let):
@@ -186,10 +279,14 @@ class KernelWriter:
             else:
                 op = "+=" if item.accumulate else "="
                 self.code.add(f"{self.target(item)} {op} {self.p.doprint(item.body)}")
-        self.code.dedent(len(nest.loops))
+        self.code.dedent(depth)
+        self.sum_partials()
+        self.chunked = False
 
     def target(self, st):
         idx = ", ".join(self.p.doprint(sp.sympify(i)) for i in st.target_index)
+        if st.target in self.partials:
+            return f"{self.partials[st.target]}[chunk, {idx}]"
         return f"{st.target}[{idx}]"
 
     def reduction(self, st: Stmt, lets):
@@ -209,11 +306,12 @@ class KernelWriter:
         terms = self.terms.get(id(st))
         if terms:
             sym, ext = st.rloops[0]
-            self.code.add(f"{terms}[{sym}] = {body}")
+            row = f"{terms}[chunk, {sym}]" if self.chunked else f"{terms}[{sym}]"
+            self.code.add(f"{row} = {body}")
             self.code.dedent()
             self.code.add(f"for {sym} in range({size_code(ext)}):")
             self.code.indent()
-            self.code.add(f"acc += {terms}[{sym}]")
+            self.code.add(f"acc += {row}")
         elif kind == "sum":
             self.code.add(f"acc += {body}")
         else:
@@ -244,6 +342,11 @@ def calls_vector_math(text: str, helpers: dict) -> bool:
                for name, module_name in helpers.items())
 
 
+def _stmts(nest: Nest) -> list:
+    return [it.stmt if isinstance(it, Reduction) else it for it in nest.items
+            if not isinstance(it, Let)]
+
+
 def statement_of(items) -> list:
     """For each nest item, the statement it belongs to (a temporary: the next statement)."""
     out, pending = [], 0
@@ -264,22 +367,43 @@ def _flat_index(rloops):
     return flat
 
 
-def kernel(sched: Schedule, name: str, doc: str, printer: KernelPrinter) -> str:
-    """`@njit def name(args...)`: runs the scheduled program, returns its outputs."""
+def kernel(sched: Schedule, name: str, doc: str, printer: KernelPrinter,
+           threads=False) -> str:
+    """`@njit def name(args...)`: runs the scheduled program, returns its outputs. The
+    `threads` variant runs its threaded nests' outer loops with `prange`: the same code
+    and the same results otherwise."""
     prog = sched.program
     code = Code()
-    code.add(NJIT)
+    code.add(NJIT_THREADS if threads else NJIT)
     code.add(f"def {name}({', '.join(a.ident for a in prog.args)}):")
     code.indent()
     code.add(f'"""{doc}"""')
     for line in dim_bindings(prog):
         code.add(line)
     code.add(f"dtype = {dtype_source(prog)}")
-    KernelWriter(sched, printer, code).blocks()
+    KernelWriter(sched, printer, code, threads).blocks()
     code.add()
     outs = prog.outputs
     code.add(f"return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
     return vmath.vectorised(code.text())
+
+
+def work_code(sched: Schedule) -> str | None:
+    """The runner's Python expression of a call's work (threads.work), read from the
+    shapes of the kernel's arguments `args`; None when no nest runs on threads."""
+    expr = work(sched)
+    if expr is None:
+        return None
+    where = {}
+    for k, a in enumerate(sched.program.args):
+        if a.role in ("cotangent", "tangent"):
+            continue         # after the arguments in `args`; their sizes are bound already
+        for d, s in enumerate(a.shape):
+            if isinstance(s, sp.Symbol):
+                where.setdefault(s, sp.Symbol(f"args[{k}].shape[{d}]"))
+    if not expr.free_symbols <= set(where):
+        return None
+    return sp.pycode(expr.xreplace(where))
 
 
 def helper_source(names: dict) -> str:
@@ -305,5 +429,6 @@ def vmath_source(cpu_text: str) -> str:
             + vmath.source(used).rstrip())
 
 
-__all__ = ["kernel", "helper_source", "vmath_source", "calls_vector_math", "Code", "dim_bindings",
+__all__ = ["kernel", "work_code", "BLAS_DOT", "NJIT_THREADS", "helper_source", "vmath_source",
+           "calls_vector_math", "Code", "dim_bindings",
            "dtype_source", "shape_code"]

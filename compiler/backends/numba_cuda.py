@@ -25,6 +25,7 @@ from ..cse import Let, Reduction
 from ..ir import Program, accesses, tensor_name
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
+from ..threads import owned_by
 from .numba_cpu import Code, dim_bindings, dtype_source, phase_tag, shape_code
 
 THREADS = 128          # threads per block of elementwise kernels
@@ -142,20 +143,17 @@ def typed_helper_source(source: str) -> str:
 
 # ---- GPU units ------------------------------------------------------------------------
 
-def _owned(st, loops, steps=()) -> bool:
-    """Each thread writes its own target element: the index is the distinct loop symbols
-    (and the steps of enclosing scans, fixed for the whole launch)."""
-    idx = tuple(sp.sympify(i) for i in st.target_index if sp.sympify(i) not in steps)
-    syms = tuple(s for s, _ in loops)
-    return all(isinstance(i, sp.Symbol) for i in idx) and set(idx) == set(syms) and \
-        len(set(idx)) == len(idx)
+def _owned(st, loops) -> bool:
+    """Each thread writes its own target element (the steps of enclosing scans are fixed
+    for the whole launch)."""
+    return owned_by(st, [s for s, _ in loops])
 
 
-def _atomic(st, loops, steps=()) -> bool:
-    return st.accumulate and not _owned(st, loops, steps)
+def _atomic(st, loops) -> bool:
+    return st.accumulate and not _owned(st, loops)
 
 
-def _units(nest: Nest, steps=()) -> list:
+def _units(nest: Nest) -> list:
     """A fused nest as nests that each run race-free as one kernel."""
     if not nest.loops:
         units, serial = [], []
@@ -178,7 +176,7 @@ def _units(nest: Nest, steps=()) -> list:
             units.append(Nest(nest.loops, current, current[0].origin))
             current, shared = [], set()
         current.append(st)
-        if _atomic(st, nest.loops, steps):
+        if _atomic(st, nest.loops):
             shared.add(st.target)
     units.append(Nest(nest.loops, current, current[0].origin))
     return units
@@ -187,13 +185,9 @@ def _units(nest: Nest, steps=()) -> list:
 def split_for_gpu(sched: Schedule) -> Schedule:
     """The schedule with every nest split into kernels: 'map' (a thread per element of the
     free loops), 'reduce' (one block reducing to one element) or 'serial' (one thread)."""
-    blocks, steps = [], []
+    blocks = []
     for block in sched.blocks:
-        if isinstance(block, ScanStart):
-            steps.append(block.step)
-        elif isinstance(block, ScanEnd):
-            steps.pop()
-        blocks.extend(_units(block, tuple(steps)) if isinstance(block, Nest) else [block])
+        blocks.extend(_units(block) if isinstance(block, Nest) else [block])
     return Schedule(sched.program, blocks, dict(sched.alloc))
 
 

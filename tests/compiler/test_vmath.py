@@ -166,7 +166,8 @@ def f(x: Param[N, 5], w: Param[5]):
 def test_a_sum_of_vectorisable_terms_is_a_row_then_its_sum(tmp_path):
     # the terms go into a scratch row (a loop that vectorises), then are summed in order
     text, _ = driver.compile_source("sums.py", SUM_OF_TANH)
-    assert re.search(r"terms\d\[r\] = ", text) and re.search(r"acc \+= terms\d\[r\]", text)
+    assert re.search(r"terms\d\[(chunk, )?r\] = ", text) and \
+        re.search(r"acc \+= terms\d\[(chunk, )?r\]", text)
     module = check_against_eager(tmp_path, SUM_OF_TANH, sizes={"N": 7})
     x = np.random.default_rng(3).standard_normal((7, 5))
     w = np.linspace(-1, 1, 5)

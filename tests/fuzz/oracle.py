@@ -461,8 +461,36 @@ def check_module(module, eager_fn, entry, specs, values, seed, scalar=None):
         compare_gradient(target, values, name, getattr(grads, name), f_value, what, seed)
 
 
+def on_threads(module):
+    """Every later call of the module on its threaded kernels, on two threads (called in
+    a forked child: GNU OpenMP cannot fork once its threads have run)."""
+    import numba
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    module.THREADS_FROM = 0
+
+
+def check_threads(module, entry, values):
+    """The threaded kernels' value and gradients equal the serial kernels', bit for bit."""
+    run = getattr(module, f"{entry}_value_and_grad", None)
+    if run is None:
+        return
+    saved = module.THREADS_FROM
+    try:
+        module.THREADS_FROM = 1 << 62
+        value, grads = compiled_call(run, values, f"{entry}_value_and_grad (serial)")
+        module.THREADS_FROM = 0
+        again, other = compiled_call(run, values, f"{entry}_value_and_grad (threads)")
+    finally:
+        module.THREADS_FROM = saved
+    for name, a, b in [("value", value, again)] + [
+            (k, getattr(grads, k), getattr(other, k)) for k in grads._fields]:
+        if not np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True):
+            raise Failure("threads-differ", f"{entry}_value_and_grad: {name} on threads "
+                          "differs from the serial kernel's")
+
+
 def check_source(source: str, entry: str, specs, workdir: str, tag: str, seed: int = 0,
-                 tries: int = 3, wrt=(), float32=False):
+                 tries: int = 3, wrt=(), float32=False, threads=False):
     """Compile `source`, then run `check_module` at up to `tries` input points."""
     path = os.path.join(workdir, f"{tag}.py")
     with open(path, "w") as f:
@@ -476,6 +504,9 @@ def check_source(source: str, entry: str, specs, workdir: str, tag: str, seed: i
     for attempt in range(tries):
         values = draw_inputs(specs, seed + 1000 * attempt)
         def run():
+            if threads:
+                on_threads(module)
+                check_threads(module, entry, values)
             check_module(module, getattr(eager, entry), entry, specs, values, seed + attempt)
             if float32:
                 check_float32(module, getattr(eager, entry), entry, values)
@@ -491,12 +522,12 @@ def check_source(source: str, entry: str, specs, workdir: str, tag: str, seed: i
     return module
 
 
-def check_program(program, workdir: str, tag: str | None = None):
-    """check_source for a progen.Program."""
+def check_program(program, workdir: str, tag: str | None = None, threads=False):
+    """check_source for a progen.Program (`threads`: on the threaded kernels)."""
     tag = tag or f"gen_{program.seed}"
     module = check_source(program.source, program.entry, specs_of_program(program),
                           workdir, tag, program.seed, wrt=program.wrt,
-                          float32=program.float32)
+                          float32=program.float32 and not threads, threads=threads)
     for entry, args, _ in program.others:      # more entry points of the same module
         eager = sys.modules[f"eager_{tag}"]
         specs = specs_of_program(type("P", (), {"args": args})())

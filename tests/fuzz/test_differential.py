@@ -37,6 +37,20 @@ def test_generated_program(seed, workdir):
         pytest.fail(f"seed {seed}: {exc}\n--- the model ---\n{program.source}", pytrace=False)
 
 
+THREADED_EXAMPLES = int(os.environ.get("ADC_FUZZ_THREADED", "8"))
+
+
+@pytest.mark.parametrize("seed", range(START + 500, START + 500 + THREADED_EXAMPLES))
+def test_generated_program_on_threads(seed, workdir):
+    """The same checks with every call on the threaded kernels (forced, two threads), and
+    their value and gradients equal to the serial kernels' bit for bit."""
+    program = progen.generate(seed)
+    try:
+        oracle.check_program(program, workdir, tag=f"threads_{seed}", threads=True)
+    except (oracle.Failure, oracle.InvalidProgram) as exc:
+        pytest.fail(f"seed {seed}: {exc}\n--- the model ---\n{program.source}", pytrace=False)
+
+
 # -- the generator itself: valid programs that cover the language --------------------------------
 COVERAGE_SEEDS = range(400)
 MUST_COVER = [

@@ -8,7 +8,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 ADC_VERSION = '0.1.0'
 SOURCE_SHA256 = '82ae5e4dee151840d589b78589f37d22e4083a0607934e00a2504e376646ae53'
@@ -337,6 +337,17 @@ def _unit_seed(dtype):
     return np.ones(1, dtype)
 
 
+# a kernel call with less work than this (elements of its largest threaded loop nest)
+# stays on one thread: starting the others would cost more than they save
+THREADS_FROM = 65536
+
+
+def _threaded(work):
+    """Whether a kernel call with this much work runs on all of Numba's threads (the
+    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    return work >= THREADS_FROM and get_num_threads() > 1
+
+
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
     """Jacobian of every output with respect to the differentiated arguments, from n JVPs
     (forward mode, n = parameter elements) or m VJPs (reverse, m = output elements),
@@ -478,6 +489,14 @@ def relu(x):
 
 
 
+# ---- for the threaded kernels ----
+
+@njit(cache=True)
+def _blas_dot(a, b):
+    """np.dot through BLAS, as the serial kernels call it (see the threaded kernels)."""
+    return np.dot(a, b)
+
+
 # ==== loss (convnet.py:10) ====
 
 
@@ -558,14 +577,114 @@ def _loss_value_kernel(X, y, K, W, b):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+    total = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(N):
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
+    total[0] = acc
+    out = np.empty((1,), dtype)
+    out[0] = total[0]/N
+
+    return out,
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_value_kernel_threads(X, y, K, W, b):
+    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 12: h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
+    padded = np.zeros((N, 1, 10, 10), dtype)
+    for i in prange(N):
+        for j in range(1):
+            for k in range(8):
+                for l in range(8):
+                    padded[i, j, k + 1, l + 1] = X[i, j, k, l]
+    conv = np.empty((N, 4, 8, 8), dtype)
+    h = np.empty((N, 4, 8, 8), dtype)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(8):
+                for l in range(8):
+                    acc = 0.0
+                    for r in range(1):
+                        for s in range(3):
+                            for t in range(3):
+                                acc += K[j, r, s, t]*padded[i, r, k + s, l + t]
+                    conv[i, j, k, l] = acc
+                    h[i, j, k, l] = relu(conv[i, j, k, l])
+
+    # line 13: h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
+    pool = np.empty((N, 4, 4, 4), dtype)
+    pool_arg = np.empty((N, 4, 4, 4), np.int64)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(4):
+                for l in range(4):
+                    acc = -math.inf
+                    arg = 0
+                    for r in range(2):
+                        for s in range(2):
+                            value = h[i, j, r + 2*k, s + 2*l]
+                            if value > acc or (value != value and acc == acc):
+                                acc = value
+                                arg = s + 2*r
+                    pool[i, j, k, l] = acc
+                    pool_arg[i, j, k, l] = arg
+
+    # line 14: h = reshape(h, (X.shape[0], FLAT))       # (N, 64)
+    h_ = np.empty((N, 64), dtype)
+    for i in prange(N):
+        for j in range(64):
+            h_[i, j] = pool[i, (j // 16), ((j // 4) % 4), (j % 4)]
+
+    # line 15: logits = h @ W + b
+    mm = _blas_dot(h_, W)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b[j] + mm[i, j]
+
+    # line 16: return cross_entropy(logits, y)
+    shift = np.empty((N,), dtype)
+    shift_arg = np.empty((N,), np.int64)
+    for i in prange(N):
+        acc = -math.inf
+        arg = 0
         for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
+            value = logits[i, r]
+            if value > acc or (value != value and acc == acc):
+                acc = value
+                arg = r
+        shift[i] = acc
+        shift_arg[i] = arg
+    shifted = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            tmp0 = math.isfinite(shift[i])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
+    rest = np.empty((N,), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
@@ -654,14 +773,16 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
@@ -676,16 +797,22 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
     d_logits = np.empty((N, 10), dtype)
     d_b = np.zeros((10,), dtype)
     d_mm = np.empty((N, 10), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = 1.0 / (rest[i] + 1)
-            tmp1 = math.isfinite(shift[i])
-            tmp2 = j == shift_arg[i]
-            tmp3 = j == y[i]
-            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
-            # line 15 (backward): logits = h @ W + b
-            d_b[j] += d_logits[i, j]
-            d_mm[i, j] = d_logits[i, j]
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = 1.0 / (rest[i] + 1)
+                tmp1 = math.isfinite(shift[i])
+                tmp2 = j == shift_arg[i]
+                tmp3 = j == y[i]
+                d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
+                # line 15 (backward): logits = h @ W + b
+                partials0[chunk, j] += d_logits[i, j]
+                d_mm[i, j] = d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b[flat] += partials0[chunk, flat]
     d_W = np.dot(h_.T, d_mm)
     d_h_ = np.dot(d_mm, W.T)
 
@@ -711,14 +838,186 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
                 for l in range(8):
                     d_conv[i, j, k, l] = d_h[i, j, k, l]*(1 if h[i, j, k, l] > 0 else 0)
     d_K = np.zeros((4, 1, 3, 3), dtype)
-    for i in range(N):
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 4, 1, 3, 3), dtype)   # d_K per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(4):
+                for k in range(8):
+                    for l in range(8):
+                        for r in range(1):
+                            for s in range(3):
+                                for t in range(3):
+                                    partials0[chunk, j, r, s, t] += d_conv[i, j, k, l]*padded[i, r, k + s, l + t]
+    for chunk in range(chunks):
+        for j in range(4):
+            for r in range(1):
+                for s in range(3):
+                    for t in range(3):
+                        d_K[j, r, s, t] += partials0[chunk, j, r, s, t]
+
+    return out, d_K, d_W, d_b
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_vjp_kernel_threads(X, y, K, W, b, d_out):
+    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 12: h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
+    padded = np.zeros((N, 1, 10, 10), dtype)
+    for i in prange(N):
+        for j in range(1):
+            for k in range(8):
+                for l in range(8):
+                    padded[i, j, k + 1, l + 1] = X[i, j, k, l]
+    conv = np.empty((N, 4, 8, 8), dtype)
+    h = np.empty((N, 4, 8, 8), dtype)
+    for i in prange(N):
         for j in range(4):
             for k in range(8):
                 for l in range(8):
+                    acc = 0.0
                     for r in range(1):
                         for s in range(3):
                             for t in range(3):
-                                d_K[j, r, s, t] += d_conv[i, j, k, l]*padded[i, r, k + s, l + t]
+                                acc += K[j, r, s, t]*padded[i, r, k + s, l + t]
+                    conv[i, j, k, l] = acc
+                    h[i, j, k, l] = relu(conv[i, j, k, l])
+
+    # line 13: h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
+    pool = np.empty((N, 4, 4, 4), dtype)
+    pool_arg = np.empty((N, 4, 4, 4), np.int64)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(4):
+                for l in range(4):
+                    acc = -math.inf
+                    arg = 0
+                    for r in range(2):
+                        for s in range(2):
+                            value = h[i, j, r + 2*k, s + 2*l]
+                            if value > acc or (value != value and acc == acc):
+                                acc = value
+                                arg = s + 2*r
+                    pool[i, j, k, l] = acc
+                    pool_arg[i, j, k, l] = arg
+
+    # line 14: h = reshape(h, (X.shape[0], FLAT))       # (N, 64)
+    h_ = np.empty((N, 64), dtype)
+    for i in prange(N):
+        for j in range(64):
+            h_[i, j] = pool[i, (j // 16), ((j // 4) % 4), (j % 4)]
+
+    # line 15: logits = h @ W + b
+    mm = _blas_dot(h_, W)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b[j] + mm[i, j]
+
+    # line 16: return cross_entropy(logits, y)
+    shift = np.empty((N,), dtype)
+    shift_arg = np.empty((N,), np.int64)
+    for i in prange(N):
+        acc = -math.inf
+        arg = 0
+        for r in range(10):
+            value = logits[i, r]
+            if value > acc or (value != value and acc == acc):
+                acc = value
+                arg = r
+        shift[i] = acc
+        shift_arg[i] = arg
+    shifted = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            tmp0 = math.isfinite(shift[i])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
+    rest = np.empty((N,), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+    total = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(N):
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
+    total[0] = acc
+    out = np.empty((1,), dtype)
+    out[0] = total[0]/N
+
+    # line 16 (backward): return cross_entropy(logits, y)
+    d_total = np.empty((1,), dtype)
+    d_total[0] = d_out[0]/N
+    d_logits = np.empty((N, 10), dtype)
+    d_b = np.zeros((10,), dtype)
+    d_mm = np.empty((N, 10), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b per chunk
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = 1.0 / (rest[i] + 1)
+                tmp1 = math.isfinite(shift[i])
+                tmp2 = j == shift_arg[i]
+                tmp3 = j == y[i]
+                d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
+                # line 15 (backward): logits = h @ W + b
+                partials0[chunk, j] += d_logits[i, j]
+                d_mm[i, j] = d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b[flat] += partials0[chunk, flat]
+    d_W = _blas_dot(h_.T, d_mm)
+    d_h_ = _blas_dot(d_mm, W.T)
+
+    # line 14 (backward): h = reshape(h, (X.shape[0], FLAT))       # (N, 64)
+    d_pool = np.zeros((N, 4, 4, 4), dtype)
+    for i in prange(N):
+        for j in range(64):
+            d_pool[i, (j // 16), ((j // 4) % 4), (j % 4)] += d_h_[i, j]
+
+    # line 13 (backward): h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
+    d_h = np.zeros((N, 4, 8, 8), dtype)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(4):
+                for l in range(4):
+                    d_h[i, j, 2*k + (pool_arg[i, j, k, l] // 2), 2*l + (pool_arg[i, j, k, l] % 2)] += d_pool[i, j, k, l]
+
+    # line 12 (backward): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
+    d_conv = np.empty((N, 4, 8, 8), dtype)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(8):
+                for l in range(8):
+                    d_conv[i, j, k, l] = d_h[i, j, k, l]*(1 if h[i, j, k, l] > 0 else 0)
+    d_K = np.zeros((4, 1, 3, 3), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 4, 1, 3, 3), dtype)   # d_K per chunk
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(4):
+                for k in range(8):
+                    for l in range(8):
+                        for r in range(1):
+                            for s in range(3):
+                                for t in range(3):
+                                    partials0[chunk, j, r, s, t] += d_conv[i, j, k, l]*padded[i, r, k + s, l + t]
+    for chunk in range(chunks):
+        for j in range(4):
+            for r in range(1):
+                for s in range(3):
+                    for t in range(3):
+                        d_K[j, r, s, t] += partials0[chunk, j, r, s, t]
 
     return out, d_K, d_W, d_b
 
@@ -839,27 +1138,31 @@ def _loss_jvp_kernel(X, y, K, W, b, t_K, t_W, t_b):
     # line 16: return cross_entropy(logits, y)
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
-        # line 16 (tangent): return cross_entropy(logits, y)
-        acc = 0.0
-        for r in range(10):
-            acc += 0
-        t_rest[i] = acc
-    terms1 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms1[r]
-        t_rest[i] += acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+            # line 16 (tangent): return cross_entropy(logits, y)
+            acc = 0.0
+            for r in range(10):
+                acc += 0
+            t_rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms1 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms1[chunk, r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms1[chunk, r]
+            t_rest[i] += acc
 
     # line 16: return cross_entropy(logits, y)
     total = np.empty((1,), dtype)
@@ -1010,27 +1313,31 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     # line 16: return cross_entropy(logits, y)
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
-        # line 16 (tangent): return cross_entropy(logits, y)
-        acc = 0.0
-        for r in range(10):
-            acc += 0
-        t_rest[i] = acc
-    terms1 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms1[r]
-        t_rest[i] += acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+            # line 16 (tangent): return cross_entropy(logits, y)
+            acc = 0.0
+            for r in range(10):
+                acc += 0
+            t_rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms1 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms1[chunk, r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms1[chunk, r]
+            t_rest[i] += acc
 
     # line 16: return cross_entropy(logits, y)
     total = np.empty((1,), dtype)
@@ -1071,31 +1378,40 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     t_d_b = np.zeros((10,), dtype)
     d_mm = np.empty((N, 10), dtype)
     t_d_mm = np.empty((N, 10), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = rest[i] + 1
-            tmp1 = 1.0 / tmp0
-            tmp2 = math.isfinite(shift[i])
-            tmp3 = j == shift_arg[i]
-            tmp4 = j == y[i]
-            tmp5 = vexp(shifted[i, j])
-            tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
-            d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
-            # line 16 (backward tangent): return cross_entropy(logits, y)
-            tmp7 = 1.0 / tmp0**2
-            tmp8 = shift_arg[i] == j
-            tmp9 = tmp2 and tmp8 and y[i] == j
-            tmp10 = -tmp7
-            tmp11 = tmp2 and tmp8
-            t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
-            # line 15 (backward): logits = h @ W + b
-            d_b[j] += d_logits[i, j]
-            # line 15 (backward tangent): logits = h @ W + b
-            t_d_b[j] += t_d_logits[i, j]
-            # line 15 (backward): logits = h @ W + b
-            d_mm[i, j] = d_logits[i, j]
-            # line 15 (backward tangent): logits = h @ W + b
-            t_d_mm[i, j] = t_d_logits[i, j]
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b per chunk
+    partials1 = np.zeros((chunks, 10), dtype)   # t_d_b per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = rest[i] + 1
+                tmp1 = 1.0 / tmp0
+                tmp2 = math.isfinite(shift[i])
+                tmp3 = j == shift_arg[i]
+                tmp4 = j == y[i]
+                tmp5 = vexp(shifted[i, j])
+                tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
+                d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
+                # line 16 (backward tangent): return cross_entropy(logits, y)
+                tmp7 = 1.0 / tmp0**2
+                tmp8 = shift_arg[i] == j
+                tmp9 = tmp2 and tmp8 and y[i] == j
+                tmp10 = -tmp7
+                tmp11 = tmp2 and tmp8
+                t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
+                # line 15 (backward): logits = h @ W + b
+                partials0[chunk, j] += d_logits[i, j]
+                # line 15 (backward tangent): logits = h @ W + b
+                partials1[chunk, j] += t_d_logits[i, j]
+                # line 15 (backward): logits = h @ W + b
+                d_mm[i, j] = d_logits[i, j]
+                # line 15 (backward tangent): logits = h @ W + b
+                t_d_mm[i, j] = t_d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b[flat] += partials0[chunk, flat]
+        for flat in range(10):
+            t_d_b[flat] += partials1[chunk, flat]
 
     # line 15 (backward): logits = h @ W + b
     d_W = np.dot(h_.T, d_mm)
@@ -1146,16 +1462,31 @@ def _loss_hvp_kernel(X, y, K, W, b, d_out, t_K, t_W, t_b):
     # line 12 (backward): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
     d_K = np.zeros((4, 1, 3, 3), dtype)
     t_d_K = np.zeros((4, 1, 3, 3), dtype)
-    for i in range(N):
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 4, 1, 3, 3), dtype)   # d_K per chunk
+    partials1 = np.zeros((chunks, 4, 1, 3, 3), dtype)   # t_d_K per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(4):
+                for k in range(8):
+                    for l in range(8):
+                        for r in range(1):
+                            for s in range(3):
+                                for t in range(3):
+                                    partials0[chunk, j, r, s, t] += d_conv[i, j, k, l]*padded[i, r, k + s, l + t]
+                                    # line 12 (backward tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
+                                    partials1[chunk, j, r, s, t] += padded[i, r, k + s, l + t]*t_d_conv[i, j, k, l]
+    for chunk in range(chunks):
         for j in range(4):
-            for k in range(8):
-                for l in range(8):
-                    for r in range(1):
-                        for s in range(3):
-                            for t in range(3):
-                                d_K[j, r, s, t] += d_conv[i, j, k, l]*padded[i, r, k + s, l + t]
-                                # line 12 (backward tangent): h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
-                                t_d_K[j, r, s, t] += padded[i, r, k + s, l + t]*t_d_conv[i, j, k, l]
+            for r in range(1):
+                for s in range(3):
+                    for t in range(3):
+                        d_K[j, r, s, t] += partials0[chunk, j, r, s, t]
+        for j in range(4):
+            for r in range(1):
+                for s in range(3):
+                    for t in range(3):
+                        t_d_K[j, r, s, t] += partials1[chunk, j, r, s, t]
 
     return out, d_K, d_W, d_b, t_out, t_d_K, t_d_W, t_d_b
 
@@ -1177,7 +1508,8 @@ def _loss_grads(arrays):
 
 def _loss(values):
     args, sizes, dtype = _loss_args(values)
-    results = _loss_value_kernel(*args)
+    kernel = _loss_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_value_kernel
+    results = kernel(*args)
     return results[0][0]
 
 
@@ -1189,7 +1521,8 @@ def loss(X, y, K, W, b):
 def _loss_vjp(values, cotangent):
     args, sizes, dtype = _loss_args(values)
     seeds = _cotangents("loss", cotangent, ((),), dtype)
-    results = _loss_vjp_kernel(*args, *seeds)
+    kernel = _loss_vjp_kernel_threads if _threaded(2304*args[0].shape[0]) else _loss_vjp_kernel
+    results = kernel(*args, *seeds)
     return _loss_grads(results[1:])
 
 
@@ -1200,7 +1533,8 @@ def loss_vjp(X, y, K, W, b, *, cotangent):
 
 def _loss_value_and_grad(values):
     args, sizes, dtype = _loss_args(values)
-    results = _loss_vjp_kernel(*args, _unit_seed(dtype))
+    kernel = _loss_vjp_kernel_threads if _threaded(2304*args[0].shape[0]) else _loss_vjp_kernel
+    results = kernel(*args, _unit_seed(dtype))
     return results[0][0], _loss_grads(results[1:])
 
 
@@ -1320,6 +1654,67 @@ def _loss_predict_value_kernel(X, K, W, b):
     return logits,
 
 
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_predict_value_kernel_threads(X, K, W, b):
+    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 12: h = relu(conv2d(X, K, padding=1))        # (N, 4, 8, 8)
+    padded = np.zeros((N, 1, 10, 10), dtype)
+    for i in prange(N):
+        for j in range(1):
+            for k in range(8):
+                for l in range(8):
+                    padded[i, j, k + 1, l + 1] = X[i, j, k, l]
+    conv = np.empty((N, 4, 8, 8), dtype)
+    h = np.empty((N, 4, 8, 8), dtype)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(8):
+                for l in range(8):
+                    acc = 0.0
+                    for r in range(1):
+                        for s in range(3):
+                            for t in range(3):
+                                acc += K[j, r, s, t]*padded[i, r, k + s, l + t]
+                    conv[i, j, k, l] = acc
+                    h[i, j, k, l] = relu(conv[i, j, k, l])
+
+    # line 13: h = max_pool2d(h, 2, 2)                  # (N, 4, 4, 4)
+    pool = np.empty((N, 4, 4, 4), dtype)
+    pool_arg = np.empty((N, 4, 4, 4), np.int64)
+    for i in prange(N):
+        for j in range(4):
+            for k in range(4):
+                for l in range(4):
+                    acc = -math.inf
+                    arg = 0
+                    for r in range(2):
+                        for s in range(2):
+                            value = h[i, j, r + 2*k, s + 2*l]
+                            if value > acc or (value != value and acc == acc):
+                                acc = value
+                                arg = s + 2*r
+                    pool[i, j, k, l] = acc
+                    pool_arg[i, j, k, l] = arg
+
+    # line 14: h = reshape(h, (X.shape[0], FLAT))       # (N, 64)
+    h_ = np.empty((N, 64), dtype)
+    for i in prange(N):
+        for j in range(64):
+            h_[i, j] = pool[i, (j // 16), ((j // 4) % 4), (j % 4)]
+
+    # line 15: logits = h @ W + b
+    mm = _blas_dot(h_, W)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b[j] + mm[i, j]
+
+    return logits,
+
+
 def _loss_predict_args(values):
     """Check and convert the arguments of `loss_predict` (ValueError on bad input)."""
     args, sizes, dtype = _prepare("loss_predict", values)
@@ -1328,7 +1723,8 @@ def _loss_predict_args(values):
 
 def _loss_predict(values):
     args, sizes, dtype = _loss_predict_args(values)
-    results = _loss_predict_value_kernel(*args)
+    kernel = _loss_predict_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_predict_value_kernel
+    results = kernel(*args)
     return results[0]
 
 

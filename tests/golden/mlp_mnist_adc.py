@@ -8,7 +8,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 ADC_VERSION = '0.1.0'
 SOURCE_SHA256 = '2e3acc3ebbf4521c46c6b2a170a8e56ad2197e90751d4648997cac7844ad27c7'
@@ -373,6 +373,17 @@ def _unit_seed(dtype):
     return np.ones(1, dtype)
 
 
+# a kernel call with less work than this (elements of its largest threaded loop nest)
+# stays on one thread: starting the others would cost more than they save
+THREADS_FROM = 65536
+
+
+def _threaded(work):
+    """Whether a kernel call with this much work runs on all of Numba's threads (the
+    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    return work >= THREADS_FROM and get_num_threads() > 1
+
+
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
     """Jacobian of every output with respect to the differentiated arguments, from n JVPs
     (forward mode, n = parameter elements) or m VJPs (reverse, m = output elements),
@@ -514,6 +525,14 @@ def relu(x):
 
 
 
+# ---- for the threaded kernels ----
+
+@njit(cache=True)
+def _blas_dot(a, b):
+    """np.dot through BLAS, as the serial kernels call it (see the threaded kernels)."""
+    return np.dot(a, b)
+
+
 # ==== loss (mlp_mnist.py:13) ====
 
 
@@ -569,14 +588,107 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+    total = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(N):
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
+    total[0] = acc
+    total_ = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(784):
+        for s in range(256):
+            acc += W1[r, s]**2
+    total_[0] = acc
+    total_2 = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(256):
+        for s in range(256):
+            acc += W2[r, s]**2
+    total_2[0] = acc
+    total_3 = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(256):
+        for s in range(10):
+            acc += W3[r, s]**2
+    total_3[0] = acc
+    out = np.empty((1,), dtype)
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
+
+    return out,
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_value_kernel_threads(X, y, W1, b1, W2, b2, W3, b3, lam):
+    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 10: return x @ W + b
+    mm = _blas_dot(X, W1)
+
+    # line 16: h1 = relu(_dense(X, W1, b1))
+    h1 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h1[i, j] = relu(b1[j] + mm[i, j])
+
+    # line 10: return x @ W + b
+    mm_ = _blas_dot(h1, W2)
+
+    # line 17: h2 = relu(_dense(h1, W2, b2))
+    h2 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h2[i, j] = relu(b2[j] + mm_[i, j])
+
+    # line 10: return x @ W + b
+    mm_2 = _blas_dot(h2, W3)
+
+    # line 18: logits = _dense(h2, W3, b3)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b3[j] + mm_2[i, j]
+
+    # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    shift = np.empty((N,), dtype)
+    shift_arg = np.empty((N,), np.int64)
+    for i in prange(N):
+        acc = -math.inf
+        arg = 0
         for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
+            value = logits[i, r]
+            if value > acc or (value != value and acc == acc):
+                acc = value
+                arg = r
+        shift[i] = acc
+        shift_arg[i] = arg
+    shifted = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            tmp0 = math.isfinite(shift[i])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
+    rest = np.empty((N,), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
@@ -658,14 +770,16 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
             tmp0 = math.isfinite(shift[i])
             shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
     rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
     total = np.empty((1,), dtype)
     acc = 0.0
     for r in range(N):
@@ -717,16 +831,22 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     d_logits = np.empty((N, 10), dtype)
     d_b3 = np.zeros((10,), dtype)
     d_mm_2 = np.empty((N, 10), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = 1.0 / (rest[i] + 1)
-            tmp1 = math.isfinite(shift[i])
-            tmp2 = j == shift_arg[i]
-            tmp3 = j == y[i]
-            d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
-            # line 18 (backward): logits = _dense(h2, W3, b3)
-            d_b3[j] += d_logits[i, j]
-            d_mm_2[i, j] = d_logits[i, j]
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b3 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = 1.0 / (rest[i] + 1)
+                tmp1 = math.isfinite(shift[i])
+                tmp2 = j == shift_arg[i]
+                tmp3 = j == y[i]
+                d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
+                # line 18 (backward): logits = _dense(h2, W3, b3)
+                partials0[chunk, j] += d_logits[i, j]
+                d_mm_2[i, j] = d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b3[flat] += partials0[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W3 += np.dot(h2.T, d_mm_2)
@@ -735,11 +855,17 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
     d_b2 = np.zeros((256,), dtype)
     d_mm_ = np.empty((N, 256), dtype)
-    for i in range(N):
-        for j in range(256):
-            tmp0 = d_h2[i, j]*(1 if h2[i, j] > 0 else 0)
-            d_b2[j] += tmp0
-            d_mm_[i, j] = tmp0
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b2 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = d_h2[i, j]*(1 if h2[i, j] > 0 else 0)
+                partials0[chunk, j] += tmp0
+                d_mm_[i, j] = tmp0
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b2[flat] += partials0[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W2 += np.dot(h1.T, d_mm_)
@@ -748,14 +874,194 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
     # line 16 (backward): h1 = relu(_dense(X, W1, b1))
     d_b1 = np.zeros((256,), dtype)
     d_mm = np.empty((N, 256), dtype)
-    for i in range(N):
-        for j in range(256):
-            tmp0 = d_h1[i, j]*(1 if h1[i, j] > 0 else 0)
-            d_b1[j] += tmp0
-            d_mm[i, j] = tmp0
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b1 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = d_h1[i, j]*(1 if h1[i, j] > 0 else 0)
+                partials0[chunk, j] += tmp0
+                d_mm[i, j] = tmp0
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b1[flat] += partials0[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W1 += np.dot(X.T, d_mm)
+
+    return out, d_W1, d_b1, d_W2, d_b2, d_W3, d_b3
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_vjp_kernel_threads(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
+    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 10: return x @ W + b
+    mm = _blas_dot(X, W1)
+
+    # line 16: h1 = relu(_dense(X, W1, b1))
+    h1 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h1[i, j] = relu(b1[j] + mm[i, j])
+
+    # line 10: return x @ W + b
+    mm_ = _blas_dot(h1, W2)
+
+    # line 17: h2 = relu(_dense(h1, W2, b2))
+    h2 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h2[i, j] = relu(b2[j] + mm_[i, j])
+
+    # line 10: return x @ W + b
+    mm_2 = _blas_dot(h2, W3)
+
+    # line 18: logits = _dense(h2, W3, b3)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b3[j] + mm_2[i, j]
+
+    # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    shift = np.empty((N,), dtype)
+    shift_arg = np.empty((N,), np.int64)
+    for i in prange(N):
+        acc = -math.inf
+        arg = 0
+        for r in range(10):
+            value = logits[i, r]
+            if value > acc or (value != value and acc == acc):
+                acc = value
+                arg = r
+        shift[i] = acc
+        shift_arg[i] = arg
+    shifted = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            tmp0 = math.isfinite(shift[i])
+            shifted[i, j] = (0 if tmp0 and j == shift_arg[i] else logits[i, j] - (shift[i] if tmp0 else 0))
+    rest = np.empty((N,), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+    total = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(N):
+        acc += (vlog1p(rest[r]) if math.isfinite(shift[r]) else vlog(rest[r])) - shifted[r, y[r]]
+    total[0] = acc
+    total_ = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(784):
+        for s in range(256):
+            acc += W1[r, s]**2
+    total_[0] = acc
+    total_2 = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(256):
+        for s in range(256):
+            acc += W2[r, s]**2
+    total_2[0] = acc
+    total_3 = np.empty((1,), dtype)
+    acc = 0.0
+    for r in range(256):
+        for s in range(10):
+            acc += W3[r, s]**2
+    total_3[0] = acc
+    out = np.empty((1,), dtype)
+    out[0] = lam*(total_[0] + total_2[0] + total_3[0]) + total[0]/N
+
+    # line 19 (backward): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+    d_total = np.empty((1,), dtype)
+    d_total[0] = d_out[0]/N
+    tmp0 = lam*d_out[0]
+    d_total_2 = np.empty((1,), dtype)
+    d_total_2[0] = tmp0
+    d_total_3 = np.empty((1,), dtype)
+    d_total_3[0] = tmp0
+    d_total_ = np.empty((1,), dtype)
+    d_total_[0] = tmp0
+    d_W3 = np.empty((256, 10), dtype)
+    for r in range(256):
+        for s in range(10):
+            d_W3[r, s] = 2*d_total_3[0]*W3[r, s]
+    d_W2 = np.empty((256, 256), dtype)
+    for r in range(256):
+        for s in range(256):
+            d_W2[r, s] = 2*d_total_2[0]*W2[r, s]
+    d_W1 = np.empty((784, 256), dtype)
+    for r in range(784):
+        for s in range(256):
+            d_W1[r, s] = 2*d_total_[0]*W1[r, s]
+    d_logits = np.empty((N, 10), dtype)
+    d_b3 = np.zeros((10,), dtype)
+    d_mm_2 = np.empty((N, 10), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b3 per chunk
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = 1.0 / (rest[i] + 1)
+                tmp1 = math.isfinite(shift[i])
+                tmp2 = j == shift_arg[i]
+                tmp3 = j == y[i]
+                d_logits[i, j] = d_total[0]*(-tmp0*rest[i] if tmp1 and tmp2 and tmp3 else (tmp0 if tmp1 and tmp2 else (tmp0 if tmp1 else 1.0 / rest[i])*vexp(shifted[i, j])) - (1 if tmp3 else 0))
+                # line 18 (backward): logits = _dense(h2, W3, b3)
+                partials0[chunk, j] += d_logits[i, j]
+                d_mm_2[i, j] = d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b3[flat] += partials0[chunk, flat]
+
+    # line 10 (backward): return x @ W + b
+    d_W3 += _blas_dot(h2.T, d_mm_2)
+    d_h2 = _blas_dot(d_mm_2, W3.T)
+
+    # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
+    d_b2 = np.zeros((256,), dtype)
+    d_mm_ = np.empty((N, 256), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b2 per chunk
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = d_h2[i, j]*(1 if h2[i, j] > 0 else 0)
+                partials0[chunk, j] += tmp0
+                d_mm_[i, j] = tmp0
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b2[flat] += partials0[chunk, flat]
+
+    # line 10 (backward): return x @ W + b
+    d_W2 += _blas_dot(h1.T, d_mm_)
+    d_h1 = _blas_dot(d_mm_, W2.T)
+
+    # line 16 (backward): h1 = relu(_dense(X, W1, b1))
+    d_b1 = np.zeros((256,), dtype)
+    d_mm = np.empty((N, 256), dtype)
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b1 per chunk
+    for chunk in prange(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = d_h1[i, j]*(1 if h1[i, j] > 0 else 0)
+                partials0[chunk, j] += tmp0
+                d_mm[i, j] = tmp0
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b1[flat] += partials0[chunk, flat]
+
+    # line 10 (backward): return x @ W + b
+    d_W1 += _blas_dot(X.T, d_mm)
 
     return out, d_W1, d_b1, d_W2, d_b2, d_W3, d_b3
 
@@ -846,27 +1152,31 @@ def _loss_jvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, t_W1, t_b1, t_W2, t_b2, 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
-        # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-        acc = 0.0
-        for r in range(10):
-            acc += 0
-        t_rest[i] = acc
-    terms1 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms1[r]
-        t_rest[i] += acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+            # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+            acc = 0.0
+            for r in range(10):
+                acc += 0
+            t_rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms1 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms1[chunk, r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms1[chunk, r]
+            t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
@@ -1035,27 +1345,31 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     rest = np.empty((N,), dtype)
     t_rest = np.empty((N,), dtype)
-    terms0 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms0[r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms0[r]
-        rest[i] = acc
-        # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-        acc = 0.0
-        for r in range(10):
-            acc += 0
-        t_rest[i] = acc
-    terms1 = np.empty((10,), np.float64)
-    for i in range(N):
-        acc = 0.0
-        for r in range(10):
-            terms1[r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
-        for r in range(10):
-            acc += terms1[r]
-        t_rest[i] += acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms0 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms0[chunk, r] = (0 if r == shift_arg[i] and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms0[chunk, r]
+            rest[i] = acc
+            # line 19 (tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+            acc = 0.0
+            for r in range(10):
+                acc += 0
+            t_rest[i] = acc
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    terms1 = np.empty((chunks, 10), np.float64)
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            acc = 0.0
+            for r in range(10):
+                terms1[chunk, r] = t_shifted[i, r]*(0 if shift_arg[i] == r and math.isfinite(shift[i]) else vexp(shifted[i, r]))
+            for r in range(10):
+                acc += terms1[chunk, r]
+            t_rest[i] += acc
 
     # line 19: return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
     total = np.empty((1,), dtype)
@@ -1178,31 +1492,40 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_b3 = np.zeros((10,), dtype)
     d_mm_2 = np.empty((N, 10), dtype)
     t_d_mm_2 = np.empty((N, 10), dtype)
-    for i in range(N):
-        for j in range(10):
-            tmp0 = rest[i] + 1
-            tmp1 = 1.0 / tmp0
-            tmp2 = math.isfinite(shift[i])
-            tmp3 = j == shift_arg[i]
-            tmp4 = j == y[i]
-            tmp5 = vexp(shifted[i, j])
-            tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
-            d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
-            # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
-            tmp7 = 1.0 / tmp0**2
-            tmp8 = shift_arg[i] == j
-            tmp9 = tmp2 and tmp8 and y[i] == j
-            tmp10 = -tmp7
-            tmp11 = tmp2 and tmp8
-            t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
-            # line 18 (backward): logits = _dense(h2, W3, b3)
-            d_b3[j] += d_logits[i, j]
-            # line 18 (backward tangent): logits = _dense(h2, W3, b3)
-            t_d_b3[j] += t_d_logits[i, j]
-            # line 18 (backward): logits = _dense(h2, W3, b3)
-            d_mm_2[i, j] = d_logits[i, j]
-            # line 18 (backward tangent): logits = _dense(h2, W3, b3)
-            t_d_mm_2[i, j] = t_d_logits[i, j]
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 10), dtype)   # d_b3 per chunk
+    partials1 = np.zeros((chunks, 10), dtype)   # t_d_b3 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(10):
+                tmp0 = rest[i] + 1
+                tmp1 = 1.0 / tmp0
+                tmp2 = math.isfinite(shift[i])
+                tmp3 = j == shift_arg[i]
+                tmp4 = j == y[i]
+                tmp5 = vexp(shifted[i, j])
+                tmp6 = (tmp1 if tmp2 else 1.0 / rest[i])*tmp5
+                d_logits[i, j] = d_total[0]*(-tmp1*rest[i] if tmp2 and tmp3 and tmp4 else (tmp1 if tmp2 and tmp3 else tmp6) - (1 if tmp4 else 0))
+                # line 19 (backward tangent): return cross_entropy(logits, y) + lam * (sum(W1 * W1) + sum(W2 * W2) + sum(W3 * W3))
+                tmp7 = 1.0 / tmp0**2
+                tmp8 = shift_arg[i] == j
+                tmp9 = tmp2 and tmp8 and y[i] == j
+                tmp10 = -tmp7
+                tmp11 = tmp2 and tmp8
+                t_d_logits[i, j] = d_total[0]*t_rest[i]*(tmp7*rest[i] - tmp1 if tmp9 else (tmp10 if tmp11 else (tmp10 if tmp2 else -1/rest[i]**2)*tmp5)) + d_total[0]*t_shifted[i, j]*(0 if tmp9 else (0 if tmp11 else tmp6))
+                # line 18 (backward): logits = _dense(h2, W3, b3)
+                partials0[chunk, j] += d_logits[i, j]
+                # line 18 (backward tangent): logits = _dense(h2, W3, b3)
+                partials1[chunk, j] += t_d_logits[i, j]
+                # line 18 (backward): logits = _dense(h2, W3, b3)
+                d_mm_2[i, j] = d_logits[i, j]
+                # line 18 (backward tangent): logits = _dense(h2, W3, b3)
+                t_d_mm_2[i, j] = t_d_logits[i, j]
+    for chunk in range(chunks):
+        for flat in range(10):
+            d_b3[flat] += partials0[chunk, flat]
+        for flat in range(10):
+            t_d_b3[flat] += partials1[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W3 += np.dot(h2.T, d_mm_2)
@@ -1223,19 +1546,28 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_b2 = np.zeros((256,), dtype)
     d_mm_ = np.empty((N, 256), dtype)
     t_d_mm_ = np.empty((N, 256), dtype)
-    for i in range(N):
-        for j in range(256):
-            tmp0 = (1 if h2[i, j] > 0 else 0)
-            tmp1 = d_h2[i, j]*tmp0
-            d_b2[j] += tmp1
-            # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
-            tmp2 = t_d_h2[i, j]*tmp0
-            t_d_b2[j] += tmp2
-            t_d_b2[j] += 0
-            # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
-            d_mm_[i, j] = tmp1
-            # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
-            t_d_mm_[i, j] = tmp2
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b2 per chunk
+    partials1 = np.zeros((chunks, 256), dtype)   # t_d_b2 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = (1 if h2[i, j] > 0 else 0)
+                tmp1 = d_h2[i, j]*tmp0
+                partials0[chunk, j] += tmp1
+                # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
+                tmp2 = t_d_h2[i, j]*tmp0
+                partials1[chunk, j] += tmp2
+                partials1[chunk, j] += 0
+                # line 17 (backward): h2 = relu(_dense(h1, W2, b2))
+                d_mm_[i, j] = tmp1
+                # line 17 (backward tangent): h2 = relu(_dense(h1, W2, b2))
+                t_d_mm_[i, j] = tmp2
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b2[flat] += partials0[chunk, flat]
+        for flat in range(256):
+            t_d_b2[flat] += partials1[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W2 += np.dot(h1.T, d_mm_)
@@ -1256,19 +1588,28 @@ def _loss_hvp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out, t_W1, t_b1, t_W2,
     t_d_b1 = np.zeros((256,), dtype)
     d_mm = np.empty((N, 256), dtype)
     t_d_mm = np.empty((N, 256), dtype)
-    for i in range(N):
-        for j in range(256):
-            tmp0 = (1 if h1[i, j] > 0 else 0)
-            tmp1 = d_h1[i, j]*tmp0
-            d_b1[j] += tmp1
-            # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
-            tmp2 = t_d_h1[i, j]*tmp0
-            t_d_b1[j] += tmp2
-            t_d_b1[j] += 0
-            # line 16 (backward): h1 = relu(_dense(X, W1, b1))
-            d_mm[i, j] = tmp1
-            # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
-            t_d_mm[i, j] = tmp2
+    chunks = max(1, min(16, (N + 63) // 64))   # chunks of 64 rows or more
+    partials0 = np.zeros((chunks, 256), dtype)   # d_b1 per chunk
+    partials1 = np.zeros((chunks, 256), dtype)   # t_d_b1 per chunk
+    for chunk in range(chunks):
+        for i in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+            for j in range(256):
+                tmp0 = (1 if h1[i, j] > 0 else 0)
+                tmp1 = d_h1[i, j]*tmp0
+                partials0[chunk, j] += tmp1
+                # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
+                tmp2 = t_d_h1[i, j]*tmp0
+                partials1[chunk, j] += tmp2
+                partials1[chunk, j] += 0
+                # line 16 (backward): h1 = relu(_dense(X, W1, b1))
+                d_mm[i, j] = tmp1
+                # line 16 (backward tangent): h1 = relu(_dense(X, W1, b1))
+                t_d_mm[i, j] = tmp2
+    for chunk in range(chunks):
+        for flat in range(256):
+            d_b1[flat] += partials0[chunk, flat]
+        for flat in range(256):
+            t_d_b1[flat] += partials1[chunk, flat]
 
     # line 10 (backward): return x @ W + b
     d_W1 += np.dot(X.T, d_mm)
@@ -1296,7 +1637,8 @@ def _loss_grads(arrays):
 
 def _loss(values):
     args, sizes, dtype = _loss_args(values)
-    results = _loss_value_kernel(*args)
+    kernel = _loss_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_value_kernel
+    results = kernel(*args)
     return results[0][0]
 
 
@@ -1308,7 +1650,8 @@ def loss(X, y, W1, b1, W2, b2, W3, b3, lam=0.0001):
 def _loss_vjp(values, cotangent):
     args, sizes, dtype = _loss_args(values)
     seeds = _cotangents("loss", cotangent, ((),), dtype)
-    results = _loss_vjp_kernel(*args, *seeds)
+    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_vjp_kernel
+    results = kernel(*args, *seeds)
     return _loss_grads(results[1:])
 
 
@@ -1319,7 +1662,8 @@ def loss_vjp(X, y, W1, b1, W2, b2, W3, b3, lam=0.0001, *, cotangent):
 
 def _loss_value_and_grad(values):
     args, sizes, dtype = _loss_args(values)
-    results = _loss_vjp_kernel(*args, _unit_seed(dtype))
+    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_vjp_kernel
+    results = kernel(*args, _unit_seed(dtype))
     return results[0][0], _loss_grads(results[1:])
 
 
@@ -1414,6 +1758,42 @@ def _loss_predict_value_kernel(X, W1, b1, W2, b2, W3, b3):
     return logits,
 
 
+@njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
+def _loss_predict_value_kernel_threads(X, W1, b1, W2, b2, W3, b3):
+    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    N = X.shape[0]
+    dtype = X.dtype
+
+    # line 10: return x @ W + b
+    mm = _blas_dot(X, W1)
+
+    # line 16: h1 = relu(_dense(X, W1, b1))
+    h1 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h1[i, j] = relu(b1[j] + mm[i, j])
+
+    # line 10: return x @ W + b
+    mm_ = _blas_dot(h1, W2)
+
+    # line 17: h2 = relu(_dense(h1, W2, b2))
+    h2 = np.empty((N, 256), dtype)
+    for i in prange(N):
+        for j in range(256):
+            h2[i, j] = relu(b2[j] + mm_[i, j])
+
+    # line 10: return x @ W + b
+    mm_2 = _blas_dot(h2, W3)
+
+    # line 18: logits = _dense(h2, W3, b3)
+    logits = np.empty((N, 10), dtype)
+    for i in prange(N):
+        for j in range(10):
+            logits[i, j] = b3[j] + mm_2[i, j]
+
+    return logits,
+
+
 def _loss_predict_args(values):
     """Check and convert the arguments of `loss_predict` (ValueError on bad input)."""
     args, sizes, dtype = _prepare("loss_predict", values)
@@ -1422,7 +1802,8 @@ def _loss_predict_args(values):
 
 def _loss_predict(values):
     args, sizes, dtype = _loss_predict_args(values)
-    results = _loss_predict_value_kernel(*args)
+    kernel = _loss_predict_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_predict_value_kernel
+    results = kernel(*args)
     return results[0]
 
 

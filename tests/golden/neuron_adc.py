@@ -8,7 +8,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 ADC_VERSION = '0.1.0'
 SOURCE_SHA256 = '091602c6771e97dcc89123580ed32cfa8f11a3d074059d7471cd2f2f938cef5c'
@@ -296,6 +296,17 @@ def _tangents(fname, keyword, given, args, dtype):
 def _unit_seed(dtype):
     """The cotangent 1 of a scalar output: a vjp of it is the gradient."""
     return np.ones(1, dtype)
+
+
+# a kernel call with less work than this (elements of its largest threaded loop nest)
+# stays on one thread: starting the others would cost more than they save
+THREADS_FROM = 65536
+
+
+def _threaded(work):
+    """Whether a kernel call with this much work runs on all of Numba's threads (the
+    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    return work >= THREADS_FROM and get_num_threads() > 1
 
 
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
