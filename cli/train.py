@@ -85,7 +85,10 @@ def _settings(items) -> dict:
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Learning-curve PNG [default: OUT/learning_curve.png].")
 @click.option("--target", type=click.Choice(["cpu", "cuda"]), default="cpu",
-              show_default=True, help="Where the compiled model runs.")
+              show_default=True,
+              help="Where training runs. cuda: weights, optimiser state and batches stay "
+                   "on the GPU (NUMBA_ENABLE_CUDASIM=1: in Numba's simulator); scores use "
+                   "the compiled CPU prediction, once per epoch.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A float or int argument of the loss, e.g. --set reg=1e-4 (repeatable; "
                    "recorded in the history).")
@@ -103,8 +106,9 @@ def train(model, data, function, epochs, batch_size, optimizer, lr, schedule, wa
     from ..runtime import schedules
     from ..runtime.session import RunOptions, run
 
-    if target == "cuda":
-        _fail("the CUDA target is not available for training yet; use --target cpu")
+    if target == "cuda" and "lbfgs" in optimizer:
+        raise click.BadParameter("lbfgs trains full-batch in SciPy, on the host: it cannot "
+                                 "train with --target cuda", param_hint="--optimizer")
     try:
         schedule_name, schedule_options = schedules.parse_schedule(schedule)
     except ValueError as exc:

@@ -1,13 +1,15 @@
 """adc's training runtime, on top of generated modules.
 
-- `optimizers`: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW (fused Numba
-  update loops) and full-batch L-BFGS (SciPy)
+- `optimizers`: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW (one scalar
+  update rule each, in fused Numba loops) and full-batch L-BFGS (SciPy)
 - `schedules`: learning-rate schedules (constant, step, exponential, 1/t, cosine, warm-up)
 - `initializers`: zeros, small Gaussian, Xavier, He; defaults by rank and activation
 - `data`: .npz/.csv and built-in datasets matched to a model's arguments, splits,
   standardisation, seeded mini-batches
 - `trainer`: the Trainer (epochs, validation, early stopping, weight decay, metrics,
   checkpoints, resume) and the `logits` convention for accuracy
+- `device`: the same training loop on a CUDA GPU (`adc train --target cuda`): device
+  arrays, mini-batches gathered on the device, the optimisers' CUDA kernels
 - `checkpoint`, `plotting`: atomic checkpoints and history files (stale temporaries of a
   killed write removed), the learning-curve PNG
 - `resume`: every field of a checkpoint checked against the run before it is loaded

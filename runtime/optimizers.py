@@ -13,6 +13,9 @@ original papers (g is the gradient plus `l2 * p` when L2 weight decay is on):
     adamw     adam on the loss gradient, plus the decoupled decay - lr * wd * p
               (Loshchilov & Hutter), computed from the same old p
 
+Each rule is one scalar function (`adam_rule`, ...), which the CPU loops here inline
+and runtime/device.py compiles into the CUDA kernels of `adc train --target cuda`.
+
 L-BFGS (`LBFGS`) is different: a full-batch method that hands SciPy's L-BFGS-B the
 compiled value-and-grad of the whole training set.
 """
@@ -26,79 +29,122 @@ from numba import njit
 
 from .errors import OptimizerStateError
 
-# ---- the fused update loops (one call per parameter, on flat views) ----
-# Each returns how many of the updated values are NaN or infinite (0 in a healthy run),
-# counted in the same loop: divergence is noticed at the step it happens, at no extra
-# pass over memory. Numba does not check bounds: `_check_buffers` does, before the call.
-# NumPy's error model: a division by zero gives inf/NaN (counted above) instead of
+# ---- the update rules: one scalar function per optimiser ----
+# Each takes one element of the parameter, of its gradient and of each slot, the step's
+# rate `lr`, the parameter's L2 coefficient `l2` and the optimiser's constants `h` (a
+# tuple: `Optimizer.constants`), and returns the new parameter value and slot values.
+# The CPU loops below inline them (`@njit`), and runtime/device.py compiles the same
+# functions as CUDA device functions: both targets run one definition of each formula.
+# NumPy's error model: a division by zero gives inf/NaN (counted by the loops) instead of
 # Python's ZeroDivisionError check per division, which kept the loops from vectorising
 # (Adam on 270k values: 1.5 ms -> about a fifth of it).
 KERNEL = njit(cache=True, error_model="numpy")
 
 
 @KERNEL
-def _sgd_kernel(p, g, lr, l2):
+def sgd_rule(p, g, lr, l2, h):
+    return p - lr * (g + l2 * p)
+
+
+@KERNEL
+def momentum_rule(p, g, v, lr, l2, h):
+    mu = h[0]
+    v = mu * v - lr * (g + l2 * p)
+    return p + v, v
+
+
+@KERNEL
+def nesterov_rule(p, g, v, lr, l2, h):
+    mu = h[0]
+    v_new = mu * v - lr * (g + l2 * p)
+    return p + (-mu * v + (1.0 + mu) * v_new), v_new
+
+
+@KERNEL
+def adagrad_rule(p, g, c, lr, l2, h):
+    eps = h[0]
+    gi = g + l2 * p
+    c = c + gi * gi
+    return p - lr * gi / (math.sqrt(c) + eps), c
+
+
+@KERNEL
+def rmsprop_rule(p, g, c, lr, l2, h):
+    rho, eps = h
+    gi = g + l2 * p
+    c = rho * c + (1.0 - rho) * gi * gi
+    return p - lr * gi / (math.sqrt(c) + eps), c
+
+
+@KERNEL
+def adam_rule(p, g, m, v, lr, l2, h):
+    # correction_k = 1 - beta_k**t, computed once per step (Adam.constants)
+    beta1, beta2, eps, correction1, correction2, decay = h
+    gi = g + l2 * p
+    m = beta1 * m + (1.0 - beta1) * gi
+    v = beta2 * v + (1.0 - beta2) * gi * gi
+    m_hat = m / correction1
+    v_hat = v / correction2
+    return p - lr * (m_hat / (math.sqrt(v_hat) + eps) + decay * p), m, v
+
+
+# ---- the fused CPU loops (one call per parameter, on flat views) ----
+# Each returns how many of the updated values are NaN or infinite (0 in a healthy run),
+# counted in the same loop: divergence is noticed at the step it happens, at no extra
+# pass over memory. Numba does not check bounds: `Optimizer.step` checks every buffer first.
+# One loop per rule, not one taking the rule as an argument: Numba's disk cache does not
+# recognise a function-typed argument in a new process, so that loop would recompile.
+
+@KERNEL
+def _sgd_kernel(p, g, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        p[i] -= lr * (g[i] + l2 * p[i])
+        p[i] = sgd_rule(p[i], g[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
 
 @KERNEL
-def _momentum_kernel(p, g, v, lr, l2, mu):
+def _momentum_kernel(p, g, v, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        v[i] = mu * v[i] - lr * (g[i] + l2 * p[i])
-        p[i] += v[i]
+        p[i], v[i] = momentum_rule(p[i], g[i], v[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
 
 @KERNEL
-def _nesterov_kernel(p, g, v, lr, l2, mu):
+def _nesterov_kernel(p, g, v, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        v_prev = v[i]
-        v[i] = mu * v[i] - lr * (g[i] + l2 * p[i])
-        p[i] += -mu * v_prev + (1.0 + mu) * v[i]
+        p[i], v[i] = nesterov_rule(p[i], g[i], v[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
 
 @KERNEL
-def _adagrad_kernel(p, g, c, lr, l2, eps):
+def _adagrad_kernel(p, g, c, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        gi = g[i] + l2 * p[i]
-        c[i] += gi * gi
-        p[i] -= lr * gi / (np.sqrt(c[i]) + eps)
+        p[i], c[i] = adagrad_rule(p[i], g[i], c[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
 
 @KERNEL
-def _rmsprop_kernel(p, g, c, lr, l2, rho, eps):
+def _rmsprop_kernel(p, g, c, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        gi = g[i] + l2 * p[i]
-        c[i] = rho * c[i] + (1.0 - rho) * gi * gi
-        p[i] -= lr * gi / (np.sqrt(c[i]) + eps)
+        p[i], c[i] = rmsprop_rule(p[i], g[i], c[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
 
 @KERNEL
-def _adam_kernel(p, g, m, v, lr, l2, beta1, beta2, eps, correction1, correction2, decay):
-    # correction_k = 1 - beta_k**t, computed once per step outside the loop
+def _adam_kernel(p, g, m, v, lr, l2, h):
     bad = 0
     for i in range(p.size):
-        gi = g[i] + l2 * p[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
-        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m_hat = m[i] / correction1
-        v_hat = v[i] / correction2
-        p[i] -= lr * (m_hat / (np.sqrt(v_hat) + eps) + decay * p[i])
+        p[i], m[i], v[i] = adam_rule(p[i], g[i], m[i], v[i], lr, l2, h)
         bad += not math.isfinite(p[i])
     return bad
 
@@ -134,18 +180,26 @@ def _grad_flat(name, g, p):
     return np.ascontiguousarray(g, dtype=p.dtype).reshape(-1)
 
 
+def gradient_of(grads, name):
+    """The gradient of parameter `name` from a dict or a generated module's named tuple."""
+    return grads[name] if isinstance(grads, dict) else getattr(grads, name)
+
+
 class Optimizer:
     """Base class: per-parameter state slots, a step counter, and a state dict.
 
     Every slot of a parameter `p` is a flat C-contiguous array of `p.size` values of
     `p.dtype`; `step` checks this (and the gradient's shape) before each fused kernel
-    runs, since Numba does not check bounds.
+    runs, since Numba does not check bounds. A subclass names its scalar `rule`, the CPU
+    loop that applies it (`cpu_loop`) and the rule's `constants`.
     """
 
     name = "optimizer"
     slots: tuple = ()
     nonnegative: tuple = ()            # slots that hold sums of squares
     full_batch = False
+    rule = None                        # staticmethod(<name>_rule)
+    cpu_loop = None                    # staticmethod(_<name>_kernel)
 
     def __init__(self):
         self.t = 0                      # steps taken (Adam's bias correction uses it)
@@ -155,6 +209,10 @@ class Optimizer:
     def hyper(self) -> dict:
         """The hyper-parameters, as checkpoints record them."""
         return {}
+
+    def constants(self) -> tuple:
+        """The rule's constants `h` for the step under way (`t` already counts it)."""
+        return ()
 
     def _slots_for(self, name, p):
         if name not in self.state:
@@ -184,19 +242,17 @@ class Optimizer:
         l2 = l2 or {}
         work = []
         for name, p in params.items():
-            g = getattr(grads, name) if not isinstance(grads, dict) else grads[name]
+            g = gradient_of(grads, name)
             work.append((name, _param_flat(name, p), _grad_flat(name, g, p),
                          self._slots_for(name, p)))
         self.t += 1
-        bad = {}
+        h, bad = self.constants(), {}
         for name, p, g, slots in work:
-            count = self._update(p, g, slots, float(lr), float(l2.get(name, 0.0)))
+            count = self.cpu_loop(p, g, *(slots[s] for s in self.slots), float(lr),
+                                  float(l2.get(name, 0.0)), h)
             if count:
                 bad[name] = int(count)
         return bad
-
-    def _update(self, p, g, slots, lr, l2) -> int:
-        raise NotImplementedError
 
     def state_dict(self) -> dict:
         """Arrays keyed `name/slot`, plus the step counter under `t`."""
@@ -262,14 +318,13 @@ def _check_slot_values(name, slot, array, nonnegative):
 
 class SGD(Optimizer):
     name = "sgd"
-
-    def _update(self, p, g, slots, lr, l2):
-        return _sgd_kernel(p, g, lr, l2)
+    rule, cpu_loop = staticmethod(sgd_rule), staticmethod(_sgd_kernel)
 
 
 class Momentum(Optimizer):
     name = "momentum"
     slots = ("v",)
+    rule, cpu_loop = staticmethod(momentum_rule), staticmethod(_momentum_kernel)
 
     def __init__(self, momentum=0.9):
         super().__init__()
@@ -278,21 +333,20 @@ class Momentum(Optimizer):
     def hyper(self):
         return {"momentum": self.momentum}
 
-    def _update(self, p, g, slots, lr, l2):
-        return _momentum_kernel(p, g, slots["v"], lr, l2, self.momentum)
+    def constants(self):
+        return (self.momentum,)
 
 
 class Nesterov(Momentum):
     name = "nesterov"
-
-    def _update(self, p, g, slots, lr, l2):
-        return _nesterov_kernel(p, g, slots["v"], lr, l2, self.momentum)
+    rule, cpu_loop = staticmethod(nesterov_rule), staticmethod(_nesterov_kernel)
 
 
 class AdaGrad(Optimizer):
     name = "adagrad"
     slots = ("cache",)
     nonnegative = ("cache",)
+    rule, cpu_loop = staticmethod(adagrad_rule), staticmethod(_adagrad_kernel)
 
     def __init__(self, eps=1e-8):
         super().__init__()
@@ -301,14 +355,15 @@ class AdaGrad(Optimizer):
     def hyper(self):
         return {"eps": self.eps}
 
-    def _update(self, p, g, slots, lr, l2):
-        return _adagrad_kernel(p, g, slots["cache"], lr, l2, self.eps)
+    def constants(self):
+        return (self.eps,)
 
 
 class RMSProp(Optimizer):
     name = "rmsprop"
     slots = ("cache",)
     nonnegative = ("cache",)
+    rule, cpu_loop = staticmethod(rmsprop_rule), staticmethod(_rmsprop_kernel)
 
     def __init__(self, rho=0.99, eps=1e-8):
         super().__init__()
@@ -317,14 +372,15 @@ class RMSProp(Optimizer):
     def hyper(self):
         return {"rho": self.rho, "eps": self.eps}
 
-    def _update(self, p, g, slots, lr, l2):
-        return _rmsprop_kernel(p, g, slots["cache"], lr, l2, self.rho, self.eps)
+    def constants(self):
+        return (self.rho, self.eps)
 
 
 class Adam(Optimizer):
     name = "adam"
     slots = ("m", "v")
     nonnegative = ("v",)
+    rule, cpu_loop = staticmethod(adam_rule), staticmethod(_adam_kernel)
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
@@ -336,11 +392,9 @@ class Adam(Optimizer):
     def _decay(self):
         return 0.0
 
-    def _update(self, p, g, slots, lr, l2):
-        c1 = 1.0 - self.beta1 ** self.t
-        c2 = 1.0 - self.beta2 ** self.t
-        return _adam_kernel(p, g, slots["m"], slots["v"], lr, l2, self.beta1, self.beta2,
-                            self.eps, c1, c2, self._decay())
+    def constants(self):
+        return (self.beta1, self.beta2, self.eps, 1.0 - self.beta1 ** self.t,
+                1.0 - self.beta2 ** self.t, self._decay())
 
 
 class AdamW(Adam):
@@ -406,7 +460,7 @@ class LBFGS(Optimizer):
             params[n][...] = array
         return float(result.fun)
 
-    def _update(self, p, g, slots, lr, l2):
+    def step(self, params, grads, lr, l2=None):
         raise TypeError("L-BFGS is a full-batch method: use minimize(), not step()")
 
 

@@ -12,7 +12,7 @@ from .errors import WriteError
 from .initializers import follow_activations, init_params
 from .optimizers import DEFAULT_LR, make_optimizer
 from .plotting import plot_history
-from .trainer import METRIC_OF_LOSS, FitResult, Trainer, TrainingError, predict_function
+from .trainer import METRIC_OF_LOSS, FitResult, Trainer, predict_function
 
 
 @dataclass
@@ -88,10 +88,10 @@ def _make_folder(folder: str):
                          f"{os_error_text(exc)}") from None
 
 
-def _compile(model: str, out: str):
+def _compile(model: str, out: str, target: str):
     import adc
     try:
-        return adc.compile(model, out)
+        return adc.compile(model, out, target=target)
     except OSError as exc:        # reading the model is a CompileError: this is the output
         raise WriteError(f"cannot write the compiled module {out}: "
                          f"{os_error_text(exc)}") from None
@@ -112,9 +112,9 @@ def prepare_data(opts: RunOptions, spec, target):
 
 def run(opts: RunOptions, module=None) -> RunReport:
     """Train as `adc train` does; `module` skips compiling (an already compiled model)."""
-    if opts.target != "cpu":
-        raise TrainingError(f"the {opts.target.upper()} target is not available for "
-                            "training yet; use --target cpu")
+    if opts.target == "cuda":      # before anything is compiled or written
+        from .device import check_target
+        check_target(make_optimizer(opts.optimizer))
     out_dir = opts.out_dir or default_out_dir(opts.model)
     paths = {"checkpoint": opts.checkpoint or os.path.join(out_dir, "checkpoint.npz"),
              "history_csv": os.path.join(out_dir, "history.csv"),
@@ -126,7 +126,7 @@ def run(opts: RunOptions, module=None) -> RunReport:
         remove_stale_temporaries(paths[what])
     if module is None:
         paths["module"] = module_path(opts.model, out_dir)
-        module = _compile(opts.model, paths["module"])
+        module = _compile(opts.model, paths["module"], opts.target)
     spec = data_mod.ModelSpec.from_module(module, opts.function)
     hyper = scalar_settings(spec, opts.settings)
     predict, target = predict_function(module, opts.model, spec)
@@ -148,7 +148,7 @@ def run(opts: RunOptions, module=None) -> RunReport:
                       warmup=opts.warmup, epochs=opts.epochs, batch_size=opts.batch_size,
                       weight_decay=opts.weight_decay, patience=opts.patience, seed=opts.seed,
                       predict=predict, target=target, checkpoint=paths["checkpoint"],
-                      progress=opts.progress, hyper=hyper)
+                      progress=opts.progress, hyper=hyper, device=opts.target)
     fit = trainer.fit(params, train, val, resume=opts.resume)
     for row in fit.history:            # the run's history records what --set chose
         row.update({f"set_{name}": value for name, value in hyper.items()

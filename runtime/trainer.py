@@ -31,6 +31,9 @@ classifiers `train_accuracy` and `val_accuracy` (fractions, on the whole split).
   finite.
 - L-BFGS (`optimizer=LBFGS(iterations=k)`) trains full-batch: each epoch is one SciPy
   L-BFGS-B run of k iterations on the whole training split.
+- The GPU (`device="cuda"`): the same loop over `DeviceTraining` (runtime/device.py)
+  instead of `HostTraining`: weights, optimiser slots and the training split stay on the
+  device, and come back to the host once per epoch, for scoring and the checkpoint.
 
 Scores. Without further ado a model is scored by the compiled `<loss>_predict` that the
 compiler derives from its loss call (PREDICTIONS in the generated module): accuracy for
@@ -163,6 +166,38 @@ def accuracy_of(scores: np.ndarray, labels: np.ndarray) -> int:
     return int(np.sum(predicted.astype(np.int64) == labels.astype(np.int64)))
 
 
+# ---- what the loop works on: host arrays here, device arrays in runtime/device.py ----
+
+class HostTraining:
+    """The CPU side of the training loop: the caller's NumPy arrays, updated in place by
+    the optimiser's fused loops. `device.DeviceTraining` has the same methods."""
+
+    def __init__(self, trainer, params: dict, train: dict):
+        self.value_and_grad = trainer.value_and_grad
+        self.optimizer = trainer.optimizer
+        self.params, self.train = params, train
+
+    def batches(self, indices: list):
+        """(rows, arrays) of each mini-batch."""
+        for idx in indices:
+            yield len(idx), data_mod.take(self.train, idx)
+
+    @staticmethod
+    def scalar(value) -> float:
+        return float(value)
+
+    def to_host(self, params: dict):
+        """Nothing to copy: the loop updated `params` itself."""
+
+
+def _training_arrays(device: str):
+    """The class of what the loop works on: HostTraining, or DeviceTraining on the GPU."""
+    if device == "cpu":
+        return HostTraining
+    from .device import DeviceTraining        # imports numba.cuda: only for the GPU
+    return DeviceTraining
+
+
 # ---- the trainer ----
 
 class Trainer:
@@ -173,7 +208,7 @@ class Trainer:
                  warmup: float = 0.0, epochs: int = 10, batch_size: int = 32,
                  weight_decay: float = 0.0, patience: int | None = None, seed: int = 0,
                  predict=None, target: str | None = None, checkpoint: str | None = None,
-                 progress: bool = False, hyper: dict | None = None):
+                 progress: bool = False, hyper: dict | None = None, device: str = "cpu"):
         self.module, self.fname = module, fname
         self.spec = data_mod.ModelSpec.from_module(module, fname)
         self.value_and_grad = getattr(module, f"{fname}_value_and_grad")
@@ -186,6 +221,12 @@ class Trainer:
         self.predict, self.target = predict, target
         self.checkpoint, self.progress = checkpoint, progress
         self.hyper = dict(hyper or {})
+        self.device = device
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda":
+            from .device import check_target
+            check_target(optimizer)
         if self.batch_size < 1 or self.epochs < 0:
             raise ValueError("batch_size must be >= 1 and epochs >= 0")
         if patience is not None and patience < 1:
@@ -239,20 +280,22 @@ class Trainer:
         return sum(0.5 * w * float(np.sum(params[n] ** 2))
                    for n, w in self._decay(params).items())
 
-    def _batch_epoch(self, params, train, epoch, state):
-        n = data_mod.n_samples(train)
-        decay, total, lr = self._decay(params), 0.0, None
-        for idx in data_mod.batch_indices(n, self.batch_size, self.seed, epoch):
-            value, grads = self.value_and_grad(**data_mod.take(train, idx), **params,
-                                               **self.hyper)
-            if not math.isfinite(float(value)):
-                raise self._diverged(state, f"the loss is {float(value)}")
+    def _batch_epoch(self, work, epoch, state):
+        """One pass of mini-batches over `work` (HostTraining or DeviceTraining)."""
+        n = data_mod.n_samples(work.train)
+        decay, total, lr = self._decay(work.params), 0.0, None
+        indices = data_mod.batch_indices(n, self.batch_size, self.seed, epoch)
+        for rows, batch in work.batches(indices):
+            value, grads = work.value_and_grad(**batch, **work.params, **self.hyper)
+            value = work.scalar(value)
+            if not math.isfinite(value):
+                raise self._diverged(state, f"the loss is {value}")
             lr = float(self._schedule_fn(state["step"]))
-            bad = self.optimizer.step(params, grads, lr, decay)
+            bad = work.optimizer.step(work.params, grads, lr, decay)
             if bad:
                 raise self._diverged(state, _bad_values(bad, "after the update"))
             state["step"] += 1
-            total += float(value) * len(idx)
+            total += value * rows
         return total / n, lr
 
     def _full_batch_epoch(self, params, train, state):
@@ -336,11 +379,12 @@ class Trainer:
             state = {"epoch": 0, "step": 0, "best_loss": None, "best_epoch": None,
                      "wait": 0, "stopped": False, "history": [], "best": None}
         started = time.perf_counter()
+        work = _training_arrays(self.device)(self, params, train)
         name = getattr(self.module, "__name__", self.fname).removesuffix("_adc")
         bar = _progress(self.progress, self.epochs, state["epoch"], name)
         try:
             while state["epoch"] < self.epochs and not state["stopped"]:
-                self._run_epoch(params, train, val, state)
+                self._run_epoch(params, train, val, state, work)
                 if self.checkpoint:
                     self._save(params, state, n_train)
                 if bar is not None:
@@ -351,12 +395,13 @@ class Trainer:
                 bar.close()
         return self._result(params, state, time.perf_counter() - started)
 
-    def _run_epoch(self, params, train, val, state):
+    def _run_epoch(self, params, train, val, state, work):
         epoch = state["epoch"]
         if self.optimizer.full_batch:
             train_loss, lr = self._full_batch_epoch(params, train, state)
         else:
-            train_loss, lr = self._batch_epoch(params, train, epoch, state)
+            train_loss, lr = self._batch_epoch(work, epoch, state)
+            work.to_host(params)      # the epoch's weights, to score and checkpoint
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss}
         if self.predict is not None:
             row[f"train_{self.metric}"] = self._score(params, train)

@@ -143,8 +143,9 @@ def test_state_dict_round_trip_continues_identically():
 
 def test_update_loops_are_numba_compiled_with_a_disk_cache():
     kernels = [getattr(optimizers, n) for n in dir(optimizers) if n.endswith("_kernel")]
-    assert len(kernels) == 6
-    for kernel in kernels:
+    rules = [getattr(optimizers, n) for n in dir(optimizers) if n.endswith("_rule")]
+    assert len(kernels) == len(rules) == 6
+    for kernel in kernels + rules:
         assert type(kernel._cache).__name__ != "NullCache", f"{kernel} is not cached"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import matplotlib.image
 import numpy as np
@@ -123,10 +125,39 @@ def test_bad_data_is_rejected_before_training(changes, message, tmp_path):
     assert not (out / "checkpoint.npz").exists() and not (out / "history.csv").exists()
 
 
-def test_cuda_target_is_not_available_yet(out_root):
-    result = adc_train(IRIS, "--data", "iris", "--target", "cuda", "--out", str(out_root))
-    assert result.exit_code == 1
-    assert "CUDA target is not available" in result.stderr
+def _without_a_gpu() -> dict:
+    """An environment where Numba has no CUDA device: no simulator, CUDA switched off (so
+    also on a machine with a GPU)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["NUMBA_DISABLE_CUDA"] = "1"
+    return env
+
+
+def test_cuda_target_without_a_gpu_says_how_to_train(tmp_path):
+    env = _without_a_gpu()
+    probe = subprocess.run([sys.executable, "-c", "from numba import cuda; "
+                            "print(cuda.is_available())"], env=env, capture_output=True,
+                           text=True, check=True)
+    assert probe.stdout.strip() == "False"
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-c", "from adc.cli.main import main; main()",
+                             "train", IRIS, "--data", "iris", "--target", "cuda",
+                             "--out", str(out)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("error: --target cuda needs an NVIDIA GPU")
+    for advice in ("pip install 'adc[cuda]'", "NUMBA_ENABLE_CUDASIM=1", "--target cpu"):
+        assert advice in message
+    assert "\n" not in message and "Traceback" not in result.stderr + result.stdout
+    assert not out.exists()                  # refused before compiling or writing
+
+
+def test_lbfgs_cannot_train_on_the_cuda_target(out_root):
+    result = adc_train(IRIS, "--data", "iris", "--optimizer", "sgd,lbfgs", "--target", "cuda",
+                       "--out", str(out_root / "lbfgs"))
+    assert result.exit_code == 2
+    assert "lbfgs trains full-batch in SciPy, on the host" in result.output
+    assert not (out_root / "lbfgs").exists()
 
 
 def test_unknown_function_and_model_errors_exit_1(out_root, tmp_path):
