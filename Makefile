@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 NEURON_AT := --at w0=2 --at x0=-1 --at w1=-3 --at x1=-2 --at w2=-3
 # the settings tests/runtime/test_sample_accuracy.py checks (>= 97% test accuracy)
 DIGITS_TRAIN := --epochs 20 --lr 0.003 --batch-size 16 --seed 0
+# the suite runs on this many processes (pytest-xdist), each test module on one of them
+# so that its module-wide fixtures (one compiled model per family) are built once
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup clean
 
@@ -33,7 +36,7 @@ demo: $(BIN)/adc
 	$(BIN)/adc train samples/digits_mlp.py --data digits $(DIGITS_TRAIN) --out build/digits_mlp
 
 test: $(BIN)/adc
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -258,7 +258,8 @@ THREADS_FROM = 65536
 
 def _threaded(work):
     """Whether a kernel call with this much work runs on all of Numba's threads (the
-    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    threaded kernel agrees with the serial one to rounding, and gives the same bits on
+    any number of threads)."""
     return work >= THREADS_FROM and get_num_threads() > 1
 
 

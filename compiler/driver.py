@@ -126,8 +126,9 @@ KERNEL_DOCS = {
 # kernel runs serially)
 THREADED_KINDS = ("value", "vjp")
 # the threaded variant's docstring, after the kernel's own
-THREADS_DOC = (" On all of Numba's threads (prange), for calls with enough work: the same "
-               "results, bit for bit.")
+THREADS_DOC = (" On all of Numba's threads (prange), for calls with enough work: results that "
+               "agree with the serial kernel's to rounding, the same bits on any number of "
+               "threads.")
 
 
 def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:

@@ -380,7 +380,11 @@ def _pretty(obj, indent=0) -> str:
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never half.
 
-    Missing parent folders are created first (`-o build/m.py` on a fresh clone)."""
+    Missing parent folders are created first (`-o build/m.py` on a fresh clone). A file
+    that already holds `text` is left untouched: its modification time is what Numba's
+    on-disk cache checks, so recompiling an unchanged model keeps the compiled kernels."""
+    if _holds(path, text):
+        return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".tmp", dir=directory)
@@ -395,6 +399,14 @@ def write_atomic(path: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _holds(path: str, text: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read() == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _umask() -> int:

@@ -10,8 +10,9 @@ chunk order after the loop.
 
 The outer loop then runs in chunks whose number depends on its size alone (up to
 CHUNKS, each of CHUNK_ROWS rows or more), never on the number of threads, and the serial
-kernel runs the same chunks one after another: the results are the same, bit for bit, on
-one thread or many.
+kernel runs the same chunks one after another: the threaded results are the same, bit for
+bit, on any number of threads and from run to run, and agree with the serial kernel's to
+rounding (the two are compiled apart: LLVM may contract a multiply-add in one only).
 """
 from __future__ import annotations
 

@@ -27,15 +27,6 @@ IDS = [os.path.basename(p)[:-3] for p in SAMPLE_FILES]
 DENSE_HESSIAN_UP_TO = 200   # parameters; larger samples (below the limit) are not built
 
 
-def write_if_changed(path, text):
-    """An unchanged file keeps its timestamp, so Numba's on-disk cache stays valid."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return
-    emit.write_atomic(path, text)
-
-
 class Sample:
     """A sample's generated module, its eager import and its lowered programs."""
 
@@ -44,10 +35,10 @@ class Sample:
             source = f.read()
         name = os.path.splitext(os.path.basename(path))[0]
         copy = os.path.join(folder, f"{name}.py")
-        write_if_changed(copy, source)
+        emit.write_atomic(copy, source)
         text, compiled = driver.compile_source(copy, source)
         out = os.path.join(folder, f"{name}_adc.py")
-        write_if_changed(out, text)
+        emit.write_atomic(out, text)
         self.module = adc.load(out)
         self.eager = import_eager(copy)
         self.programs = {c.program.name: c.program for c in compiled}

@@ -108,6 +108,18 @@ def test_write_atomic_replaces_whole_file(tmp_path):
     assert os.stat(target).st_mode & 0o777 == 0o666 & ~emit._umask()  # not mkstemp's 0600
 
 
+def test_write_atomic_leaves_an_identical_file_untouched(tmp_path):
+    """Recompiling an unchanged model keeps the file's mtime, which Numba's cache checks."""
+    target = tmp_path / "m_adc.py"
+    emit.write_atomic(str(target), "same = 1\n")
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    emit.write_atomic(str(target), "same = 1\n")
+    assert os.stat(target).st_mtime_ns == 1_000_000_000
+    emit.write_atomic(str(target), "changed = 2\n")
+    assert target.read_text() == "changed = 2\n"
+    assert os.stat(target).st_mtime_ns != 1_000_000_000
+
+
 def test_write_atomic_crash_keeps_previous_file(tmp_path, monkeypatch):
     """A crash while writing leaves the previous module untouched and no temp file."""
     target = tmp_path / "m_adc.py"

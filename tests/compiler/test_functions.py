@@ -283,15 +283,6 @@ class Built:
     programs: dict
 
 
-def write_if_changed(path, text):
-    """Leave an unchanged file alone: its timestamp keeps Numba's on-disk cache valid."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return
-    emit.write_atomic(path, text)
-
-
 def build(folder, name, source) -> Built:
     """Write `source` as <name>.py, compile it (always) and load the module.
 
@@ -299,10 +290,10 @@ def build(folder, name, source) -> Built:
     rerun with a persistent folder reuses Numba's cache of the identical code.
     """
     path = os.path.join(folder, f"{name}.py")
-    write_if_changed(path, source)
+    emit.write_atomic(path, source)
     text, compiled = driver.compile_source(path, source)
     out = os.path.join(folder, f"{name}_adc.py")
-    write_if_changed(out, text)
+    emit.write_atomic(out, text)
     programs = {c.program.name: c for c in compiled}
     return Built(adc.load(out), import_eager(path), programs)
 

@@ -37,13 +37,14 @@ def test_generated_program(seed, workdir):
         pytest.fail(f"seed {seed}: {exc}\n--- the model ---\n{program.source}", pytrace=False)
 
 
-THREADED_EXAMPLES = int(os.environ.get("ADC_FUZZ_THREADED", "8"))
+THREADED_EXAMPLES = int(os.environ.get("ADC_FUZZ_THREADED", "5"))
 
 
 @pytest.mark.parametrize("seed", range(START + 500, START + 500 + THREADED_EXAMPLES))
 def test_generated_program_on_threads(seed, workdir):
     """The same checks with every call on the threaded kernels (forced, two threads), and
-    their value and gradients equal to the serial kernels' bit for bit."""
+    their value and gradients within a few ulps of the serial kernels' and the same bit
+    for bit on a second threaded call."""
     program = progen.generate(seed)
     try:
         oracle.check_program(program, workdir, tag=f"threads_{seed}", threads=True)

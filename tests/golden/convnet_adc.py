@@ -344,7 +344,8 @@ THREADS_FROM = 65536
 
 def _threaded(work):
     """Whether a kernel call with this much work runs on all of Numba's threads (the
-    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    threaded kernel agrees with the serial one to rounding, and gives the same bits on
+    any number of threads)."""
     return work >= THREADS_FROM and get_num_threads() > 1
 
 
@@ -600,7 +601,7 @@ def _loss_value_kernel(X, y, K, W, b):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_value_kernel_threads(X, y, K, W, b):
-    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 
@@ -861,7 +862,7 @@ def _loss_vjp_kernel(X, y, K, W, b, d_out):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_vjp_kernel_threads(X, y, K, W, b, d_out):
-    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 
@@ -1656,7 +1657,7 @@ def _loss_predict_value_kernel(X, K, W, b):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_predict_value_kernel_threads(X, K, W, b):
-    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 

@@ -380,7 +380,8 @@ THREADS_FROM = 65536
 
 def _threaded(work):
     """Whether a kernel call with this much work runs on all of Numba's threads (the
-    threaded kernel gives the same results, bit for bit, as the serial one)."""
+    threaded kernel agrees with the serial one to rounding, and gives the same bits on
+    any number of threads)."""
     return work >= THREADS_FROM and get_num_threads() > 1
 
 
@@ -629,7 +630,7 @@ def _loss_value_kernel(X, y, W1, b1, W2, b2, W3, b3, lam):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_value_kernel_threads(X, y, W1, b1, W2, b2, W3, b3, lam):
-    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss`: the forward pass. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 
@@ -894,7 +895,7 @@ def _loss_vjp_kernel(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_vjp_kernel_threads(X, y, W1, b1, W2, b2, W3, b3, lam, d_out):
-    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss` and its vector-Jacobian product: the forward pass, then reverse-mode adjoints, last statement first. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 
@@ -1760,7 +1761,7 @@ def _loss_predict_value_kernel(X, W1, b1, W2, b2, W3, b3):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"}, parallel=True)
 def _loss_predict_value_kernel_threads(X, W1, b1, W2, b2, W3, b3):
-    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: the same results, bit for bit."""
+    """`loss_predict`: the forward pass. On all of Numba's threads (prange), for calls with enough work: results that agree with the serial kernel's to rounding, the same bits on any number of threads."""
     N = X.shape[0]
     dtype = X.dtype
 

@@ -136,15 +136,6 @@ def check_unique(cases):
 
 
 # -- building the model files ------------------------------------------------------------
-def write_if_changed(path, text):
-    """Leave an unchanged file alone: its timestamp keeps Numba's on-disk cache valid."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return
-    emit.write_atomic(path, text)
-
-
 def model_source(family, test, cases) -> str:
     helpers = []
     for c in cases:
@@ -166,7 +157,7 @@ class Built:
 
 def _compile(folder, stem, source, names):
     path = os.path.join(folder, f"{stem}.py")
-    write_if_changed(path, source)
+    emit.write_atomic(path, source)
     compiled, errors = {}, {}
     for name in names:
         try:
@@ -180,7 +171,7 @@ def _compile(folder, stem, source, names):
         text = emit.module_source([c.entry for c in compiled.values()], path, digest,
                                   driver.VERSION)
         out = os.path.join(folder, f"{stem}_adc.py")
-        write_if_changed(out, text)
+        emit.write_atomic(out, text)
         module = adc.load(out)
     return Built(module, import_eager(path), compiled, errors)
 
@@ -333,7 +324,7 @@ def check_grad_reference(models, c: Case):
 def check_unsupported(folder, u: Unsupported):
     source = HEADER.format(family="unsupported", test="") + "\n\n" + u.source
     path = os.path.join(folder, f"unsupported_{u.name}.py")
-    write_if_changed(path, source)
+    emit.write_atomic(path, source)
     try:
         driver.compile_source(path, source)
     except CompileError as err:
