@@ -144,7 +144,7 @@ def _entry_names(prog, modules: names.ModuleNames, cuda: bool, where) -> dict:
                         f"'{prog.name}', but it is already {other}", hint)
         out[kind] = name
     n = prog.name
-    for role in ("args", "grads", "run_value", "run_vjp", "run_value_and_grad", "run_jvp",
+    for role in ("ready", "args", "grads", "run_value", "run_vjp", "run_value_and_grad", "run_jvp",
                  "run_hvp", "run_hessian", "run_jacobian"):
         hint = f"_{n}_" + role.replace("run_", "")
         out[role] = modules.fresh(f"_{n}" if role == "run_value" else hint)

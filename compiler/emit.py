@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -150,12 +151,84 @@ def _outputs(p: Program, var: str, start: int = 0) -> str:
     return items[0] if len(items) == 1 else "(" + ", ".join(items) + ")"
 
 
+def _return_none_if_any(tests) -> list:
+    """`if a or b ...: return None`, wrapped to lines of readable length."""
+    rows, row = [], []
+    for t in tests:
+        if row and len(" or ".join(row + [t])) > 78:
+            rows.append(" or ".join(row))
+            row = []
+        row.append(t)
+    rows.append(" or ".join(row))
+    if len(rows) == 1:
+        return [f"    if {rows[0]}:", "        return None"]
+    return [f"    if ({rows[0]}", *[f"            or {r}" for r in rows[1:-1]],
+            f"            or {rows[-1]}):", "        return None"]
+
+
+def ready_checker(e: Entry) -> list:
+    """`_f_ready(values)`: the kernel arguments as they are when nothing needs converting,
+    else None. One straight line of attribute tests per argument (what a training loop
+    passes is ready), so a small model's call costs about what its kernel costs; locals
+    carry a prefix (`arg_X`, `size_N`) so that no argument name shadows a builtin."""
+    p, names = e.program, e.names
+    local = {a.name: f"arg_{a.name}" for a in p.args}
+    tensors = [a for a in p.args if a.is_tensor]
+    floats = [a for a in tensors if a.role != "index"]
+    lines = [f"def {names['ready']}(values):",
+             '    """The kernel arguments as they are, when they are C-contiguous arrays of the',
+             "    declared shapes, of one float dtype (int64 for an Index), and Python numbers;",
+             f'    else None: `_prepare` converts them or says what is wrong."""',
+             f"    {', '.join(local.values())}{',' if len(local) == 1 else ''} = values"]
+    scalars = [f"type({local[a.name]}) is not {a.role}" for a in p.args if not a.is_tensor]
+    if tensors or scalars:
+        lines += _return_none_if_any(
+            [f"type({local[a.name]}) is not _NDARRAY" for a in tensors] + scalars)
+    dtype = f"{local[floats[0].name]}.dtype" if floats else "_F64"
+    lines.append(f"    dtype = {dtype}")
+    kinds = (["(dtype is not _F64 and dtype is not _F32)"] if floats else []) + \
+        [f"{local[a.name]}.dtype is not " + ("_I64" if a.role == "index" else "dtype")
+         for a in tensors if a is not (floats[0] if floats else None)]
+    if kinds:
+        lines += _return_none_if_any(kinds)
+    if tensors:
+        lines += _return_none_if_any([f"{local[a.name]}.ndim != {len(a.shape)}"
+                                      for a in tensors])
+    sizes, checks = {}, []
+    for a in tensors:
+        for d, s in enumerate(_shape_spec(a.shape)):
+            axis = f"{local[a.name]}.shape[{d}]"
+            if isinstance(s, int):
+                checks.append(f"{axis} != {s}")
+            elif s.isidentifier() and s not in sizes:
+                sizes[s] = f"size_{s}"
+                lines.append(f"    size_{s} = {axis}")
+            elif s.isidentifier():
+                checks.append(f"{axis} != size_{s}")
+    if checks:
+        lines += _return_none_if_any(checks)
+    strided = [f"not {local[a.name]}.flags.c_contiguous" for a in tensors if a.shape]
+    if strided:
+        lines += _return_none_if_any(strided)
+    args = [local[a.name] if a.shape or not a.is_tensor else f"{local[a.name]}.reshape(1)"
+            for a in p.args]
+    bound = ", ".join(f'"{s}": {v}' for s, v in sizes.items())
+    ret = f"    return [{', '.join(args)}], {{{bound}}}, dtype"
+    if len(ret) > 96:
+        wrapped = textwrap.wrap(", ".join(args), 84, break_on_hyphens=False)
+        ret = "\n".join([f"    return [{wrapped[0]}", *(f"            {w}" for w in wrapped[1:])])
+        ret += f"], {{{bound}}}, dtype"
+    lines += [ret, "", ""]
+    return lines
+
+
 def args_checker(e: Entry) -> list:
     """`_f_args(values)`: check and convert, bind sizes, check expression sizes and indices."""
     p, n, names = e.program, e.program.name, e.names
-    lines = [f"def {names['args']}(values):",
-             f'    """Check and convert the arguments of `{n}` (ValueError on bad input)."""',
-             f"    args, sizes, dtype = _prepare(\"{n}\", values)"]
+    lines = ready_checker(e) + [
+        f"def {names['args']}(values):",
+        f'    """Check and convert the arguments of `{n}` (ValueError on bad input)."""',
+        f"    args, sizes, dtype = {names['ready']}(values) or _prepare(\"{n}\", values)"]
     for pos, a in enumerate(p.args):
         for d, s in enumerate(a.shape):
             s = sp.sympify(s)

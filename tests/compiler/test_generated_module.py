@@ -97,9 +97,8 @@ def test_bad_input_raises_before_compiled_code(softmax, monkeypatch, change, nam
 
 
 def _converted(module, values):
-    """What `_prepare` gives through its converting path (device_view answering None for
-    every value: a host value, converted as without the fast path)."""
-    return module._prepare("loss", values, device_view=lambda value: None)
+    """What `_prepare` gives: the converting path, which `_loss_ready` must agree with."""
+    return module._prepare("loss", values)
 
 
 def _values(**change):
@@ -109,7 +108,7 @@ def _values(**change):
 
 def test_ready_arguments_are_used_as_they_are(softmax):
     for values in (_values(), _values(**good_args(dtype=np.float32))):
-        ready = softmax._ready_args(softmax._plan("loss"), values)
+        ready = softmax._loss_ready(values)
         args, sizes, dtype = _converted(softmax, values)
         assert ready is not None and ready[1:] == (sizes, dtype) == ({"N": 5}, values[0].dtype)
         assert all(a is b for a, b in zip(ready[0], args))
@@ -118,22 +117,25 @@ def test_ready_arguments_are_used_as_they_are(softmax):
 NOT_READY = [dict(X=np.asfortranarray(good_args()["X"])),
              dict(W=good_args()["W"].astype(np.float32)), dict(y=good_args()["y"].astype(np.int32)),
              dict(reg=0), dict(b=[0.0] * C), dict(X=good_args()["X"][None]),
-             dict(b=np.zeros(C + 1))]
+             dict(b=np.zeros(C + 1)), dict(y=np.zeros(4, np.int64)),
+             dict(X=np.zeros((10, D))[::2]), dict(X=good_args()["X"].astype(">f8")),
+             dict(W=np.zeros((D, C))[:, None, :].squeeze(1)[:, ::-1])]
 
 
 @pytest.mark.parametrize("change", NOT_READY, ids=lambda c: next(iter(c)))
 def test_arguments_that_need_converting_or_are_wrong_take_the_checked_path(softmax, change):
     values = _values(**change)
-    assert softmax._ready_args(softmax._plan("loss"), values) is None
-    if "b" in change and np.shape(change["b"]) != (C,) or "X" in change and np.ndim(change["X"]) != 2:
+    assert softmax._loss_ready(values) is None
+    try:
+        args, sizes, dtype = _converted(softmax, values)
+    except ValueError:
         with pytest.raises(ValueError):
             softmax.loss(*values)
         return
-    args, sizes, dtype = _converted(softmax, values)
     assert all(a.flags.c_contiguous for a in args[:4]) and args[1].dtype == np.int64
     assert isinstance(args[4], float)
     # the converted arguments are ready: the same value through the fast path
-    assert softmax._ready_args(softmax._plan("loss"), tuple(args)) is not None
+    assert softmax._loss_ready(tuple(args)) is not None
     assert softmax.loss(*values) == softmax.loss(*args)
 
 

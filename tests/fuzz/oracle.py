@@ -315,6 +315,35 @@ def positional_call(fn, values):
     return lambda: fn(*copy.deepcopy([values[n] for n in pos]), **copy.deepcopy(kw))
 
 
+def check_fast_path(module, entry, values):
+    """Each entry point's `_f_ready` takes ready arguments as they are: on what `_prepare`
+    converts the call's values to it must give the same arrays, sizes and dtype, and on
+    anything else either None or that same result (never arguments `_prepare` rejects)."""
+    ready = getattr(module, f"_{entry}_ready", None)
+    if ready is None:       # renamed by a clash with a user's name: nothing to find it by
+        return
+    spec = module.SIGNATURES[entry]["args"]
+    given = tuple(values[n] if n in values else a["default"] for n, a in spec.items())
+    want = module._prepare(entry, given)
+    fast = ready(given)
+    if fast is not None and not _same_args(fast, want):
+        raise Failure("fast-path", f"_{entry}_ready accepts the call's arguments but "
+                      "differs from _prepare")
+    as_converted = tuple(a.reshape(()) if isinstance(a, np.ndarray) and not spec[n]["shape"]
+                         else a for n, a in zip(spec, want[0]))
+    fast = ready(as_converted)
+    if fast is None or not _same_args(fast, want):
+        raise Failure("fast-path", f"_{entry}_ready does not take what _prepare "
+                      "converted as it is")
+
+
+def _same_args(a, b) -> bool:
+    return a[1:] == b[1:] and len(a[0]) == len(b[0]) and all(
+        type(x) is type(y) and (np.array_equal(x, y, equal_nan=True) and x.dtype == y.dtype
+                                and x.shape == y.shape if isinstance(x, np.ndarray) else x == y)
+        for x, y in zip(a[0], b[0]))
+
+
 def same_inputs(before: dict, after: dict, what: str):
     for name, v in before.items():
         if isinstance(v, np.ndarray) and not np.array_equal(v, after[name]):
@@ -412,6 +441,7 @@ def check_module(module, eager_fn, entry, specs, values, seed, scalar=None):
     except Exception as exc:
         raise Failure("call-error", f"{entry} (second call): {last_frame(exc)}") from exc
     same_inputs(values, args, entry)
+    check_fast_path(module, entry, values)
     wrt = module.SIGNATURES[entry]["wrt"]
     scalar = scalar if scalar is not None else (len(expected) == 1 and expected[0].shape == ())
     if scalar and hasattr(module, f"{entry}_value_and_grad"):

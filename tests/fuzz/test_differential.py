@@ -102,8 +102,9 @@ def f(x: Param[3], y: Data[3]):
 """
 
 
-def fake_module(eager, grad_error=0.0, value_error=0.0, write_input=False):
-    """A stand-in for a generated module: exact, or wrong by the given amounts."""
+def fake_module(eager, grad_error=0.0, value_error=0.0, write_input=False, slow_path=False):
+    """A stand-in for a generated module: exact, or wrong by the given amounts (`slow_path`:
+    a fast path `_f_ready` that turns down even what `_prepare` converted)."""
     def f(x, y):
         value = float(eager.f(x, y)) + value_error
         if write_input:
@@ -119,8 +120,12 @@ def fake_module(eager, grad_error=0.0, value_error=0.0, write_input=False):
         return f_value_and_grad(x, y)[1]
     sig = {"f": {"args": {"x": {"role": "param", "shape": (3,)},
                           "y": {"role": "data", "shape": (3,)}}, "wrt": ["x"]}}
-    return types.SimpleNamespace(f=f, f_value_and_grad=f_value_and_grad, f_grad=f_grad,
-                                 SIGNATURES=sig)
+    module = types.SimpleNamespace(f=f, f_value_and_grad=f_value_and_grad, f_grad=f_grad,
+                                   SIGNATURES=sig)
+    if slow_path:
+        module._prepare = lambda fname, values: (list(values), {}, np.dtype(np.float64))
+        module._f_ready = lambda values: None
+    return module
 
 
 @pytest.fixture
@@ -144,7 +149,8 @@ def test_oracle_accepts_a_correct_module(eager_f):
 
 @pytest.mark.parametrize("wrong, kind", [({"grad_error": 1e-3}, "grad"),
                                          ({"value_error": 1e-6}, "value"),
-                                         ({"write_input": True}, "mutates-input")])
+                                         ({"write_input": True}, "mutates-input"),
+                                         ({"slow_path": True}, "fast-path")])
 def test_oracle_catches(eager_f, wrong, kind):
     with pytest.raises(oracle.Failure) as info:
         run_fake(eager_f, **wrong)
