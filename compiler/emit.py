@@ -178,7 +178,7 @@ def ready_checker(e: Entry) -> list:
     lines = [f"def {names['ready']}(values):",
              '    """The kernel arguments as they are, when they are C-contiguous arrays of the',
              "    declared shapes, of one float dtype (int64 for an Index), and Python numbers;",
-             f'    else None: `_prepare` converts them or says what is wrong."""',
+             '    else None: `_prepare` converts them or says what is wrong."""',
              f"    {', '.join(local.values())}{',' if len(local) == 1 else ''} = values"]
     scalars = [f"type({local[a.name]}) is not {a.role}" for a in p.args if not a.is_tensor]
     if tensors or scalars:
