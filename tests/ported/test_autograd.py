@@ -596,13 +596,13 @@ UNSUPPORTED = [
       for t, call, error in (
           ("reshape_method", "x.reshape((5 * 4, 6))", "methods are not supported: `.reshape`"),
           ("reshape_method_nolist", "x.reshape(5 * 4, 6)", "methods are not supported: `.reshape`"),
-          ("ravel_method", "x.ravel()", "attribute '.ravel' is not supported"),
+          ("ravel_method", "x.ravel()", "`.ravel()` is not a method adc supports"),
           ("flatten_method", "x.flatten()", "attribute '.flatten' is not supported"),
-          ("squeeze_method", "x.squeeze()", "attribute '.squeeze' is not supported"))],
+          ("squeeze_method", "x.squeeze()", "`.squeeze()` is not a method adc supports"))],
     unsupported(NP + "test_astype", "attributes other than .T/.shape", """
         def un_astype(x: Param[3]):
             return np.sum(np.sin(x.astype("float64")))
-        """, "attribute '.astype' is not supported"),
+        """, "`.astype()` is not a method adc supports"),
     *[unsupported(NP + f"test_{t}", "np.array", f"def un_{t}(x: Param[()]):\n    return {call}\n",
                   "`np.array` is not a function adc supports")
       for t, call in (("1d_array", "np.array([x, x * 1.0, x + 2.5])"),
@@ -694,6 +694,12 @@ def models(request, tmp_path_factory):
 NOW_SUPPORTED = {"un_sys_logaddexp", "un_sys_fmax", "un_sys_fmin", "un_index_slice",
                  "un_index_slice_fanout", "un_index_lists", "un_index_mixed", "un_multi_index",
                  "un_multi_index2"}
+# Methods and np.array of lists (issue 13).
+NOW_SUPPORTED |= {"un_reshape_method", "un_reshape_method_nolist", "un_flatten_method",
+                  "un_1d_array", "un_2d_array", "un_1d_array_fanout", "un_2d_array_fanout",
+                  "un_array_from_scalar", "un_array_from_arrays", "un_array_from_arrays_2",
+                  "un_max_equal_values", "un_max_equal_values_2d", "un_min_3_way_equality",
+                  "un_maximum_equal_values_2d"}
 NOW = [case(u.origin, u.source) for u in UNSUPPORTED if u.name in NOW_SUPPORTED] + [
     case(SYS + "test_einsum_matmult_broadcast", """
         def un_einsum_matmult_broadcast(x: Param[2, 2, 3], y: Param[2, 3, 4]):
