@@ -100,6 +100,13 @@ class BoundMethod:
         self.base = base
 
 
+class IndexTrick:
+    """np.r_ / np.c_: NumPy's concatenations written as subscripts (np.r_[a, b])."""
+
+    def __init__(self, name):
+        self.name = name
+
+
 class Helper:
     """A function of the same file, inlined at each call."""
 
@@ -990,6 +997,8 @@ class _Lowerer:
                 return library.CONSTANTS[node.attr]
             if node.attr == "newaxis" and base.kind == "numpy":
                 return None
+            if node.attr in ("r_", "c_") and base.kind == "numpy":
+                return IndexTrick(node.attr)
             name = library.ALIASES.get(node.attr, node.attr)
             if name in library.FUNCTIONS or name in ROLES or name == "dim":
                 return LangName(name)
@@ -1021,6 +1030,10 @@ class _Lowerer:
     def expr_Subscript(self, node, env):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         base = self.expr(node.value, env)
+        if isinstance(base, IndexTrick):
+            index = self.expr(node.slice, env)
+            lower = library.r_ if base.name == "r_" else library.c_
+            return lower(self.b, index if isinstance(node.slice, ast.Tuple) else (index,))
         if isinstance(base, Value) and any(isinstance(it, ast.List) for it in items):
             # a list of ints gathers, as in NumPy (x[[0, 2, 2]]), never a tuple of indices
             index = tuple(self._index_list(it, env) if isinstance(it, ast.List)
@@ -1470,6 +1483,8 @@ def _kind_name(v) -> str:
         return "function"
     if isinstance(v, BoundMethod):
         return "method"
+    if isinstance(v, IndexTrick):
+        return f"np.{v.name}"
     if isinstance(v, ModuleRef):
         return "module"
     if isinstance(v, str) and v in _PY_NAMES:

@@ -570,7 +570,11 @@ def concatenate(b, xs, axis=0):
 
 def stack(b, xs, axis=0):
     xs = [as_value(v) for v in _seq(xs, "stack")]
-    shape = list(broadcast_shapes(*(v.shape for v in xs)))
+    shape = list(xs[0].shape)
+    for v in xs[1:]:       # NumPy does not broadcast here: each must be the first's shape
+        if v.rank != len(shape) or not all(same_size(p, q) for p, q in zip(v.shape, shape)):
+            raise Located(f"stack: all tensors must have one shape, got "
+                          f"{[tuple(v.shape) for v in xs]}", "make the shapes equal")
     axis = _axes(axis, len(shape) + 1)[0]
     out_shape = shape[:axis] + [sp.Integer(len(xs))] + shape[axis:]
     out = b.add_tensor("stack", out_shape, zero_init=True)
@@ -627,6 +631,37 @@ def _array_element(e) -> Value:
         raise Located(f"array: an element is {'a bool' if isinstance(e, bool) else repr(e)}, "
                       "not a number or a tensor", "build arrays from numbers and tensors")
     return _float_operand(e, "array")
+
+
+def r_(b, items):
+    """np.r_[a, b, ...]: concatenate along axis 0, a number as a 1-element vector."""
+    values = [_index_trick_item(b, v) for v in items]
+    return _joined(b, [expand_dims(v, [0]) if v.rank == 0 else v for v in values], 0, "np.r_")
+
+
+def c_(b, items):
+    """np.c_[a, b, ...]: vectors as columns (numbers as 1x1), joined on the last axis."""
+    values = [_index_trick_item(b, v) for v in items]
+    values = [expand_dims(v, [0, 1]) if v.rank == 0 else expand_dims(v, [1]) if v.rank == 1
+              else v for v in values]
+    return _joined(b, values, -1, "np.c_")
+
+
+def _joined(b, values, axis, name):
+    try:
+        return concatenate(b, values, axis=axis)
+    except Located as exc:
+        raise Located(name + exc.message.removeprefix("concatenate"),
+                      "give every tensor the same shape off the joined axis (np.r_: the "
+                      "first; np.c_: the last, with vectors as columns)") from None
+
+
+def _index_trick_item(b, v) -> Value:
+    if isinstance(v, (slice, str)):
+        raise Located("np.r_ / np.c_ take tensors, numbers and lists here, not slices or "
+                      "strings", "use arange(n) for a range, concatenate(..., axis=k) for "
+                      "another axis")
+    return array(b, v) if isinstance(v, (tuple, list)) else _array_element(v)
 
 
 def _seq(xs, fname):

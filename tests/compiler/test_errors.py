@@ -199,6 +199,17 @@ CASES = [
     ("array: a list beside a number", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
      "    return sum(np.array([[x[0], x[1]], x[2]]))\n", 5, 16,
      ["the element at [1] has shape (), the first (2,)"], ["same shape"]),
+    ("np.r_ of a slice", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.r_[x, 1:3])\n", 5, 16, ["not slices or strings"], ["arange(n)"]),
+    ("np.r_ of a vector and a matrix", HEADER + "import numpy as np\n"
+     "def f(x: Param[3], W: Param[2, 3]):\n    return sum(np.r_[x, W])\n", 5, 16,
+     ["np.r_: shapes [(3,), (2, 3)] differ"], ["same shape off the joined axis"]),
+    ("np.c_ of different lengths", HEADER + "import numpy as np\n"
+     "def f(x: Param[3], y: Param[2]):\n    return sum(np.c_[x, y])\n", 5, 16,
+     ["np.c_: shapes [(3, 1), (2, 1)] differ"], ["vectors as columns"]),
+    ("stack of different shapes", HEADER + "from adc.lang import stack\n"
+     "def f(x: Param[3], y: Param[1]):\n    return sum(stack([x, y]))\n", 5, 16,
+     ["stack: all tensors must have one shape", "(3,), (1,)"], ["shapes equal"]),
     ("array: empty", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
      "    return sum(x) + sum(np.array([]))\n", 5, 25, ["array of an empty list"],
      ["at least one element"]),

@@ -274,6 +274,11 @@ ARRAYS = [
     Case("array_of_a_tensor", MAT, "np.array(x) * x + np.asarray(x)"),
     Case("array_int_index", "x: Param[4, 3]", "x[np.array([0, 2, -1, 2])] * array([1, 2, 3])"),
     Case("asarray_list", "x: Param[3]", "np.asarray([x[1], x[0]]) * x[1:]"),
+    # np.r_ / np.c_: concatenation written as a subscript
+    Case("r_vectors", "x: Param[3], s: Param[()]",
+         "np.r_[x, 2.0 * s, x[:2] * x[1:], [1.5]] * (arange(7) + 1)"),
+    Case("r_matrices", "x: Param[3, 2], y: Param[1, 2]", "np.r_[x, y * x[0]] * (arange(4) + 1)[:, None]"),
+    Case("c_columns", "x: Param[3, 2], y: Param[3]", "np.c_[x, y, y * y] * (arange(4) + 1)"),
 ]
 
 
@@ -499,7 +504,7 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     avg_pool2d array asarray""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
-          "padding=", ".size", ".ndim", "len("]
+          "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]
 
 
 def test_every_primitive_row_is_everywhere():

@@ -622,11 +622,15 @@ UNSUPPORTED = [
                 "np.append([1.0, 2.0, 3.0], x)"),
     _missing_fn(NP + "test_cast_to_int", "int64", "x: Param[5, 10]", "np.sum(x[np.int64(x[:, -1])])"),
     *[unsupported(NP + f"test_{t}", "np.r_ / np.c_", f"def un_{t}(x: Param[3, 2]):\n    return {call}\n",
-                  NOT_A_FUNCTION)
-      for t, call in (("r_basic", "np.r_[x]"), ("r_double", "np.r_[x, x]"),
-                      ("r_no_relation", "np.r_[x * 0]"), ("r_node_and_const", "np.r_[x, 2 * x]"),
-                      ("r_mixed", "np.r_[x, 2 * x, x]"), ("r_slicing", "np.r_[x[0], 1:10]"),
-                      ("c_", "np.c_[x, 2 * x, x]"), ("c_mixed", "np.c_[x, 2 * x, x]"))],
+                  error)
+      for t, call, error in (
+          ("r_basic", "np.r_[x]", NOT_A_FUNCTION), ("r_double", "np.r_[x, x]", NOT_A_FUNCTION),
+          ("r_no_relation", "np.r_[x * 0]", NOT_A_FUNCTION),
+          ("r_node_and_const", "np.r_[x, 2 * x]", NOT_A_FUNCTION),
+          ("r_mixed", "np.r_[x, 2 * x, x]", NOT_A_FUNCTION),
+          ("r_slicing", "np.r_[x[0], 1:10]", "np.r_ / np.c_ take tensors, numbers and lists"),
+          ("c_", "np.c_[x, 2 * x, x]", NOT_A_FUNCTION),
+          ("c_mixed", "np.c_[x, 2 * x, x]", NOT_A_FUNCTION))],
     unsupported(NP + "test_index_slice", "negative slice steps", """
         def un_index_slice(x: Param[5, 6, 4]):
             return x[::-1, 2:4, :]
@@ -699,7 +703,8 @@ NOW_SUPPORTED |= {"un_reshape_method", "un_reshape_method_nolist", "un_flatten_m
                   "un_1d_array", "un_2d_array", "un_1d_array_fanout", "un_2d_array_fanout",
                   "un_array_from_scalar", "un_array_from_arrays", "un_array_from_arrays_2",
                   "un_max_equal_values", "un_max_equal_values_2d", "un_min_3_way_equality",
-                  "un_maximum_equal_values_2d"}
+                  "un_maximum_equal_values_2d", "un_r_basic", "un_r_double", "un_r_no_relation",
+                  "un_r_node_and_const", "un_r_mixed", "un_c_", "un_c_mixed"}
 NOW = [case(u.origin, u.source) for u in UNSUPPORTED if u.name in NOW_SUPPORTED] + [
     case(SYS + "test_einsum_matmult_broadcast", """
         def un_einsum_matmult_broadcast(x: Param[2, 2, 3], y: Param[2, 3, 4]):
