@@ -21,6 +21,7 @@ __all__ = [
     "cross_entropy", "binary_cross_entropy_with_logits", "mse", "multiclass_hinge",
     # linear algebra and shape
     "matmul", "dot", "outer", "transpose", "einsum", "reshape", "concatenate", "stack",
+    "array", "asarray",
     # layers
     "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
 ]
@@ -321,6 +322,16 @@ def einsum(spec, *xs):
 
 def reshape(x, shape):
     return np.reshape(x, shape)
+
+
+def array(x):
+    """A new array from a (nested) list of numbers and equally-shaped arrays."""
+    return np.array(x)
+
+
+def asarray(x):
+    """x itself when it is an array, else a new one (as array)."""
+    return np.asarray(x)
 
 
 def concatenate(xs, axis=0):

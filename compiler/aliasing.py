@@ -12,8 +12,9 @@ from __future__ import annotations
 from .values import Value
 
 ARGUMENT_ROLES = ("param", "data", "index")
-# Library functions whose NumPy reference returns a view of their first argument.
-VIEW_FUNCTIONS = ("transpose", "reshape")
+# Library functions whose NumPy reference returns a view of their first argument
+# (asarray of an array is that array itself).
+VIEW_FUNCTIONS = ("transpose", "reshape", "asarray")
 
 
 class Views:

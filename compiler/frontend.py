@@ -7,6 +7,7 @@ resolve them when the file runs eagerly; everything outside the language is a
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
 import operator
 import re
@@ -89,6 +90,21 @@ class ModuleRef:
 
     def __init__(self, kind):
         self.kind = kind
+
+
+class BoundMethod:
+    """`x.sum` before its call: an entry of library.METHODS with its tensor."""
+
+    def __init__(self, name, base):
+        self.name = name
+        self.base = base
+
+
+class IndexTrick:
+    """np.r_ / np.c_: NumPy's concatenations written as subscripts (np.r_[a, b])."""
+
+    def __init__(self, name):
+        self.name = name
 
 
 class Helper:
@@ -659,6 +675,22 @@ def _signature_text(name, fn) -> str:
     return f"{name}({', '.join(str(p) for p in params)})"
 
 
+def _method_params(spec) -> list:
+    """The function's parameters that a method's arguments fill (after x and `fixed`)."""
+    params = inspect.signature(library.FUNCTIONS[spec.function]).parameters
+    return list(params)[2 + len(spec.fixed):]
+
+
+def _method_usage(name, spec) -> str:
+    """`x.sum(axis=None, keepdims=False)`: a method as the user calls it."""
+    params = inspect.signature(library.FUNCTIONS[spec.function]).parameters
+    shown, defaults = {new: old for old, new in spec.keywords}, dict(spec.defaults)
+    params = [params[p].replace(name=shown.get(p, p), default=defaults.get(p, params[p].default))
+              for p in _method_params(spec)]
+    text = f"x.{name}({', '.join(str(p) for p in params)})"
+    return text + (f" or x.{name}(d0, d1, ...)" if spec.packs else "")
+
+
 def _helper_signature(fn: ast.FunctionDef) -> str:
     return f"{fn.name}({ast.unparse(fn.args)})"
 
@@ -954,7 +986,10 @@ class _Lowerer:
             node.attr.encode("utf-8") else node
 
     def expr_Attribute(self, node, env):
-        base = self.expr(node.value, env)
+        return self.attribute(node, self.expr(node.value, env))
+
+    def attribute(self, node, base, called=False):
+        """`base.attr`; `called`: it is the function of a call (`x.sum(...)`)."""
         if isinstance(base, ModuleRef):
             if base.kind == "adc" and node.attr == "lang":
                 return ModuleRef("lang")
@@ -962,6 +997,8 @@ class _Lowerer:
                 return library.CONSTANTS[node.attr]
             if node.attr == "newaxis" and base.kind == "numpy":
                 return None
+            if node.attr in ("r_", "c_") and base.kind == "numpy":
+                return IndexTrick(node.attr)
             name = library.ALIASES.get(node.attr, node.attr)
             if name in library.FUNCTIONS or name in ROLES or name == "dim":
                 return LangName(name)
@@ -974,23 +1011,29 @@ class _Lowerer:
                              f"attribute '.{node.attr}'", "use it as a number; declare it as "
                              "Param[()] or Data[()] for a 0-d array")
         if isinstance(base, Value):
+            if node.attr in library.METHODS:
+                return BoundMethod(node.attr, base)
             if node.attr == "T":
                 return self.views.note_view(library.transpose(self.b, base), base)
             if node.attr == "shape":
                 return tuple(int(s) if s.is_Integer else s for s in base.shape)
             if node.attr == "ndim":
                 return base.rank
-            if library.ALIASES.get(node.attr, node.attr) in library.FUNCTIONS:
-                raise self.error(self._attr_where(node), f"methods are not supported: "
-                                 f"`.{node.attr}`",
-                                 f"call the function instead: {node.attr}(x, ...) imported "
-                                 "from adc.lang")
+            if node.attr == "size":
+                n = sp.Mul(*base.shape)
+                return int(n) if n.is_Integer else n
+            raise self.error(self._attr_where(node), *_no_attribute(node.attr, called))
         raise self.error(self._attr_where(node), f"attribute '.{node.attr}' is not supported",
-                         "only .T and .shape (and np./math. functions) are allowed")
+                         "only tensors have attributes (.T, .shape, ...), and modules "
+                         "(np., math.) functions")
 
     def expr_Subscript(self, node, env):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         base = self.expr(node.value, env)
+        if isinstance(base, IndexTrick):
+            index = self.expr(node.slice, env)
+            lower = library.r_ if base.name == "r_" else library.c_
+            return lower(self.b, index if isinstance(node.slice, ast.Tuple) else (index,))
         if isinstance(base, Value) and any(isinstance(it, ast.List) for it in items):
             # a list of ints gathers, as in NumPy (x[[0, 2, 2]]), never a tuple of indices
             index = tuple(self._index_list(it, env) if isinstance(it, ast.List)
@@ -1157,7 +1200,10 @@ class _Lowerer:
             raise self.error(f, f"unknown function '{f.id}'",
                              "define it with def at the top level of this file, or import "
                              "it from adc.lang")
-        func = self.expr(f, env)
+        if isinstance(f, ast.Attribute):     # a method: x.sum() (or a module's np.sum())
+            func = self.attribute(f, self.expr(f.value, env), called=True)
+        else:
+            func = self.expr(f, env)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
@@ -1174,6 +1220,8 @@ class _Lowerer:
             return self.inline(node, func.node, args, kwargs)
         if isinstance(func, LangName):
             return self.call_library(node, func, args, kwargs)
+        if isinstance(func, BoundMethod):
+            return self.call_method(node, func, args, kwargs)
         if func in ("len", "float", "int") and (len(args) != 1 or kwargs or
                                                 (func == "len") != isinstance(args[0], Value)):
             raise self.error(node, f"{func}() is only supported as "
@@ -1200,7 +1248,39 @@ class _Lowerer:
                          f"(it is {_article(_kind_name(func))})",
                          "call language functions from adc.lang or functions of this file")
 
-    def call_library(self, node, func: LangName, args, kwargs):
+    def call_method(self, node, method: BoundMethod, args, kwargs):
+        """`x.name(...)`: the function of library.METHODS[name] with x first, arguments
+        passed through (NumPy's spellings of them mapped onto the function's)."""
+        name, spec = method.name, library.METHODS[method.name]
+        usage = _method_usage(name, spec)
+        arg_nodes = [node.func.value] + list(node.args)
+        if spec.packs and len(args) > 1:
+            args, arg_nodes = [tuple(args)], [node.func.value, node]
+        elif len(args) > spec.positional:
+            n = spec.positional
+            raise self.error(node.args[n], f".{name}() takes "
+                             + (f"at most {n} positional argument{'s' if n != 1 else ''}"
+                                if n else "no positional arguments") + f", {len(args)} given",
+                             f"pass the others by keyword: {usage}" if n else
+                             f"call it as {usage}")
+        renames = dict(spec.keywords)
+        for kw in node.keywords:
+            if kw.arg in set(renames.values()) - set(renames):
+                raise self.error(kw, f".{name}() has no argument '{kw.arg}'",
+                                 f"call it as {usage}")
+        kwargs = {renames.get(k, k): v for k, v in kwargs.items()}
+        params = _method_params(spec)
+        for k, default in spec.defaults:
+            if k not in kwargs and params.index(k) >= len(args):
+                kwargs[k] = default
+        return self.call_library(node, LangName(spec.function),
+                                 [method.base, *spec.fixed, *args], kwargs, shown=f".{name}",
+                                 usage=usage, arg_nodes=arg_nodes, view=spec.view)
+
+    def call_library(self, node, func: LangName, args, kwargs, shown=None, usage=None,
+                     arg_nodes=None, view=True):
+        """A language function; a method call (call_method) names itself `shown` in
+        messages, with `arg_nodes` the nodes of its arguments, x first."""
         if func.name not in library.FUNCTIONS:
             if func.name in ROLES or func.name == "dim":
                 raise self.error(node, f"{func.name} is for annotations and module-level "
@@ -1211,19 +1291,20 @@ class _Lowerer:
                              "adc supports",
                              "see the language reference for the supported functions")
         lower = library.FUNCTIONS[func.name]
-        usage = _signature_text(func.name, lower)
+        shown = shown or func.name
+        usage = usage or _signature_text(func.name, lower)
         if getattr(self.b, "predicting", False) and func.name in PREDICTING_LOSSES and args \
                 and isinstance(args[0], Value):
             self._predicted(node, func.name, args)
         try:
             bound = inspect.signature(lower).bind(None, *args, **kwargs)
         except TypeError as exc:
-            raise self._bad_call(node, func.name, str(exc), usage, len(args)) from None
-        self._no_comparisons(node, func.name, bound)
+            raise self._bad_call(node, shown, str(exc), usage, len(args)) from None
+        self._no_comparisons(node, shown, bound, node.args if arg_nodes is None else arg_nodes)
         try:
             result = lower(self.b, *args, **kwargs)
             operands = bound.arguments.get("operands", ())
-            if func.name in VIEW_FUNCTIONS:     # NumPy returns a view of the argument
+            if func.name in VIEW_FUNCTIONS and view:    # NumPy returns a view of x
                 self.views.note_view(result, bound.arguments["x"])
             elif func.name == "einsum" and len(operands) == 1:
                 self.views.note_view(result, operands[0])
@@ -1232,17 +1313,17 @@ class _Lowerer:
             # Library messages say what is wrong; add what was passed when they lack a hint.
             given = [f"{name} of shape {_shape_text(v)}"
                      for name, v in list(bound.arguments.items())[1:] if isinstance(v, Value)]
-            hint = exc.hint or (f"{func.name}() was given {', '.join(given)}; " if given
+            hint = exc.hint or (f"{shown}() was given {', '.join(given)}; " if given
                                 else "") + f"call it as {usage}"
             raise self.error(node, exc.message, hint) from None
         except TypeError as exc:
-            raise self.error(node, f"bad arguments to {func.name}(): {exc}",
+            raise self.error(node, f"bad arguments to {shown}(): {exc}",
                              f"call it as {usage}") from None
 
-    def _no_comparisons(self, node, fname, bound):
+    def _no_comparisons(self, node, fname, bound, arg_nodes):
         """A comparison is a number only as where()'s condition."""
         names = list(bound.signature.parameters)[1:]          # drop the builder
-        where = dict(zip(names, node.args))
+        where = dict(zip(names, arg_nodes))
         where.update({k.arg: k.value for k in node.keywords})
         for name, v in list(bound.arguments.items())[1:]:
             items = v if isinstance(v, tuple) else (v,)
@@ -1369,6 +1450,28 @@ def _decided(cond):
     return cond
 
 
+# What to write instead of NumPy methods and attributes the language does not have.
+_INSTEAD = {"astype": "tensors are float already (Index arguments are ints): remove "
+                      ".astype(...)",
+            "tolist": "a model computes with tensors: index them (x[0]) instead",
+            "item": "a one-element tensor is a number already: use x[0] or sum(x)"}
+
+
+def _no_attribute(attr, called):
+    """(message, hint) for `x.attr` that is neither an attribute nor a method of adc's."""
+    message = (f"`.{attr}()` is not a method adc supports" if called
+               else f"attribute '.{attr}' is not supported")
+    names = [f".{m}()" for m in library.METHODS] + [f".{a}" for a in library.ATTRIBUTES]
+    near = difflib.get_close_matches(f".{attr}()" if called else f".{attr}", names,
+                                     n=len(names), cutoff=0)
+    hint = f"tensors have {', '.join(near)} (nearest first)"
+    if attr in _INSTEAD:
+        hint = f"{_INSTEAD[attr]}; {hint}"
+    elif library.ALIASES.get(attr, attr) in library.FUNCTIONS:
+        hint = f"call the function instead: {attr}(x, ...) from adc.lang; {hint}"
+    return message, hint
+
+
 def _article(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
@@ -1378,6 +1481,10 @@ def _kind_name(v) -> str:
         return "tensor"
     if isinstance(v, (Helper, LangName)):
         return "function"
+    if isinstance(v, BoundMethod):
+        return "method"
+    if isinstance(v, IndexTrick):
+        return f"np.{v.name}"
     if isinstance(v, ModuleRef):
         return "module"
     if isinstance(v, str) and v in _PY_NAMES:

@@ -5,6 +5,8 @@ numbers, tuples), exactly as the NumPy reference in `adc.lang` takes them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
@@ -100,8 +102,16 @@ def gelu(b, x, approximate=False):
 
 
 def clip(b, x, lo, hi):
-    return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h),
-                       _float_operand(x, "clip"), lo, hi)
+    """NumPy's clip; a bound of None leaves that side open (x.clip(min=0.0) is common)."""
+    x = _float_operand(x, "clip")
+    if lo is None and hi is None:
+        raise Located("clip needs at least one bound (both are None)",
+                      "give lo or hi, or leave out the clip")
+    if lo is None:
+        return elementwise(ops.minimum, x, hi)
+    if hi is None:
+        return elementwise(ops.maximum, x, lo)
+    return elementwise(lambda v, l, h: ops.minimum(ops.maximum(v, l), h), x, lo, hi)
 
 
 def where(builder, cond, a, b):
@@ -560,7 +570,11 @@ def concatenate(b, xs, axis=0):
 
 def stack(b, xs, axis=0):
     xs = [as_value(v) for v in _seq(xs, "stack")]
-    shape = list(broadcast_shapes(*(v.shape for v in xs)))
+    shape = list(xs[0].shape)
+    for v in xs[1:]:       # NumPy does not broadcast here: each must be the first's shape
+        if v.rank != len(shape) or not all(same_size(p, q) for p, q in zip(v.shape, shape)):
+            raise Located(f"stack: all tensors must have one shape, got "
+                          f"{[tuple(v.shape) for v in xs]}", "make the shapes equal")
     axis = _axes(axis, len(shape) + 1)[0]
     out_shape = shape[:axis] + [sp.Integer(len(xs))] + shape[axis:]
     out = b.add_tensor("stack", out_shape, zero_init=True)
@@ -570,6 +584,84 @@ def stack(b, xs, axis=0):
         target = idx[:axis] + (sp.Integer(k),) + idx[axis:]
         b.emit(target=out.name, target_index=target, loops=loops, body=to_expr(v.build(idx)))
     return b.view(out)
+
+
+def array(b, x):
+    """np.array: a (nested) list of numbers and equally-shaped tensors, stacked on new
+    leading axes (one statement per element); of one tensor, a copy of it."""
+    if not isinstance(x, (tuple, list)):
+        v = _array_element(x)
+        return elementwise(lambda u: u, v, kind=v.kind)
+    if all(isinstance(e, int) and not isinstance(e, bool) for e in x) and x:
+        # a list of ints stays an index vector, as NumPy's int array: x[array([0, -1])]
+        from .frontend import constant_vector
+        return Value((sp.Integer(len(x)),), "int",
+                     lambda idx: constant_vector(list(x), idx[0]), constant=tuple(x))
+    leaves, shape = _array_leaves(x, ())
+    out = b.add_tensor("array", shape, zero_init=True)
+    for where, v in leaves:
+        loops = b.loop_symbols(v.shape)
+        idx = tuple(s for s, _ in loops)
+        b.emit(target=out.name, target_index=tuple(sp.Integer(k) for k in where) + idx,
+               loops=loops, body=to_expr(v.build(idx)))
+    return b.view(out)
+
+
+def _array_leaves(x, where):
+    """([(position, value)] of a nested list's elements, the array's shape)."""
+    if not isinstance(x, (tuple, list)):
+        v = _array_element(x)
+        return [(where, v)], tuple(v.shape)
+    if not x:
+        raise Located("array of an empty list", "an array needs at least one element")
+    parts = [_array_leaves(e, where + (k,)) for k, e in enumerate(x)]
+    first = parts[0][1]
+    for k, (_, shape) in enumerate(parts):
+        if len(shape) != len(first) or not all(same_size(p, q) for p, q in zip(shape, first)):
+            raise Located(f"array: the element at {list(where + (k,))} has shape {shape}, the "
+                          f"first {first}: NumPy cannot build an array from a ragged list or "
+                          "from elements of different shapes",
+                          "make every element the same shape, and every row a list of the "
+                          "same length")
+    return [leaf for leaves, _ in parts for leaf in leaves], (sp.Integer(len(x)),) + first
+
+
+def _array_element(e) -> Value:
+    if isinstance(e, bool) or not isinstance(e, (Value, int, float, sp.Expr)):
+        raise Located(f"array: an element is {'a bool' if isinstance(e, bool) else repr(e)}, "
+                      "not a number or a tensor", "build arrays from numbers and tensors")
+    return _float_operand(e, "array")
+
+
+def r_(b, items):
+    """np.r_[a, b, ...]: concatenate along axis 0, a number as a 1-element vector."""
+    values = [_index_trick_item(b, v) for v in items]
+    return _joined(b, [expand_dims(v, [0]) if v.rank == 0 else v for v in values], 0, "np.r_")
+
+
+def c_(b, items):
+    """np.c_[a, b, ...]: vectors as columns (numbers as 1x1), joined on the last axis."""
+    values = [_index_trick_item(b, v) for v in items]
+    values = [expand_dims(v, [0, 1]) if v.rank == 0 else expand_dims(v, [1]) if v.rank == 1
+              else v for v in values]
+    return _joined(b, values, -1, "np.c_")
+
+
+def _joined(b, values, axis, name):
+    try:
+        return concatenate(b, values, axis=axis)
+    except Located as exc:
+        raise Located(name + exc.message.removeprefix("concatenate"),
+                      "give every tensor the same shape off the joined axis (np.r_: the "
+                      "first; np.c_: the last, with vectors as columns)") from None
+
+
+def _index_trick_item(b, v) -> Value:
+    if isinstance(v, (slice, str)):
+        raise Located("np.r_ / np.c_ take tensors, numbers and lists here, not slices or "
+                      "strings", "use arange(n) for a range, concatenate(..., axis=k) for "
+                      "another axis")
+    return array(b, v) if isinstance(v, (tuple, list)) else _array_element(v)
 
 
 def _seq(xs, fname):
@@ -701,11 +793,44 @@ FUNCTIONS.update({
     "mse": mse, "multiclass_hinge": multiclass_hinge,
     "einsum": einsum, "matmul": matmul, "dot": dot, "outer": outer, "transpose": transpose,
     "reshape": reshape, "concatenate": concatenate, "stack": stack, "arange": arange,
+    "array": array, "asarray": array,
     "batch_norm": batch_norm, "layer_norm": layer_norm, "dropout": dropout,
     "conv2d": conv2d, "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d,
 })
 
 CONSTANTS = {"pi": sp.pi, "e": sp.E}
+
+
+@dataclass(frozen=True)
+class Method:
+    """`x.name(...)` as NumPy spells it: the language function it calls with x first.
+
+    Everything else passes through, so the method has the function's semantics and
+    gradient. A method for a new function is one entry of METHODS below.
+    """
+
+    function: str
+    positional: int = 1     # NumPy's own positional arguments that map in order (x.sum's
+    #                         second one is dtype, not keepdims: pass it by keyword)
+    packs: bool = False     # NumPy's varargs form: x.reshape(2, 3) is reshape(x, (2, 3))
+    keywords: tuple = ()    # (NumPy's keyword, the function's): x.clip(max=1.0)
+    fixed: tuple = ()       # arguments right after x the method always passes (flatten: -1)
+    defaults: tuple = ()    # (argument, value) where NumPy's method has a default and the
+    #                         function none: x.clip(max=1.0) is clip(x, None, 1.0)
+    view: bool = True       # NumPy returns a view where the function does (flatten copies)
+
+
+METHODS = {
+    "sum": Method("sum"), "mean": Method("mean"), "max": Method("max"), "min": Method("min"),
+    "var": Method("var"), "dot": Method("dot"),
+    "reshape": Method("reshape", packs=True), "transpose": Method("transpose", packs=True),
+    "clip": Method("clip", positional=2, keywords=(("min", "lo"), ("max", "hi")),
+                   defaults=(("lo", None), ("hi", None))),
+    "flatten": Method("reshape", positional=0, fixed=(-1,), view=False),
+    "copy": Method("array", positional=0),
+}
+# The attributes of a tensor that are not methods (the frontend computes them).
+ATTRIBUTES = ("T", "shape", "ndim", "size")
 
 # NumPy / math spellings that differ from the language names.
 ALIASES = {"amax": "max", "amin": "min", "pow": "power", "concat": "concatenate",

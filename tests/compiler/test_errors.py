@@ -164,9 +164,58 @@ CASES = [
 
     # -- attributes --------------------------------------------------------------------
     ("attribute beyond .T/.shape", HEADER + "def f(x: Param[3]):\n    y = x.real\n"
-     "    return sum(y)\n", 4, 11, ["attribute '.real' is not supported"], [".T and .shape"]),
-    ("method call", HEADER + "def f(x: Param[3]):\n    return x.sum()\n", 4, 14,
-     ["methods are not supported", ".sum"], ["sum(x, ...)", "adc.lang"]),
+     "    return sum(y)\n", 4, 11, ["attribute '.real' is not supported"], [".T", ".shape"]),
+    ("unknown method", HEADER + "def f(x: Param[3]):\n    return x.argsort()\n", 4, 14,
+     ["`.argsort()` is not a method adc supports"], [".sum()", ".reshape()", "nearest first"]),
+    ("misspelt method: nearest first", HEADER + "def f(x: Param[3]):\n"
+     "    return sum(x.reshap(3, 1))\n", 4, 18, ["`.reshap()` is not a method"],
+     ["tensors have .reshape(), "]),
+    ("astype", HEADER + "def f(x: Param[3]):\n    return sum(x.astype(float))\n", 4, 18,
+     ["`.astype()` is not a method"], ["float already", ".sum()"]),
+    ("a function that is not a method", HEADER + "def f(x: Param[3]):\n"
+     "    return sum(x.exp())\n", 4, 18, ["`.exp()` is not a method"],
+     ["call the function instead: exp(x, ...)"]),
+    ("method: dtype by position", HEADER + "def f(x: Param[3, 2]):\n"
+     "    return x.sum(0, float)\n", 4, 21,
+     [".sum() takes at most 1 positional argument, 2 given"],
+     ["by keyword", "x.sum(axis=None, keepdims=False)"]),
+    ("method: NumPy keyword adc lacks", HEADER + "def f(x: Param[3, 2]):\n"
+     "    return x.var(ddof=1)\n", 4, 18, [".var() has no argument 'ddof'"],
+     ["x.var(axis=None, keepdims=False)"]),
+    ("method: the function's keyword", HEADER + "def f(x: Param[3]):\n"
+     "    return sum(x.clip(lo=0.0))\n", 4, 23, [".clip() has no argument 'lo'"],
+     ["x.clip(min=None, max=None)"]),
+    ("flatten takes no order", HEADER + "def f(x: Param[3, 2]):\n"
+     "    return sum(x.flatten('F'))\n", 4, 26, [".flatten() takes no positional arguments"],
+     ["x.flatten()"]),
+    ("method of a number", HEADER + "def f(x: Param[3], s: float):\n"
+     "    return sum(x) * s.sum()\n", 4, 23, ["a Python number here", ".sum"], ["Param[()]"]),
+    ("array: a ragged list", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.array([[x[0], x[1]], [x[2]]]))\n", 5, 16,
+     ["the element at [1] has shape (1,), the first (2,)", "ragged list"], ["same length"]),
+    ("array: mixed shapes", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.array([x, x[0]]))\n", 5, 16,
+     ["the element at [1] has shape ()", "the first (3,)"], ["same shape"]),
+    ("array: a list beside a number", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.array([[x[0], x[1]], x[2]]))\n", 5, 16,
+     ["the element at [1] has shape (), the first (2,)"], ["same shape"]),
+    ("np.r_ of a slice", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.r_[x, 1:3])\n", 5, 16, ["not slices or strings"], ["arange(n)"]),
+    ("np.r_ of a vector and a matrix", HEADER + "import numpy as np\n"
+     "def f(x: Param[3], W: Param[2, 3]):\n    return sum(np.r_[x, W])\n", 5, 16,
+     ["np.r_: shapes [(3,), (2, 3)] differ"], ["same shape off the joined axis"]),
+    ("np.c_ of different lengths", HEADER + "import numpy as np\n"
+     "def f(x: Param[3], y: Param[2]):\n    return sum(np.c_[x, y])\n", 5, 16,
+     ["np.c_: shapes [(3, 1), (2, 1)] differ"], ["vectors as columns"]),
+    ("stack of different shapes", HEADER + "from adc.lang import stack\n"
+     "def f(x: Param[3], y: Param[1]):\n    return sum(stack([x, y]))\n", 5, 16,
+     ["stack: all tensors must have one shape", "(3,), (1,)"], ["shapes equal"]),
+    ("array: empty", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(x) + sum(np.array([]))\n", 5, 25, ["array of an empty list"],
+     ["at least one element"]),
+    ("array: a comparison", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.array([x > 0, x]))\n", 5, 25, ["comparison is not a number"],
+     ["where"]),
     ("numpy submodule", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
      "    return np.linalg.norm(x)\n", 5, 15, ["`np.linalg` is not a function adc supports"],
      ["language reference"]),

@@ -243,6 +243,45 @@ SPELLINGS = [
          "np.concatenate((np.matmul(x, y), np.dot(x, y)), axis=1) + np.transpose(y)[0]"),
 ]
 
+# x.name(...) is the function name(x, ...) (library.METHODS); .size, .ndim, len() are ints
+METHODS = [
+    Case("method_sum", CUBE, "x.sum(axis=(0, 2)) * x.sum() + x.sum(-1, keepdims=True)"),
+    Case("method_mean", CUBE, "x.mean(axis=1) - x.mean() + x.mean((0, 1), keepdims=True)[0]"),
+    Case("method_max_min", CUBE, "x.max(axis=1) * x.min(axis=(0, 1)) + x.max()"),
+    Case("method_var", CUBE, "x.var(axis=2) + x.var() * x.var(-1, keepdims=True)[:, :, 0]"),
+    Case("method_reshape_varargs", CUBE, "x.reshape(4, 6) * (arange(6) + 1)"),
+    Case("method_reshape_tuple", CUBE, "x.reshape((2, -1)) * (arange(12) + 1)"),
+    Case("method_transpose", "x: Param[3, 4], y: Param[3, 4]", "x.transpose() @ y"),
+    Case("method_transpose_axes", CUBE + ", y: Param[3, 2, 4]",
+         "x.transpose((1, 0, 2)) * y + x.transpose(1, 0, 2) ** 2"),
+    Case("method_dot", "x: Param[3, 4], y: Param[4, 2]", "x.dot(y) + x[0].dot(x[1])"),
+    Case("method_clip", MAT, "x.clip(-0.5, 0.5) + x.clip(min=-0.2) * x.clip(max=0.3)",
+         {"x": lambda v: away(v["x"], (-0.5, 0.5, -0.2, 0.3))}),
+    Case("method_flatten_copy", CUBE, "x.flatten() * (arange(24) + 1) + x.copy().flatten()"),
+    Case("method_chain", "x: Param[3, 4], y: Param[4, 2]", "x.T.dot(x).dot(y).T.sum(axis=0)"),
+    Case("attributes_size_ndim_len", "x: Param[N, 4]",
+         "x.reshape(len(x), 2, 2).sum(axis=-1) / len(x) + x.size * x[:, :2] + x.ndim"),
+]
+
+# np.array / asarray of lists (one statement per element) and of a tensor (a copy)
+ARRAYS = [
+    Case("array_scalars", "x: Param[3], s: Param[()]",
+         "np.array([x[0] * s, 2.0, s ** 2, x[2]]) * (arange(4) + 1)"),
+    Case("array_nested", "x: Param[3]", "array([[x[0], x[1] * x[2]], [1.5, x[0] - x[2]]]) @ x[:2]"),
+    Case("array_of_tensors", "x: Param[3, 4], y: Param[3, 4]",
+         "np.array([x, 2 * y, x * y]) * (arange(3) + 1)[:, None, None]"),
+    Case("array_of_rows", "x: Param[3, 4]", "array([x[0], [1.0, 2.0, 3.0, 4.0], x[2] * x[1]]) * x"),
+    Case("array_of_a_tensor", MAT, "np.array(x) * x + np.asarray(x)"),
+    Case("array_int_index", "x: Param[4, 3]", "x[np.array([0, 2, -1, 2])] * array([1, 2, 3])"),
+    Case("asarray_list", "x: Param[3]", "np.asarray([x[1], x[0]]) * x[1:]"),
+    # np.r_ / np.c_: concatenation written as a subscript
+    Case("r_vectors", "x: Param[3], s: Param[()]",
+         "np.r_[x, 2.0 * s, x[:2] * x[1:], [1.5]] * (arange(7) + 1)"),
+    Case("r_matrices", "x: Param[3, 2], y: Param[1, 2]", "np.r_[x, y * x[0]] * (arange(4) + 1)[:, None]"),
+    Case("c_columns", "x: Param[3, 2], y: Param[3]", "np.c_[x, y, y * y] * (arange(4) + 1)"),
+]
+
+
 def _prim_case(row) -> Case:
     """One case per row of compiler/prims.py, on inputs from the row's domain and kinks."""
     from adc.compiler import prims
@@ -269,7 +308,8 @@ def _prim_cases():
 PRIMS = _prim_cases()
 
 FAMILIES = {"elementwise": ELEMENTWISE, "reductions": REDUCTIONS, "losses": LOSSES,
-            "linalg": LINALG, "layers": LAYERS, "spellings": SPELLINGS, "prims": PRIMS}
+            "linalg": LINALG, "layers": LAYERS, "spellings": SPELLINGS, "prims": PRIMS,
+            "methods": METHODS, "arrays": ARRAYS}
 CASES = [(family, case) for family, cases in FAMILIES.items() for case in cases]
 
 
@@ -461,10 +501,10 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     leaky_relu elu softplus maximum minimum clip where sum mean max min logsumexp var softmax
     log_softmax cross_entropy binary_cross_entropy_with_logits mse multiclass_hinge dot outer
     transpose einsum reshape concatenate stack batch_norm layer_norm dropout conv2d max_pool2d
-    avg_pool2d""".split()
+    avg_pool2d array asarray""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
-          "padding="]
+          "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]
 
 
 def test_every_primitive_row_is_everywhere():
@@ -493,4 +533,6 @@ def test_every_language_function_has_a_case():
     names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", used))
     missing = [n for n in LANGUAGE_NAMES if n not in called and n not in names]
     missing += [s for s in SYNTAX if s not in used]
+    from adc.compiler import library
+    missing += [f".{m}(" for m in library.METHODS if f".{m}(" not in used]
     assert not missing, f"no case uses {missing}"

@@ -333,6 +333,17 @@ class Expressions:
             return f"np.{name}"
         return name
 
+    # NumPy methods of the language's functions (compiler/library.py METHODS)
+    METHODS = ("sum", "mean", "max", "min", "var", "transpose", "reshape", "dot", "clip")
+
+    def call(self, spell: str, name: str, e: Expr, rest: str = "") -> str:
+        """`spell(e, rest)`, or now and then NumPy's method `e.name(rest)`: only for a
+        tensor e (a Python float, such as a hyper-parameter, has no methods)."""
+        if e.shape and name in self.METHODS and self.chance(0.15):
+            self.features.add("method")
+            return f"{paren(e)}.{name}({rest})"
+        return f"{spell}({e.text}{', ' + rest if rest else ''})"
+
     def _np_taken(self):
         return "np" in self.used_names
 
@@ -377,7 +388,7 @@ class Expressions:
             e = self.expr(shape, depth)
             lo = self.number(-1.0, -0.1, "lo")
             hi = self.number(0.2, 1.0, "hi")
-            return Expr(f"{self.fn('clip')}({e.text}, {lo}, {hi})", shape, True)
+            return Expr(self.call(self.fn("clip"), "clip", e, f"{lo}, {hi}"), shape, True)
         if kind == "pow_int":
             e = self.expr(shape, depth)
             n = self.pick([2, 3])
@@ -484,7 +495,7 @@ class Expressions:
         if r < 0.25:
             # a full reduction (a scalar) broadcast against an expression of the shape
             e = self.expr(self.shape(1, 2), depth)
-            red = f"{spell}({e.text})"
+            red = self.call(spell, op, e)
             if not shape:
                 return Expr(red, (), e.bounded and op in ("mean", "max", "min"))
             other = self.expr(shape, depth)
@@ -494,7 +505,7 @@ class Expressions:
             e = self.expr(shape, depth)
             axes = sorted(self.rng.sample(range(len(shape)), self.rng.randint(1, len(shape))))
             axis = self.axis_text(axes, len(shape))
-            red = f"{spell}({e.text}, axis={axis}, keepdims=True)"
+            red = self.call(spell, op, e, f"axis={axis}, keepdims=True")
             self.features.add("keepdims")
             comb = self.pick(["-", "+", "*"])
             first = e if self.chance(0.5) else self.expr(shape, depth)
@@ -514,7 +525,7 @@ class Expressions:
         keep = ""
         if self.chance(0.3):
             keep = ", keepdims=False"
-        return Expr(f"{spell}({e.text}, axis={axis}{keep})", shape,
+        return Expr(self.call(spell, op, e, f"axis={axis}{keep}"), shape,
                     e.bounded and op in ("mean", "max", "min"))
 
     def axis_text(self, axes, rank) -> str:
@@ -602,13 +613,17 @@ class Expressions:
             self.features.add("transpose-3d")
             if perm == [2, 1, 0] and self.chance(0.5):
                 return Expr(f"{paren(e)}.T", shape, e.bounded, e.positive, atom=True)
-            return Expr(f"{self.fn('transpose')}({e.text}, {tuple(perm)})", shape,
-                        e.bounded, e.positive)
+            axes = str(tuple(perm)) if self.chance(0.5) else ", ".join(map(str, perm))
+            text = self.call(self.fn("transpose"), "transpose", e, axes)
+            if not text.startswith(f"{paren(e)}."):    # the function takes one tuple
+                text = f"{self.fn('transpose')}({e.text}, {tuple(perm)})"
+            return Expr(text, shape, e.bounded, e.positive)
         e = self.expr((shape[1], shape[0]), depth)
         self.features.add("transpose")
         if self.chance(0.5):
             return Expr(f"{paren(e)}.T", shape, e.bounded, e.positive, atom=True)
-        return Expr(f"{self.fn('transpose')}({e.text})", shape, e.bounded, e.positive)
+        return Expr(self.call(self.fn("transpose"), "transpose", e), shape, e.bounded,
+                    e.positive)
 
     def outer_(self, shape, depth) -> Expr:
         a, b = self.expr((shape[0],), depth), self.expr((shape[1],), depth)
@@ -621,7 +636,7 @@ class Expressions:
         self.features.add("dot")
         if self.chance(0.5):
             return Expr(f"{paren(a)} @ {paren(b)}", ())
-        return Expr(f"{self.fn('dot')}({a.text}, {b.text})", ())
+        return Expr(self.call(self.fn("dot"), "dot", a, b.text), ())
 
     def einsum_(self, shape, depth) -> Expr:
         """einsum('ij,jk->ik'), ('ij,ij->i'), ('i,i->i'), ..."""
@@ -685,7 +700,14 @@ class Expressions:
             dims[self.rng.randrange(len(dims))] = "-1"
         target = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")" if dims else "()"
         self.features.add("reshape")
-        return Expr(f"{self.fn('reshape')}({e.text}, {target})", shape, e.bounded, e.positive)
+        if dims and self.chance(0.5):               # NumPy's varargs form of the method
+            target = ", ".join(dims)
+            text = self.call(self.fn("reshape"), "reshape", e, target)
+            if not text.startswith(f"{paren(e)}."):
+                text = f"{self.fn('reshape')}({e.text}, ({target},))"
+        else:
+            text = self.call(self.fn("reshape"), "reshape", e, target)
+        return Expr(text, shape, e.bounded, e.positive)
 
     # -- helper functions ---------------------------------------------------------------
     def helper_call(self, shape, depth) -> Expr:

@@ -596,13 +596,13 @@ UNSUPPORTED = [
       for t, call, error in (
           ("reshape_method", "x.reshape((5 * 4, 6))", "methods are not supported: `.reshape`"),
           ("reshape_method_nolist", "x.reshape(5 * 4, 6)", "methods are not supported: `.reshape`"),
-          ("ravel_method", "x.ravel()", "attribute '.ravel' is not supported"),
+          ("ravel_method", "x.ravel()", "`.ravel()` is not a method adc supports"),
           ("flatten_method", "x.flatten()", "attribute '.flatten' is not supported"),
-          ("squeeze_method", "x.squeeze()", "attribute '.squeeze' is not supported"))],
+          ("squeeze_method", "x.squeeze()", "`.squeeze()` is not a method adc supports"))],
     unsupported(NP + "test_astype", "attributes other than .T/.shape", """
         def un_astype(x: Param[3]):
             return np.sum(np.sin(x.astype("float64")))
-        """, "attribute '.astype' is not supported"),
+        """, "`.astype()` is not a method adc supports"),
     *[unsupported(NP + f"test_{t}", "np.array", f"def un_{t}(x: Param[()]):\n    return {call}\n",
                   "`np.array` is not a function adc supports")
       for t, call in (("1d_array", "np.array([x, x * 1.0, x + 2.5])"),
@@ -622,11 +622,15 @@ UNSUPPORTED = [
                 "np.append([1.0, 2.0, 3.0], x)"),
     _missing_fn(NP + "test_cast_to_int", "int64", "x: Param[5, 10]", "np.sum(x[np.int64(x[:, -1])])"),
     *[unsupported(NP + f"test_{t}", "np.r_ / np.c_", f"def un_{t}(x: Param[3, 2]):\n    return {call}\n",
-                  NOT_A_FUNCTION)
-      for t, call in (("r_basic", "np.r_[x]"), ("r_double", "np.r_[x, x]"),
-                      ("r_no_relation", "np.r_[x * 0]"), ("r_node_and_const", "np.r_[x, 2 * x]"),
-                      ("r_mixed", "np.r_[x, 2 * x, x]"), ("r_slicing", "np.r_[x[0], 1:10]"),
-                      ("c_", "np.c_[x, 2 * x, x]"), ("c_mixed", "np.c_[x, 2 * x, x]"))],
+                  error)
+      for t, call, error in (
+          ("r_basic", "np.r_[x]", NOT_A_FUNCTION), ("r_double", "np.r_[x, x]", NOT_A_FUNCTION),
+          ("r_no_relation", "np.r_[x * 0]", NOT_A_FUNCTION),
+          ("r_node_and_const", "np.r_[x, 2 * x]", NOT_A_FUNCTION),
+          ("r_mixed", "np.r_[x, 2 * x, x]", NOT_A_FUNCTION),
+          ("r_slicing", "np.r_[x[0], 1:10]", "np.r_ / np.c_ take tensors, numbers and lists"),
+          ("c_", "np.c_[x, 2 * x, x]", NOT_A_FUNCTION),
+          ("c_mixed", "np.c_[x, 2 * x, x]", NOT_A_FUNCTION))],
     unsupported(NP + "test_index_slice", "negative slice steps", """
         def un_index_slice(x: Param[5, 6, 4]):
             return x[::-1, 2:4, :]
@@ -694,6 +698,13 @@ def models(request, tmp_path_factory):
 NOW_SUPPORTED = {"un_sys_logaddexp", "un_sys_fmax", "un_sys_fmin", "un_index_slice",
                  "un_index_slice_fanout", "un_index_lists", "un_index_mixed", "un_multi_index",
                  "un_multi_index2"}
+# Methods and np.array of lists (issue 13).
+NOW_SUPPORTED |= {"un_reshape_method", "un_reshape_method_nolist", "un_flatten_method",
+                  "un_1d_array", "un_2d_array", "un_1d_array_fanout", "un_2d_array_fanout",
+                  "un_array_from_scalar", "un_array_from_arrays", "un_array_from_arrays_2",
+                  "un_max_equal_values", "un_max_equal_values_2d", "un_min_3_way_equality",
+                  "un_maximum_equal_values_2d", "un_r_basic", "un_r_double", "un_r_no_relation",
+                  "un_r_node_and_const", "un_r_mixed", "un_c_", "un_c_mixed"}
 NOW = [case(u.origin, u.source) for u in UNSUPPORTED if u.name in NOW_SUPPORTED] + [
     case(SYS + "test_einsum_matmult_broadcast", """
         def un_einsum_matmult_broadcast(x: Param[2, 2, 3], y: Param[2, 3, 4]):

@@ -704,6 +704,7 @@ def models(request, tmp_path_factory):
 # Rows that were UNSUPPORTED and compile now (unpacking along axis 0, np.newaxis with a
 # step: issue 10): the same sources, checked as cases.
 NOW_SUPPORTED = {"unpacking_args_saxpy", "passthru_unpack", "extended_slice"}
+NOW_SUPPORTED |= {"cast_sum_"}      # np.array of a tensor (issue 13)
 NOW = [case(u.origin, u.source.replace(f"def {u.name}(", f"def {u.name}_now("))
        for u in UNSUPPORTED if u.name in NOW_SUPPORTED]
 FAMILIES["tg_now"] = NOW
