@@ -605,7 +605,7 @@ UNSUPPORTED = [
             return np.sum(np.sin(x.astype("float64")))
         """, "attribute '.astype' is not supported"),
     *[unsupported(NP + f"test_{t}", "np.array", f"def un_{t}(x: Param[()]):\n    return {call}\n",
-                  "`np.array` is not a function adc supports")
+                  "`np.array` is not a NumPy function adc accepts")
       for t, call in (("1d_array", "np.array([x, x * 1.0, x + 2.5])"),
                       ("2d_array", "np.array([[x, x * 1.0, x + 2.5], [x**2, x, x / 2.0]])"),
                       ("1d_array_fanout", "np.array([x, x * 1.0, x + 2.5]) * 2"),

@@ -585,7 +585,7 @@ for i in range(n):
     a = mul(a, a)
 return a""", RUNTIME_N, "a: Param[()], n: int"),
     un("cast_sum_", "np.array", "return np.sum(np.array(x))",
-       "`np.array` is not a function adc supports", "x: Param[N]"),
+       "`np.array` is not a NumPy function adc accepts", "x: Param[N]"),
     un("fn_multiply", "np.multiply", "return np.multiply(a, 3.0)", NOT_A_FUNCTION),
     un("test_anf_list", "list literals", """
 b = [1, a * a, 2]
