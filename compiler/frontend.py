@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from . import library, loops
+from . import library, loops, spellings
 from .aliasing import VIEW_FUNCTIONS, Views
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
@@ -667,6 +667,7 @@ class _Return(Exception):
 
 
 _PY_NAMES = ("range", "len", "float", "int", "tuple")
+_LISTED = "docs/language.md lists the NumPy and math names adc accepts"
 
 
 def _signature_text(name, fn) -> str:
@@ -986,19 +987,26 @@ class _Lowerer:
             node.attr.encode("utf-8") else node
 
     def expr_Attribute(self, node, env):
+        inner = node.value
+        if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
+                and inner.value.id not in env:
+            outer = self.ctx.globals.get(inner.value.id)
+            if isinstance(outer, ModuleRef) and outer.kind in spellings.MODULES and \
+                    inspect.ismodule(getattr(spellings.MODULES[outer.kind], inner.attr, None)):
+                raise self.submodule_error(node, inner, outer.kind)
         return self.attribute(node, self.expr(node.value, env))
 
     def attribute(self, node, base, called=False):
         """`base.attr`; `called`: it is the function of a call (`x.sum(...)`)."""
+        if isinstance(base, ModuleRef) and base.kind == "numpy" and node.attr in ("r_", "c_"):
+            return IndexTrick(node.attr)
+        if isinstance(base, ModuleRef) and base.kind in spellings.MODULES:
+            return self.module_attribute(node, base.kind)
         if isinstance(base, ModuleRef):
             if base.kind == "adc" and node.attr == "lang":
                 return ModuleRef("lang")
             if node.attr in library.CONSTANTS:
                 return library.CONSTANTS[node.attr]
-            if node.attr == "newaxis" and base.kind == "numpy":
-                return None
-            if node.attr in ("r_", "c_") and base.kind == "numpy":
-                return IndexTrick(node.attr)
             name = library.ALIASES.get(node.attr, node.attr)
             if name in library.FUNCTIONS or name in ROLES or name == "dim":
                 return LangName(name)
@@ -1026,6 +1034,50 @@ class _Lowerer:
         raise self.error(self._attr_where(node), f"attribute '.{node.attr}' is not supported",
                          "only tensors have attributes (.T, .shape, ...), and modules "
                          "(np., math.) functions")
+
+    def module_attribute(self, node, kind):
+        """`np.X` / `math.X`: a language function or constant (compiler/spellings.py)."""
+        if node.attr == "newaxis" and kind == "numpy":
+            return None
+        name = spellings.resolve(kind, node.attr)
+        if name in library.CONSTANTS:
+            return library.CONSTANTS[name]
+        if name is not None:
+            return LangName(name)
+        raise self.unsupported_attribute(node, kind)
+
+    def unsupported_attribute(self, node, kind):
+        """Why `np.X` / `math.X` is not accepted, and the nearest name that is."""
+        text, attr, module = ast.unparse(node), node.attr, getattr(spellings.MODULES[kind],
+                                                                   node.attr, None)
+        where = self._attr_where(node)
+        if inspect.ismodule(module):
+            return self.submodule_error(node, node, kind)
+        if attr in spellings.MATH_NOT and kind == "math":
+            return self.error(where, f"`{text}` rounds the quotient to the nearest integer "
+                              "(IEEE remainder), unlike np.remainder",
+                              "use mod(x, y) (np.mod: the sign of y) or fmod(x, y) (the "
+                              "sign of x)")
+        name = library.ALIASES.get(attr, attr)
+        if name in library.FUNCTIONS:
+            return self.error(where, f"`{text}` is not {kind}'s: {name} is adc.lang's",
+                              f"add `from adc.lang import {name}` and call {name}(...)")
+        close = spellings.nearest(kind, attr)
+        prefix = ast.unparse(node.value)
+        guess = f"did you mean {' or '.join(f'`{prefix}.{c}`' for c in close)}? " \
+            if close else ""
+        return self.error(where, f"`{text}` is not a {'NumPy' if kind == 'numpy' else kind} "
+                          "function adc accepts", f"{guess}{_LISTED}")
+
+    def submodule_error(self, node, sub, kind):
+        """`np.linalg.inv`, `np.random.rand`: NumPy's submodules are not in the language."""
+        what = f"{kind}.{sub.attr}"
+        return self.error(self._attr_where(sub), f"`{ast.unparse(node)}`: adc has no "
+                          f"functions of {what}",
+                          "random numbers are inputs: draw them outside the model and pass "
+                          "them as Data" if what == "numpy.random" else
+                          "compute it outside the model and pass it as Data, or write it "
+                          f"with the language's functions ({_LISTED})")
 
     def expr_Subscript(self, node, env):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -1140,11 +1192,13 @@ class _Lowerer:
         fn = _BINOPS[type(op)]
         if not isinstance(a, Value) and not isinstance(b, Value):
             return _const_binop(fn, a, b)
-        if type(op) in (ast.FloorDiv, ast.Mod):
+        if isinstance(op, ast.FloorDiv):
             raise _OperatorError(f"{symbol} is only supported on compile-time ints",
-                                 "use / for tensors")
+                                 "use floor(x / y) for tensors")
         if isinstance(op, ast.Pow):
             result = library.power(self.b, a, b)
+        elif isinstance(op, ast.Mod):   # NumPy's % of arrays is np.mod
+            result = library.FUNCTIONS["mod"](self.b, a, b)
         else:
             result = elementwise(lambda x, y: fn(x, y), a, b)
         number = all(v.number if isinstance(v, Value) else True for v in (a, b))

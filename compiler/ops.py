@@ -74,6 +74,9 @@ def _sympy_builder(row: prims.Prim):
 BUILD = {row.name: _sympy_builder(row) for row in prims.PRIMS}
 # Scalar helpers the generated module defines when a body calls them: name -> Numba source
 HELPERS = {row.name: row.numba for row in prims.GENERATED}
+# The generated functions' classes -> their names. Code that finds helper calls in a
+# body goes by class, not by name: SymPy's own sign is not the sign helper.
+HELPER_CLASSES = {getattr(F, row.name): row.name for row in prims.GENERATED}
 
 
 class isfinite(BooleanFunction):
@@ -166,6 +169,7 @@ def _numpy_funcs():
     import numpy as np
     from scipy.special import erf, erfc
     out = {row.name: row.numpy for row in prims.GENERATED}
+    out.update({row.sympy: row.numpy for row in prims.PRIMS if isinstance(row.sympy, str)})
     out.update({
         "idiv": lambda a, b: a // b,
         "power": lambda x, p: np.power(np.asarray(x, dtype=float), p),
@@ -180,5 +184,5 @@ def _numpy_funcs():
 
 NUMPY_FUNCS = _numpy_funcs()
 
-__all__ = ["F", "T", "course_form", "BUILD", "HELPERS", "NUMPY_FUNCS", "isfinite", "power", "pow_", "idiv"] + \
+__all__ = ["F", "T", "course_form", "BUILD", "HELPERS", "HELPER_CLASSES", "NUMPY_FUNCS", "isfinite", "power", "pow_", "idiv"] + \
     [row.name for row in prims.GENERATED]

@@ -16,7 +16,7 @@ SymPy is imported by the rules when the compiler calls them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -43,8 +43,11 @@ class Prim:
     derivative: Callable | None = None  # (sp, F, *args) -> partials, F: generated functions
     numba: str | None = None           # scalar source of a generated function
     kind: str = "elementwise"          # 'activation' | 'relu-like' | 'elementwise' | 'internal'
+    #                                    | 'step' (piecewise constant: gradient 0)
     domain: tuple = (-2.0, 2.0)        # where the gradient tests draw inputs
     kinks: tuple = ()                  # points the gradient tests keep away from
+    draw: Callable | None = None       # (rng, shape) -> test operands, where domain and
+    #                                    kinks cannot say it (mod: x / y off the integers)
     display: str = ""                  # formula display, e.g. "σ({0})"; "" = the name
     spellings: tuple = ()              # NumPy / math names accepted beside the name
     example: str = ""                  # a docs example call
@@ -65,6 +68,12 @@ class Prim:
     @property
     def arity(self) -> int:
         return self.operands + len(self.params)
+
+    @property
+    def math_alias(self) -> bool:
+        """The generated function is `math.<name>` itself (tanh): SymPy prints it so."""
+        return bool(self.numba) and self.numba.rstrip().endswith(
+            f"return math.{self.name}({', '.join(['x', 'y'][:self.arity])})")
 
 
 def _asarray(x):
@@ -168,6 +177,34 @@ def np_sigmoid_minus(z, y):
     z = _asarray(z)
     t = np.exp(-np.abs(z))
     return _scalar(np.where(z > 0, (1.0 - y) - t / (1.0 + t), t / (1.0 + t) - y))
+
+
+def _floats(fn):
+    """fn on float arrays: ints become float64 first (np.sign of an int array is int)."""
+    return lambda *xs: _scalar(fn(*(_asarray(x) for x in xs)))
+
+
+def np_hypot_unit(a, b):
+    a, h = _asarray(a), np.hypot(a, b)
+    return _scalar(np.where(h > 0, a / np.where(h > 0, h, 1.0), 0.0))
+
+
+# -- test operands for the rows whose domain and kinks cannot describe them -------------
+def _off_axes(rng, shape):
+    """Two operands, each at least 0.15 from 0: away from the origin, where hypot and
+    arctan2 have no derivative, and from arctan2's branch cut (y = 0, x < 0)."""
+    def one():
+        x = rng.uniform(-2.0, 2.0, shape)
+        return np.where(np.abs(x) < 0.15, np.where(x >= 0, 0.15, -0.15) + x, x)
+    return one(), one()
+
+
+def _off_multiples(rng, shape):
+    """x, y with |y| in [0.5, 2] of either sign and x / y at least 0.15 from an integer:
+    away from the jumps of mod and fmod."""
+    y = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+    q = rng.integers(-3, 3, shape) + rng.uniform(0.15, 0.85, shape)
+    return q * y, y
 
 
 # -- derivative rules (SymPy, called by the compiler) ----------------------------------
@@ -322,7 +359,158 @@ PRIMS = [
          numba=("def minimum(a, b):\n"
                 "    return a if a <= b or a != a else b\n"),
          rule='[x <= y], [x > y]'),
+    # trigonometric and hyperbolic; the derivatives avoid 1 - x**2 (cancels near +-1) and
+    # x**2 (overflows for |x| > 1e154 where the derivative is finite)
+    Prim("arcsin", "inverse sine, in [-pi/2, pi/2]", np.arcsin, domain=(-0.9, 0.9),
+         spellings=("asin",),
+         derivative=lambda sp, F, x: (1 / sp.sqrt((1 - x) * (1 + x)),),
+         numba=("def arcsin(x):\n"
+                "    return math.asin(x)\n"),
+         rule='1 / sqrt((1 - x) * (1 + x))'),
+    Prim("arccos", "inverse cosine, in [0, pi]", np.arccos, domain=(-0.9, 0.9),
+         spellings=("acos",),
+         derivative=lambda sp, F, x: (-1 / sp.sqrt((1 - x) * (1 + x)),),
+         numba=("def arccos(x):\n"
+                "    return math.acos(x)\n"),
+         rule='-1 / sqrt((1 - x) * (1 + x))'),
+    Prim("arctan", "inverse tangent, in (-pi/2, pi/2)", np.arctan, sympy="atan",
+         domain=(-3.0, 3.0), spellings=("atan",),
+         rule='1 / (1 + x**2)'),
+    Prim("arctan2", "arctan2(x1, x2): the angle of the point (x2, x1), in [-pi, pi]; "
+         "gradient 0 at the origin", np.arctan2, operands=2, draw=_off_axes,
+         spellings=("atan2",), example="arctan2(x, y)",
+         derivative=lambda sp, F, a, b: (
+             sp.Piecewise((F.hypot_unit(b, a) / F.hypot(a, b), F.hypot(a, b) > 0),
+                          (sp.Integer(0), True)),
+             sp.Piecewise((-F.hypot_unit(a, b) / F.hypot(a, b), F.hypot(a, b) > 0),
+                          (sp.Integer(0), True))),
+         numba=("def arctan2(a, b):\n"
+                "    return math.atan2(a, b)\n"),
+         rule='y / hypot(x, y)**2, -x / hypot(x, y)**2'),
+    Prim("sinh", "hyperbolic sine", np.sinh, sympy="sinh",
+         rule='cosh(x)'),
+    Prim("cosh", "hyperbolic cosine", np.cosh, sympy="cosh",
+         rule='sinh(x)'),
+    Prim("arcsinh", "inverse hyperbolic sine", np.arcsinh, domain=(-3.0, 3.0),
+         spellings=("asinh",),
+         derivative=lambda sp, F, x: (1 / F.hypot(x, sp.Float(1.0)),),
+         numba=("def arcsinh(x):\n"
+                "    return math.asinh(x)\n"),
+         rule='1 / hypot(x, 1)'),
+    Prim("arccosh", "inverse hyperbolic cosine, x >= 1", np.arccosh, domain=(1.1, 3.0),
+         spellings=("acosh",),
+         derivative=lambda sp, F, x: (1 / (sp.sqrt(x - 1) * sp.sqrt(x + 1)),),
+         numba=("def arccosh(x):\n"
+                "    return math.acosh(x)\n"),
+         rule='1 / (sqrt(x - 1) * sqrt(x + 1))'),
+    Prim("arctanh", "inverse hyperbolic tangent, -1 < x < 1", np.arctanh, domain=(-0.9, 0.9),
+         spellings=("atanh",),
+         derivative=lambda sp, F, x: (1 / ((1 - x) * (1 + x)),),
+         numba=("def arctanh(x):\n"
+                "    return math.atanh(x)\n"),
+         rule='1 / ((1 - x) * (1 + x))'),
+    Prim("hypot", "sqrt(x**2 + y**2) without overflow; gradient 0 at the origin", np.hypot,
+         operands=2, draw=_off_axes, example="hypot(x, y)",
+         derivative=lambda sp, F, a, b: (F.hypot_unit(a, b), F.hypot_unit(b, a)),
+         numba=("def hypot(x, y):\n"
+                "    return math.hypot(x, y)\n"),
+         rule='x / hypot(x, y), y / hypot(x, y)'),
+    Prim("deg2rad", "degrees to radians, x * pi / 180", np.deg2rad, spellings=("radians",),
+         sympy=lambda sp, x: x * sp.Float(math.pi / 180),
+         rule='pi / 180'),
+    Prim("rad2deg", "radians to degrees, x * 180 / pi", np.rad2deg, spellings=("degrees",),
+         sympy=lambda sp, x: x * sp.Float(180 / math.pi),
+         rule='180 / pi'),
+    # logarithms, powers and roots
+    Prim("log2", "base-2 logarithm", np.log2, domain=(0.3, 3.0),
+         derivative=lambda sp, F, x: (sp.Float(1 / math.log(2)) / x,),
+         numba=("def log2(x):\n"
+                "    return math.log2(x)\n"),
+         rule='1 / (x * log(2))'),
+    Prim("log10", "base-10 logarithm", np.log10, domain=(0.3, 3.0),
+         derivative=lambda sp, F, x: (sp.Float(1 / math.log(10)) / x,),
+         numba=("def log10(x):\n"
+                "    return math.log10(x)\n"),
+         rule='1 / (x * log(10))'),
+    Prim("exp2", "2 to the x", np.exp2,
+         derivative=lambda sp, F, x: (F.exp2(x) * sp.Float(math.log(2)),),
+         numba=("def exp2(x):\n"
+                "    return math.exp2(x)\n"),
+         rule='exp2(x) * log(2)'),
+    Prim("cbrt", "cube root, real for x < 0", _floats(np.cbrt), kinks=(0.0,),
+         derivative=lambda sp, F, x: (1 / (3 * F.cbrt(x) ** 2),),
+         numba=("def cbrt(x):\n"
+                "    # |x|**(1/3) and a Newton step (1/3 is rounded: 8**(1/3) < 2); 0, +-inf\n"
+                "    # and NaN are their own cube roots\n"
+                "    a = abs(x)\n"
+                "    r = a ** (1.0 / 3.0)\n"
+                "    r = (2.0 * r + a / (r * r)) / 3.0\n"
+                "    return math.copysign(r, x) if r > 0.0 and r - r == 0.0 else x\n"),
+         rule='1 / (3 * cbrt(x)**2)'),
+    Prim("reciprocal", "1 / x", _floats(np.reciprocal), kinks=(0.0,),
+         sympy=lambda sp, x: 1 / x,
+         rule='-1 / x**2'),
+    # piecewise constant: the gradient is 0 everywhere, at the jumps too
+    Prim("sign", "-1, 0 or 1 (NaN stays NaN); sign'(x) = 0, also at 0", _floats(np.sign),
+         kind="step", kinks=(0.0,),
+         derivative=lambda sp, F, x: (sp.Integer(0),),
+         numba=("def sign(x):\n"
+                "    # x itself at 0 and NaN, like np.sign\n"
+                "    return 1.0 if x > 0 else (-1.0 if x < 0 else x)\n"),
+         rule='0'),
+    Prim("floor", "the largest integer <= x; gradient 0, also at the integers",
+         _floats(np.floor), kind="step", kinks=(-2.0, -1.0, 0.0, 1.0, 2.0),
+         derivative=lambda sp, F, x: (sp.Integer(0),),
+         numba=("def floor(x):\n"
+                "    # x // 1.0 is floor as a float (math.floor gives an int); from 2**52 on\n"
+                "    # every float is an integer (and inf // 1.0 is NaN)\n"
+                "    return x // 1.0 if abs(x) < 4503599627370496.0 else x\n"),
+         rule='0'),
+    Prim("ceil", "the smallest integer >= x; gradient 0, also at the integers",
+         _floats(np.ceil), kind="step", kinks=(-2.0, -1.0, 0.0, 1.0, 2.0),
+         derivative=lambda sp, F, x: (sp.Integer(0),),
+         numba=("def ceil(x):\n"
+                "    # -floor(-x), floor as in the floor helper\n"
+                "    return -((-x) // 1.0) if abs(x) < 4503599627370496.0 else x\n"),
+         rule='0'),
+    Prim("round", "the nearest integer, halves to even (np.round: round(2.5) = 2); "
+         "gradient 0", _floats(np.round), kind="step", kinks=(-1.5, -0.5, 0.5, 1.5),
+         spellings=("around", "rint"),
+         derivative=lambda sp, F, x: (sp.Integer(0),),
+         numba=("def round(x):\n"
+                "    # half to even from the floor f: x - f is exact below 2**52\n"
+                "    f = x // 1.0\n"
+                "    d = x - f\n"
+                "    up = d > 0.5 or (d == 0.5 and f % 2.0 == 1.0)\n"
+                "    return (f + 1.0 if up else f) if abs(x) < 4503599627370496.0 else x\n"),
+         rule='0'),
+    Prim("mod", "x - floor(x / y) * y, with the sign of y (np.mod, Python's %)",
+         _floats(np.mod), operands=2, domain=(-3.0, 3.0), draw=_off_multiples,
+         spellings=("remainder",), example="mod(x, 2.0)",
+         derivative=lambda sp, F, x, y: (sp.Integer(1), -F.floor(x / y)),
+         numba=("def mod(x, y):\n"
+                "    # Python's float % is np.mod: the sign of y\n"
+                "    return x % y\n"),
+         rule='1, -floor(x / y)'),
+    Prim("fmod", "x - trunc(x / y) * y, with the sign of x (np.fmod, C's fmod)",
+         _floats(np.fmod), operands=2, domain=(-3.0, 3.0), draw=_off_multiples,
+         example="fmod(x, 2.0)",
+         derivative=lambda sp, F, x, y: (sp.Integer(1),
+                                         -F.sign(x / y) * F.floor(sp.Abs(x / y))),
+         numba=("def fmod(x, y):\n"
+                "    # |x| % |y| is C's fmod of |x|, |y| exactly (equal signs: Python's % adds\n"
+                "    # nothing); Numba has no math.fmod\n"
+                "    return math.copysign(abs(x) % abs(y), x)\n"),
+         rule='1, -trunc(x / y)'),
     # internal: what the losses lower to, and derivative helpers
+    Prim("hypot_unit", "x / hypot(x, y), 0 at the origin: hypot's partials, bounded by 1",
+         np_hypot_unit, operands=2, kind="internal",
+         shows=lambda sp, T, a, b: a / T.hypot(a, b),
+         derivative=lambda sp, F, a, b: (F.hypot_unit(b, a) ** 2 / F.hypot(a, b),
+                                         -F.hypot_unit(a, b) * F.hypot_unit(b, a) / F.hypot(a, b)),
+         numba=("def hypot_unit(a, b):\n"
+                "    h = math.hypot(a, b)\n"
+                "    return a / h if h > 0.0 else 0.0\n")),
     Prim("tanh_grad", "1 - tanh(x)**2 from t = tanh(x), accurate where t rounds to +-1",
          lambda x, t: np.where(np.abs(t) < 0.9, (1 - t) * (1 + t),
                                4 * np.exp(-2 * np.abs(x)) / (1 + np.exp(-2 * np.abs(x))) ** 2),
@@ -400,6 +588,17 @@ def test_inputs(prim: Prim, shape, seed=0):
     return x
 
 
+def test_operands(prim: Prim, shape, seed=1) -> tuple:
+    """The operands of a gradient test: the row's `draw`, else each inside its domain
+    away from its kinks (for two operands, x - y away from them, as in maximum)."""
+    if prim.draw is not None:
+        return prim.draw(np.random.default_rng(seed), shape)
+    if prim.operands == 1:
+        return (test_inputs(prim, shape, seed=seed),)
+    y = test_inputs(prim, shape, seed=seed + 1)
+    return y + test_inputs(prim, shape, seed=seed + 2), y
+
+
 __all__ = ["Prim", "PRIMS", "BY_NAME", "PUBLIC", "GENERATED", "SPELLINGS", "kind_names",
            "signature_text", "docs_row",
-           "test_inputs", "math"]
+           "test_inputs", "test_operands", "math"]

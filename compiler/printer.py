@@ -6,10 +6,15 @@ import functools
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from . import ops
+from . import ops, prims
 from .ir import nodes_of
 
 _HELPER_FUNCS = set(ops.HELPERS)
+# Generated functions SymPy's printer would print by their class name (floor as an index
+# division, sign as copysign), so they print as helper calls; those that are `math.<name>`
+# itself (tanh) keep SymPy's `math.tanh(x)`, which the vectorised loops recognise.
+_CALLED = {cls: name for cls, name in ops.HELPER_CLASSES.items()
+           if not prims.BY_NAME[name].math_alias}
 
 
 def helpers_used(programs) -> set:
@@ -24,8 +29,8 @@ def helpers_used(programs) -> set:
 @functools.lru_cache(maxsize=65536)
 def _helpers_in(body) -> frozenset:
     # cached: the forward bodies are in every program of an entry point
-    return frozenset(type(f).__name__ for f in nodes_of(body, sp.Function)
-                     if type(f).__name__ in _HELPER_FUNCS)
+    return frozenset(ops.HELPER_CLASSES[type(f)] for f in nodes_of(body, sp.Function)
+                     if type(f) in ops.HELPER_CLASSES)
 
 
 def _subtracted(term) -> bool:
@@ -56,6 +61,11 @@ class KernelPrinter(PythonCodePrinter):
         if expr not in self._printed:
             self._printed[expr] = super().doprint(expr)
         return self._printed[expr]
+
+    def _print(self, expr, **kwargs):
+        if type(expr) in _CALLED:
+            return self._print_Function(expr)
+        return super()._print(expr, **kwargs)
 
     def _handle_UnevaluatedExpr(self, expr):
         # adc builds no UnevaluatedExpr, and re(u) prints as u (below): SymPy's pass

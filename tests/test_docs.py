@@ -162,3 +162,30 @@ def test_docs_say_what_is_not_supported_yet():
     section = text[text.index("## 5. Not supported yet"):]
     for feature in ("--target", "f_jacobian"):
         assert feature in section
+
+
+def test_numpy_names_table_is_what_the_frontend_accepts():
+    """§2.8 is compiler/spellings.py's table, and each name in it lowers to its language
+    function (and exists in NumPy / math, so the eager run calls it)."""
+    import math
+
+    import numpy
+
+    from adc.compiler import frontend, library, spellings
+    with open(LANGUAGE, encoding="utf-8") as f:
+        text = f.read()
+    table = text[text.index("<!-- spellings table -->\n") + 25:
+                 text.index("\n<!-- end spellings table -->")]
+    assert table == spellings.docs_table(), "regenerate §2.8 from spellings.docs_table()"
+    source = "import numpy as np\nimport math\n"
+    ctx = frontend.parse_module("names.py", source)
+    lower = frontend._Lowerer(ctx, frontend.Builder())
+    for kind, module, prefix in (("numpy", numpy, "np"), ("math", math, "math")):
+        for attr, name in spellings.accepted(kind).items():
+            assert hasattr(module, attr), f"{prefix}.{attr}"
+            got = lower.expr(ast.parse(f"{prefix}.{attr}", mode="eval").body, {})
+            want = library.CONSTANTS.get(name)
+            assert (got == want) if want is not None else got.name == name, (attr, got)
+            assert f"`{prefix}.{attr}`" in table
+    with pytest.raises(CompileError, match="did you mean `np.mean`"):
+        lower.expr(ast.parse("np.nanmean", mode="eval").body, {})

@@ -200,7 +200,7 @@ def unit_kind(nest: Nest) -> str:
 
 def _helpers_in(unit: Nest) -> set:
     """The scalar helpers a unit's bodies and temporaries call."""
-    from ..ops import HELPERS
+    from ..ops import HELPER_CLASSES
     exprs = []
     for it in unit.items:
         if isinstance(it, Let):
@@ -208,8 +208,8 @@ def _helpers_in(unit: Nest) -> set:
         else:
             exprs.append(_stmt(it).body)
             exprs += [let.expr for let in getattr(it, "lets", ())]
-    return {type(f).__name__ for e in exprs for f in sp.sympify(e).atoms(sp.Function)
-            if type(f).__name__ in HELPERS}
+    return {HELPER_CLASSES[type(f)] for e in exprs for f in sp.sympify(e).atoms(sp.Function)
+            if type(f) in HELPER_CLASSES}
 
 
 def _stmt(item):

@@ -217,8 +217,32 @@ CASES = [
      "    return sum(np.array([x > 0, x]))\n", 5, 25, ["comparison is not a number"],
      ["where"]),
     ("numpy submodule", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
-     "    return np.linalg.norm(x)\n", 5, 15, ["`np.linalg` is not a function adc supports"],
-     ["language reference"]),
+     "    return np.linalg.inv(x)\n", 5, 15,
+     ["`np.linalg.inv`: adc has no functions of numpy.linalg"],
+     ["pass it as Data", "docs/language.md lists the NumPy and math names"]),
+    ("numpy.random", HEADER + "import numpy\ndef f(x: Param[3]):\n"
+     "    return sum(x * numpy.random.rand(3))\n", 5, 26,
+     ["`numpy.random.rand`: adc has no functions of numpy.random"], ["pass them as Data"]),
+    ("np.fft", HEADER + "import numpy as np\ndef f(x: Param[4]):\n"
+     "    return sum(np.fft.fft(x))\n", 5, 19, ["`np.fft.fft`: adc has no functions of numpy.fft"],
+     ["pass it as Data"]),
+    ("misspelt numpy name", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.arcsinhh(x))\n", 5, 19,
+     ["`np.arcsinhh` is not a NumPy function adc accepts"], ["did you mean `np.arcsinh`"]),
+    ("numpy name outside the language", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return np.nanmean(x)\n", 5, 15, ["`np.nanmean` is not a NumPy function adc accepts"],
+     ["did you mean `np.mean`", "docs/language.md"]),
+    ("math name outside the language", HEADER + "import math\ndef f(x: Param[3]):\n"
+     "    return sum(math.prod(x))\n", 5, 21, ["`math.prod` is not a math function adc accepts"],
+     ["docs/language.md"]),
+    ("math.remainder", HEADER + "import math\ndef f(x: Param[3]):\n"
+     "    return sum(math.remainder(x, 2.0))\n", 5, 21, ["IEEE remainder", "np.remainder"],
+     ["mod(x, y)", "fmod(x, y)"]),
+    ("adc.lang name spelt np.", HEADER + "import numpy as np\ndef f(x: Param[3]):\n"
+     "    return sum(np.sigmoid(x))\n", 5, 19, ["`np.sigmoid` is not numpy's"],
+     ["from adc.lang import sigmoid"]),
+    ("floor division of tensors", HEADER + "def f(x: Param[3]):\n    return sum(x // 2.0)\n",
+     4, 18, ["// is only supported on compile-time ints"], ["floor(x / y)"]),
 
     # -- calls -------------------------------------------------------------------------
     ("too many arguments", HEADER + "def f(x: Param[3]):\n    return sum(exp(x, x))\n",

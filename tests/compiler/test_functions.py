@@ -283,19 +283,20 @@ ARRAYS = [
 
 
 def _prim_case(row) -> Case:
-    """One case per row of compiler/prims.py, on inputs from the row's domain and kinks."""
+    """One case per row of compiler/prims.py, on its test operands (domain, kinks, draw).
+    A step function (floor, sign: gradient 0) is multiplied by x, so that the gradient
+    checks see its zero derivative inside a gradient that is not all zero."""
     from adc.compiler import prims
 
-    def draw(shift):
-        return lambda v: prims.test_inputs(row, (3, 4), seed=shift)
-    if row.operands == 1:
-        args, call, inputs = MAT, f"{row.name}(x)", {"x": draw(1)}
-    else:   # binary rows: keep x - y away from the kinks
-        args, call = MAT + ", y: Param[3, 4]", f"{row.name}(x, y)"
-        inputs = {"y": draw(2), "x": lambda v: v["y"] + prims.test_inputs(row, (3, 4), seed=3)}
-    if row.params:
-        call = call[:-1] + "".join(f", {k}={d!r}" for k, d in row.params) + ")"
-    return Case(f"prim_{row.name}", args, call, inputs)
+    def operand(k):
+        return lambda v: prims.test_operands(row, (3, 4), seed=1)[k]
+    names = ["x", "y"][:row.operands]
+    args = ", ".join(f"{n}: Param[3, 4]" for n in names)
+    call = f"{row.name}({', '.join(names)}" + \
+        "".join(f", {k}={d!r}" for k, d in row.params) + ")"
+    if row.kind == "step":
+        call += " * x"
+    return Case(f"prim_{row.name}", args, call, {n: operand(k) for k, n in enumerate(names)})
 
 
 def _prim_cases():
@@ -451,6 +452,42 @@ def where_routes(c: Data[4], x: Param[4], y: Param[4]):
 
 def max_pool_ties(x: Param[1, 1, 4, 4]):
     return sum(max_pool2d(x, 2))
+
+
+def sign_kink(x: Param[5]):
+    return sum(2.0 * sign(x) + x)
+
+
+def steps_at_jumps(x: Param[5]):
+    return sum(floor(x) + ceil(x) + round(x) + x)
+
+
+def mod_at_jumps(x: Param[4], y: Param[4]):
+    return sum(mod(x, y) + 2.0 * fmod(x, y))
+
+
+def rounded(x: Param[13]):
+    return round(x)
+
+
+def floored(x: Param[13]):
+    return floor(x)
+
+
+def ceiled(x: Param[13]):
+    return ceil(x)
+
+
+def signed(x: Param[13]):
+    return sign(x)
+
+
+def modded(x: Param[10], y: Param[10]):
+    return mod(x, y)
+
+
+def fmodded(x: Param[10], y: Param[10]):
+    return fmod(x, y)
 '''
 
 KINK = np.array([-1.0, 0.0, 2.0, -0.0, 0.5])
@@ -475,7 +512,36 @@ CONVENTION_CASES = [
     ("where_routes", {"c": [1, -1, 0, 2], "x": [3, 3, 3, 3], "y": [3, 3, 3, 3]},
      {"x": [1, 0, 0, 1], "y": [0, 1, 1, 0]}),
     ("max_pool_ties", {"x": np.ones((1, 1, 4, 4))}, {"x": POOL_CORNERS}),       # window's first
+    ("sign_kink", {"x": KINK}, {"x": [1, 1, 1, 1, 1]}),                        # sign'(0) = 0
+    ("steps_at_jumps", {"x": [-1.0, 0.0, 2.0, 0.5, -1.5]}, {"x": [1, 1, 1, 1, 1]}),
+    ("mod_at_jumps", {"x": [-7.5, 7.5, 6.0, -6.0], "y": [2.0, -2.0, 3.0, 3.0]},
+     {"x": [3, 3, 3, 3], "y": [10, 10, -6, 6]}),              # -floor(x/y) - 2 trunc(x/y)
 ]
+
+# Round halves to even, floor/ceil beyond 2**52 and at +-inf, NaN, -0.0; mod and fmod of
+# every sign combination (mod: the sign of y; fmod: the sign of x), by a zero, an inf
+STEPS_AT = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999999999999994, -0.0,
+                     4503599627370497.0, 1e300, np.inf, -np.inf, np.nan])
+MOD_X = np.array([-7.5, 7.5, -7.5, 7.5, 6.0, -6.0, 0.0, 1e-300, 5.0, 3.0])
+MOD_Y = np.array([2.0, 2.0, -2.0, -2.0, 3.0, 3.0, -3.0, -1.0, np.inf, 0.0])
+STEP_VALUES = [("rounded", np.round, (STEPS_AT,)), ("floored", np.floor, (STEPS_AT,)),
+               ("ceiled", np.ceil, (STEPS_AT,)), ("signed", np.sign, (STEPS_AT,)),
+               ("modded", np.mod, (MOD_X, MOD_Y)), ("fmodded", np.fmod, (MOD_X, MOD_Y))]
+
+
+@pytest.mark.parametrize("fname, reference, args", STEP_VALUES, ids=[c[0] for c in STEP_VALUES])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_and_mod_values_are_numpys(fname, reference, args, dtype, conventions):
+    with np.errstate(over="ignore"):     # 1e300 is inf in float32
+        args = [a.astype(dtype) for a in args]
+    with np.errstate(all="ignore"):
+        want = reference(*args)
+    got = getattr(conventions.module, fname)(*args)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want, err_msg=fname)
+    (ref,) = numpy_ref.forward(conventions.programs[fname].program,
+                               dict(zip(["x", "y"], args)))
+    np.testing.assert_array_equal(ref, want, err_msg=f"{fname} (numpy reference)")
 
 
 @pytest.fixture(scope="module")

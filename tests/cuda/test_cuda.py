@@ -47,14 +47,14 @@ def _finish(process) -> dict:
 
 
 def primitives_model() -> str:
-    """One entry point per row of compiler/prims.py, on inputs inside its domain."""
+    """One entry point per row of compiler/prims.py, each operand squashed into the row's
+    domain (step functions times x, so that their gradient is not all zero)."""
     from adc.compiler import prims
     lines = ["from adc.lang import *", ""]
     for row in prims.PUBLIC:
-        lo, _ = row.domain
-        x = f"(square(x) + {lo})" if lo > 0 else ("(x / 4)" if row.name == "tan" else
-                                                  "(0.6 * x)" if row.name == "log1p" else "x")
-        call = f"{row.name}({x}, y)" if row.operands == 2 else f"{row.name}({x})"
+        lo, hi = row.domain
+        operands = [f"({lo} + {hi - lo} * sigmoid({v}))" for v in ["x", "y"][:row.operands]]
+        call = f"{row.name}({', '.join(operands)})" + (" * x" if row.kind == "step" else "")
         lines += [f"def p_{row.name}(x: Param[3, 4], y: Param[3, 4]):",
                   f"    return sum(sin(1.3 * {call}) + y)", ""]
     lines += ["def p_gelu_tanh(x: Param[3, 4]):",

@@ -13,6 +13,7 @@ See ported_harness.py for the three checks of each row.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ported_harness import (Case, Draw, Models, build_folder, case, check_grad_fd,
@@ -452,10 +453,10 @@ def _missing_fn(origin, fn, args="x: Param[3, 2]", call=None):
     name = f"un_{tag}_" + origin.split("::test_")[-1].split(" ")[0]
     call = call or f"np.{fn}(x)"
     return unsupported(origin, f"np.{fn}", f"def {name}({args}):\n    return {call}\n",
-                       f"`np.{fn}` is not a function adc supports")
+                       f"`np.{fn}` is not a NumPy function adc accepts")
 
 
-NOT_A_FUNCTION = "is not a function adc supports"
+NOT_A_FUNCTION = "is not a NumPy function adc accepts"
 EINSUM_STRING = "einsum needs a subscripts string"
 
 UNSUPPORTED = [
@@ -604,7 +605,7 @@ UNSUPPORTED = [
             return np.sum(np.sin(x.astype("float64")))
         """, "`.astype()` is not a method adc supports"),
     *[unsupported(NP + f"test_{t}", "np.array", f"def un_{t}(x: Param[()]):\n    return {call}\n",
-                  "`np.array` is not a function adc supports")
+                  "`np.array` is not a NumPy function adc accepts")
       for t, call in (("1d_array", "np.array([x, x * 1.0, x + 2.5])"),
                       ("2d_array", "np.array([[x, x * 1.0, x + 2.5], [x**2, x, x / 2.0]])"),
                       ("1d_array_fanout", "np.array([x, x * 1.0, x + 2.5]) * 2"),
@@ -705,7 +706,37 @@ NOW_SUPPORTED |= {"un_reshape_method", "un_reshape_method_nolist", "un_flatten_m
                   "un_max_equal_values", "un_max_equal_values_2d", "un_min_3_way_equality",
                   "un_maximum_equal_values_2d", "un_r_basic", "un_r_double", "un_r_no_relation",
                   "un_r_node_and_const", "un_r_mixed", "un_c_", "un_c_mixed"}
-NOW = [case(u.origin, u.source) for u in UNSUPPORTED if u.name in NOW_SUPPORTED] + [
+# ... and issue 13's elementwise functions, at inputs inside their domains, away from
+# their poles and jumps (the originals' `lims`)
+_POSITIVE, _OPEN = Draw(0.3, 2.0), Draw(-0.9, 0.9)
+_OFF_ZERO = Draw(0.2, 2.0, signed=True)
+_OFF_INTEGERS = Draw(-2.0, 2.0, avoid=(-2.0, -1.0, 0.0, 1.0, 2.0), gap=0.15)
+
+
+def _off_multiples(v, rng):
+    """x for mod(x, y): x / y at least 0.15 from an integer."""
+    y = v["y"]
+    return y * (rng.integers(-2, 2, np.shape(y)) + rng.uniform(0.15, 0.85, np.shape(y)))
+
+
+_MOD = {"y": Draw(0.5, 2.0, signed=True), "x": _off_multiples}
+ELEMENTWISE_NOW = {
+    **{f"un_{tag}_{f}": {} for tag in ("sys", "sc")
+       for f in ("arcsinh", "cosh", "sinh", "deg2rad", "degrees", "rad2deg", "radians",
+                 "exp2")},
+    **{f"un_{tag}_{f}": {"x": d} for tag in ("sys", "sc") for f, d in (
+        ("arccosh", Draw(1.1, 3.0)), ("arctanh", _OPEN), ("log10", _POSITIVE),
+        ("log2", _POSITIVE), ("sign", _OFF_ZERO))},
+    **{f"un_sc_{f}": {"x": d} for f, d in (("arccos", _OPEN), ("arcsin", _OPEN),
+                                           ("arctan", Draw(-3.0, 3.0)),
+                                           ("reciprocal", _OFF_ZERO))},
+    "un_sys_ceil": {"x": _OFF_INTEGERS}, "un_sys_floor": {"x": _OFF_INTEGERS},
+    **{n: _MOD for n in ("un_sys_remainder", "un_sys_mod", "un_sys_mod_neg", "un_op_mod",
+                         "un_op_mod_neg", "un_sc_mod_arg0", "un_sc_mod_arg1")},
+}
+NOW_SUPPORTED |= set(ELEMENTWISE_NOW)
+NOW = [case(u.origin, u.source, ELEMENTWISE_NOW.get(u.name))
+       for u in UNSUPPORTED if u.name in NOW_SUPPORTED] + [
     case(SYS + "test_einsum_matmult_broadcast", """
         def un_einsum_matmult_broadcast(x: Param[2, 2, 3], y: Param[2, 3, 4]):
             return np.einsum('...ij,...jk->...ik', x, y)
