@@ -987,6 +987,10 @@ class _Lowerer:
             node.attr.encode("utf-8") else node
 
     def expr_Attribute(self, node, env):
+        return self.attribute(node, self.attribute_base(node, env))
+
+    def attribute_base(self, node, env):
+        """What `node.attr` is taken of; `np.linalg.inv` is an error naming all of it."""
         inner = node.value
         if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
                 and inner.value.id not in env:
@@ -994,7 +998,7 @@ class _Lowerer:
             if isinstance(outer, ModuleRef) and outer.kind in spellings.MODULES and \
                     inspect.ismodule(getattr(spellings.MODULES[outer.kind], inner.attr, None)):
                 raise self.submodule_error(node, inner, outer.kind)
-        return self.attribute(node, self.expr(node.value, env))
+        return self.expr(inner, env)
 
     def attribute(self, node, base, called=False):
         """`base.attr`; `called`: it is the function of a call (`x.sum(...)`)."""
@@ -1255,7 +1259,7 @@ class _Lowerer:
                              "define it with def at the top level of this file, or import "
                              "it from adc.lang")
         if isinstance(f, ast.Attribute):     # a method: x.sum() (or a module's np.sum())
-            func = self.attribute(f, self.expr(f.value, env), called=True)
+            func = self.attribute(f, self.attribute_base(f, env), called=True)
         else:
             func = self.expr(f, env)
         args = []
