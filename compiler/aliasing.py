@@ -12,8 +12,18 @@ from __future__ import annotations
 from .values import Value
 
 ARGUMENT_ROLES = ("param", "data", "index")
-# Library functions whose NumPy reference returns a view of their first argument.
-VIEW_FUNCTIONS = ("transpose", "reshape")
+# Library functions whose NumPy reference returns a view of their argument `x` (or x
+# itself: atleast_1d of a vector); split and its kin return a tuple of views.
+VIEW_FUNCTIONS = ("transpose", "reshape", "ravel", "squeeze", "expand_dims", "atleast_1d",
+                  "atleast_2d", "atleast_3d", "broadcast_to", "diagonal")
+
+
+def viewed_argument(fname, arguments):
+    """The argument a library call's NumPy result is a view of, or None."""
+    if fname == "diag":     # a matrix's diagonal is a view; a vector's matrix is new
+        v = arguments["v"]
+        return v if isinstance(v, Value) and v.rank == 2 else None
+    return arguments["x"] if fname in VIEW_FUNCTIONS else None
 
 
 class Views:

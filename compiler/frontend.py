@@ -15,7 +15,7 @@ from dataclasses import replace
 import sympy as sp
 
 from . import library, loops
-from .aliasing import VIEW_FUNCTIONS, Views
+from .aliasing import Views, viewed_argument
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
 from .names import CALL_KEYWORDS
@@ -962,8 +962,12 @@ class _Lowerer:
                 return library.CONSTANTS[node.attr]
             if node.attr == "newaxis" and base.kind == "numpy":
                 return None
+            if node.attr == "linalg" and base.kind == "numpy":
+                return ModuleRef("numpy.linalg")
             name = library.ALIASES.get(node.attr, node.attr)
-            if name in library.FUNCTIONS or name in ROLES or name == "dim":
+            other_linalg = base.kind == "numpy.linalg" and name not in library.LINALG_NAMES
+            if not other_linalg and (name in library.FUNCTIONS or name in ROLES or
+                                     name == "dim"):
                 return LangName(name)
             raise self.error(self._attr_where(node), f"`{ast.unparse(node)}` is not a "
                              "function adc supports",
@@ -1223,8 +1227,10 @@ class _Lowerer:
         try:
             result = lower(self.b, *args, **kwargs)
             operands = bound.arguments.get("operands", ())
-            if func.name in VIEW_FUNCTIONS:     # NumPy returns a view of the argument
-                self.views.note_view(result, bound.arguments["x"])
+            viewed = viewed_argument(func.name, bound.arguments)
+            if viewed is not None:              # NumPy returns a view of the argument
+                for part in result if isinstance(result, tuple) else (result,):
+                    self.views.note_view(part, viewed)
             elif func.name == "einsum" and len(operands) == 1:
                 self.views.note_view(result, operands[0])
             return result
