@@ -16,12 +16,17 @@ __all__ = [
     # elementwise: every public row of compiler/prims.py, and
     "clip", "where", "power",
     # reductions and normalisers
-    "sum", "mean", "max", "min", "logsumexp", "var", "softmax", "log_softmax",
+    "sum", "mean", "max", "min", "logsumexp", "var", "std", "prod", "norm", "cumsum",
+    "cumprod", "softmax", "log_softmax",
     # losses
     "cross_entropy", "binary_cross_entropy_with_logits", "mse", "multiclass_hinge",
     # linear algebra and shape
     "matmul", "dot", "outer", "transpose", "einsum", "reshape", "concatenate", "stack",
     "array", "asarray",
+    # diagonals, triangles, shape helpers and stacking
+    "diagonal", "trace", "diag", "tril", "triu", "ravel", "squeeze", "expand_dims",
+    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
+    "vstack", "hstack", "dstack", "column_stack",
     # layers
     "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
 ]
@@ -212,9 +217,38 @@ def min(x, axis=None, keepdims=False):
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
-def var(x, axis=None, keepdims=False):
-    """Population variance (ddof=0), as batch_norm and layer_norm use it."""
-    return np.var(x, axis=axis, keepdims=keepdims)
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Population variance by default (ddof=0), as batch_norm and layer_norm use it."""
+    return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def prod(x, axis=None, keepdims=False):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """np.linalg.norm, but the 2-norm and Frobenius norm scaled by max |x| as the compiled
+    code is (NumPy's squares overflow for entries near 1e300)."""
+    x = np.asarray(x)
+    two = ord in (None, 2) if np.ndim(x) == 1 or isinstance(axis, int) else ord in (None, "fro")
+    if not two or ord is not None and axis is None and x.ndim > 2:
+        return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    m = np.max(np.abs(x), axis=axis, keepdims=True)
+    scaled = x / np.where(m > 0, m, 1)
+    out = m * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)[()]
+
+
+def cumsum(x, axis=None):
+    return np.cumsum(x, axis=axis)
+
+
+def cumprod(x, axis=None):
+    return np.cumprod(x, axis=axis)
 
 
 def _shifted_log_sum_exp(x, axis):
@@ -340,6 +374,71 @@ def concatenate(xs, axis=0):
 
 def stack(xs, axis=0):
     return np.stack(xs, axis=axis)
+
+
+# -- diagonals, triangles, shape helpers and stacking: NumPy's own ----------------------
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    return np.diagonal(x, offset, axis1, axis2)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    return np.trace(x, offset, axis1, axis2)
+
+
+def diag(v, k=0):
+    return np.diag(v, k)
+
+
+def tril(x, k=0):
+    return np.tril(x, k)
+
+
+def triu(x, k=0):
+    return np.triu(x, k)
+
+
+def ravel(x):
+    return np.ravel(x)
+
+
+def squeeze(x, axis=None):
+    return np.squeeze(x, axis)
+
+
+def expand_dims(x, axis):
+    return np.expand_dims(x, axis)
+
+
+def atleast_1d(x):
+    return np.atleast_1d(x)
+
+
+def atleast_2d(x):
+    return np.atleast_2d(x)
+
+
+def atleast_3d(x):
+    return np.atleast_3d(x)
+
+
+def broadcast_to(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+def vstack(tup):
+    return np.vstack(tup)
+
+
+def hstack(tup):
+    return np.hstack(tup)
+
+
+def dstack(tup):
+    return np.dstack(tup)
+
+
+def column_stack(tup):
+    return np.column_stack(tup)
 
 
 # -- layers ---------------------------------------------------------------------------

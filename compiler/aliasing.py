@@ -12,9 +12,19 @@ from __future__ import annotations
 from .values import Value
 
 ARGUMENT_ROLES = ("param", "data", "index")
-# Library functions whose NumPy reference returns a view of their first argument
-# (asarray of an array is that array itself).
-VIEW_FUNCTIONS = ("transpose", "reshape", "asarray")
+# Library functions whose NumPy reference returns a view of their argument `x` (or x
+# itself: atleast_1d of a vector, asarray of an array); split and its kin return a tuple
+# of views.
+VIEW_FUNCTIONS = ("transpose", "reshape", "asarray", "ravel", "squeeze", "expand_dims",
+                  "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "diagonal")
+
+
+def viewed_argument(fname, arguments):
+    """The argument a library call's NumPy result is a view of, or None."""
+    if fname == "diag":     # a matrix's diagonal is a view; a vector's matrix is new
+        v = arguments["v"]
+        return v if isinstance(v, Value) and v.rank == 2 else None
+    return arguments["x"] if fname in VIEW_FUNCTIONS else None
 
 
 class Views:

@@ -16,7 +16,7 @@ from dataclasses import replace
 import sympy as sp
 
 from . import library, loops, spellings
-from .aliasing import VIEW_FUNCTIONS, Views
+from .aliasing import Views, viewed_argument
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
 from .names import CALL_KEYWORDS
@@ -996,6 +996,7 @@ class _Lowerer:
                 and inner.value.id not in env:
             outer = self.ctx.globals.get(inner.value.id)
             if isinstance(outer, ModuleRef) and outer.kind in spellings.MODULES and \
+                    f"{outer.kind}.{inner.attr}" not in spellings.MODULES and \
                     inspect.ismodule(getattr(spellings.MODULES[outer.kind], inner.attr, None)):
                 raise self.submodule_error(node, inner, outer.kind)
         return self.expr(inner, env)
@@ -1012,7 +1013,9 @@ class _Lowerer:
             if node.attr in library.CONSTANTS:
                 return library.CONSTANTS[node.attr]
             name = library.ALIASES.get(node.attr, node.attr)
-            if name in library.FUNCTIONS or name in ROLES or name == "dim":
+            other_linalg = base.kind == "numpy.linalg" and name not in library.LINALG_NAMES
+            if not other_linalg and (name in library.FUNCTIONS or name in ROLES or
+                                     name == "dim"):
                 return LangName(name)
             raise self.error(self._attr_where(node), f"`{ast.unparse(node)}` is not a "
                              "function adc supports",
@@ -1043,6 +1046,8 @@ class _Lowerer:
         """`np.X` / `math.X`: a language function or constant (compiler/spellings.py)."""
         if node.attr == "newaxis" and kind == "numpy":
             return None
+        if f"{kind}.{node.attr}" in spellings.MODULES:      # np.linalg
+            return ModuleRef(f"{kind}.{node.attr}")
         name = spellings.resolve(kind, node.attr)
         if name in library.CONSTANTS:
             return library.CONSTANTS[name]
@@ -1070,7 +1075,7 @@ class _Lowerer:
         prefix = ast.unparse(node.value)
         guess = f"did you mean {' or '.join(f'`{prefix}.{c}`' for c in close)}? " \
             if close else ""
-        return self.error(where, f"`{text}` is not a {'NumPy' if kind == 'numpy' else kind} "
+        return self.error(where, f"`{text}` is not a {'NumPy' if kind.startswith('numpy') else kind} "
                           "function adc accepts", f"{guess}{_LISTED}")
 
     def submodule_error(self, node, sub, kind):
@@ -1362,8 +1367,10 @@ class _Lowerer:
         try:
             result = lower(self.b, *args, **kwargs)
             operands = bound.arguments.get("operands", ())
-            if func.name in VIEW_FUNCTIONS and view:    # NumPy returns a view of x
-                self.views.note_view(result, bound.arguments["x"])
+            viewed = viewed_argument(func.name, bound.arguments) if view else None
+            if viewed is not None:              # NumPy returns a view of the argument
+                for part in result if isinstance(result, tuple) else (result,):
+                    self.views.note_view(part, viewed)
             elif func.name == "einsum" and len(operands) == 1:
                 self.views.note_view(result, operands[0])
             return result

@@ -12,7 +12,7 @@ from sympy.codegen.cfunctions import log1p
 
 from . import ops, prims
 from .errors import Located
-from .ir import tensor_name
+from .ir import Scan, access, tensor_name
 from .values import (Builder, Value, as_value, broadcast_shapes, elementwise, expand_dims,
                      same_size, scalar, size, to_expr)
 
@@ -239,10 +239,11 @@ def logsumexp(b, x, axis=None, keepdims=False):
     axes = _axes(axis, x.rank)
     sh = _shifted_rest(b, x, axes)
     out = elementwise(lambda u, v: u + v, sh.shift, sh.log_norm)
-    return out if keepdims else squeeze(out, axes)
+    return out if keepdims else drop_axes(out, axes)
 
 
-def squeeze(v: Value, axes) -> Value:
+def drop_axes(v: Value, axes) -> Value:
+    """v without the (size-1) axes `axes`."""
     keep = [d for d in range(v.rank) if d not in axes]
 
     def build(idx):
@@ -253,12 +254,152 @@ def squeeze(v: Value, axes) -> Value:
     return Value(tuple(v.shape[d] for d in keep), v.kind, build)
 
 
-def var(b, x, axis=None, keepdims=False):
+def var(b, x, axis=None, keepdims=False, ddof=0):
+    """sum((x - mean)**2) / (n - ddof): population variance by default, as NumPy."""
     x = _float_operand(x, "var")
     axes = _axes(axis, x.rank)
     mu = mean(b, x, axes_tuple(axes), keepdims=True)
     centred = b.materialize(elementwise(lambda u, v: u - v, x, mu), "centred")
-    return mean(b, elementwise(lambda u: u ** 2, centred), axes_tuple(axes), keepdims)
+    squares = elementwise(lambda u: u ** 2, centred)
+    if ddof == 0:
+        return mean(b, squares, axes_tuple(axes), keepdims)
+    total = b.reduce(squares, axes, "sum", keepdims, "total")
+    n = _degrees_of_freedom(_count(x.shape, axes), ddof)
+    return elementwise(lambda t: t / n, total)
+
+
+def _degrees_of_freedom(n, ddof):
+    """n - ddof, checked where n is known; NumPy's max(n - ddof, 0) where it is not."""
+    ddof = _const_int(ddof, "ddof")
+    if ddof < 0:
+        raise Located(f"ddof={ddof} is negative", "ddof is 0 (population) or 1 (sample)")
+    if n.is_Integer and ddof >= n:
+        raise Located(f"ddof={ddof} leaves no degrees of freedom for {n} values "
+                      f"(the sum of squares would be divided by {n} - {ddof})",
+                      f"use ddof < {n}, or reduce over more values")
+    return n - ddof if n.is_Integer else sp.Max(n - ddof, 0)
+
+
+def std(b, x, axis=None, keepdims=False, ddof=0):
+    """sqrt(var); where the variance is 0 (all values equal) the derivative is taken as
+    0, not sqrt'(0) = inf times a zero (NaN)."""
+    v = var(b, x, axis, keepdims, ddof)
+    return elementwise(lambda u: sp.Piecewise((sp.sqrt(u), u > 0), (sp.Integer(0), True)), v)
+
+
+def norm(b, x, ord=None, axis=None, keepdims=False):
+    """NumPy's norm for the orders with a gradient: of vectors 2 (the default) and 1, of
+    matrices 'fro' (the default) and 1 (the largest column sum of |x|). Its convention at
+    0 is _two_norm's."""
+    x = _float_operand(x, "norm")
+    if axis is None and ord is None:          # NumPy: the 2-norm of x.ravel()
+        return _two_norm(b, x, list(range(x.rank)), keepdims)
+    if axis is None and x.rank not in (1, 2):
+        raise Located(f"norm(x, ord={ord!r}) of a tensor of rank {x.rank} needs axis=",
+                      "give axis= (an int for a vector norm, a pair for a matrix norm)")
+    pair = axis if isinstance(axis, tuple) else tuple(range(x.rank)) if axis is None \
+        else (axis,)
+    axes = [_axes(_const_int(a, "axis"), x.rank)[0] for a in pair]
+    if len(set(axes)) != len(axes) or len(axes) > 2:
+        raise Located(f"norm: axis={axis} must name one axis (a vector norm) or two "
+                      "different axes (a matrix norm)")
+    magnitude = elementwise(ops.BUILD["abs"], x)
+    if len(axes) == 1 and ord in (None, 2) or len(axes) == 2 and ord in (None, "fro"):
+        return _two_norm(b, x, axes, keepdims)
+    if len(axes) == 1 and ord == 1:
+        return b.reduce(magnitude, axes, "sum", keepdims, "norm")
+    if len(axes) == 2 and ord == 1:          # max over columns of the column sums
+        columns = b.reduce(magnitude, [axes[0]], "sum", True, "columns")
+        out = b.reduce(columns, [axes[1]], "max", True, "norm")
+        return out if keepdims else drop_axes(out, sorted(axes))
+    kind = "vector" if len(axes) == 1 else "matrix"
+    raise Located(f"norm: the {kind} order ord={ord!r} is not supported",
+                  "use ord=None or ord=1" + (" (for the max norm write max(abs(x)))"
+                                             if kind == "vector" else
+                                             "; ord=2 and 'nuc' would need an SVD"))
+
+
+def _two_norm(b, x, axes, keepdims):
+    """m * sqrt(sum((x / m)**2)) with m = max |x| over the axes, which never overflows.
+
+    m is a shift without a gradient (the value does not depend on it), so the gradient is
+    x / norm. At x = 0 (m = 0) the sum is taken as 1: the value is 0 and every derivative
+    is 0 there (the convention of abs'(0) = 0), never 0/0.
+    """
+    m = b.reduce(elementwise(ops.BUILD["abs"], x), axes, "max", True, "scale", no_grad=True)
+    scale = elementwise(lambda u: sp.Piecewise((u, u > 0), (sp.Integer(1), True)), m)
+    ratio = _kept(b, elementwise(lambda u, s: u / s, x, scale), "ratio")
+    total = b.reduce(elementwise(lambda u: u ** 2, ratio), axes, "sum", True, "squares")
+    out = elementwise(lambda u, t: u * sp.sqrt(t + sp.Piecewise((1, sp.Eq(u, 0)), (0, True))),
+                      m, total)
+    return out if keepdims else drop_axes(out, axes)
+
+
+def _kept(b, value: Value, hint) -> Value:
+    """`value` stored in a buffer that is never inlined into its reader (inline.py skips
+    zero-initialised buffers): inlined, SymPy would turn (x / s)**2 into x**2 / s**2,
+    which overflows where x / s does not."""
+    t = b.add_tensor(hint, value.shape, zero_init=True)
+    loops = b.loop_symbols(value.shape)
+    idx = tuple(s for s, _ in loops)
+    b.emit(target=t.name, target_index=idx if idx else (sp.Integer(0),), loops=loops,
+           body=to_expr(value.build(idx)))
+    return b.view(t)
+
+
+def _running(b, x, axis, op, hint):
+    """A scan along `axis`: steps[t + 1] = op(steps[t], x[.., t, ..]), steps[0] the
+    identity of op. Reverse mode runs it downwards, multiplying by x[t] where NumPy's
+    prod / x would divide: the gradient of a product is exact with zeros in it."""
+    n = x.shape[axis]
+    kept = [d for d in range(x.rank) if d != axis]
+    steps = b.add_tensor(f"{hint}_steps", (size(n) + 1,) + tuple(x.shape[d] for d in kept))
+    loops = b.loop_symbols([x.shape[d] for d in kept])
+    idx = tuple(s for s, _ in loops)
+    b.emit(target=steps.name, target_index=(sp.Integer(0),) + idx, loops=loops,
+           body=sp.Integer(1 if op == "prod" else 0))
+    loops = b.loop_symbols([n] + [x.shape[d] for d in kept])
+    step, idx = loops[0][0], tuple(s for s, _ in loops[1:])
+    full = list(idx)
+    full.insert(axis, step)
+    previous = access(steps, (step,) + idx)
+    item = to_expr(x.build(tuple(full)))
+    b.scans += 1
+    b.emit(target=steps.name, target_index=(step + 1,) + idx, loops=loops,
+           body=previous * item if op == "prod" else previous + item,
+           scan=Scan(+1, b.origin, b.scans))
+    return steps
+
+
+def prod(b, x, axis=None, keepdims=False):
+    x = _float_operand(x, "prod")
+    axes = _axes(axis, x.rank)
+    for d in reversed(axes):            # one axis at a time, the last first
+        steps = _running(b, x, d, "prod", "prod")
+        n = size(x.shape[d])
+        x = Value(steps.shape[1:], "float", lambda idx, s=steps, n=n: access(s, (n,) + idx))
+        x = expand_dims(x, [d])
+    return x if keepdims else drop_axes(x, axes)
+
+
+def _cumulative(b, x, axis, op, fname):
+    x = _float_operand(x, fname)
+    if axis is None:
+        x, axis = _flat(b, x), 0
+    d = _axes(_const_int(axis, "axis"), x.rank)[0]
+    steps = _running(b, x, d, op, fname)
+
+    def build(idx):
+        return access(steps, (idx[d] + 1,) + idx[:d] + idx[d + 1:])
+    return Value(x.shape, "float", build)
+
+
+def cumsum(b, x, axis=None):
+    return _cumulative(b, x, axis, "sum", "cumsum")
+
+
+def cumprod(b, x, axis=None):
+    return _cumulative(b, x, axis, "prod", "cumprod")
 
 
 def axes_tuple(axes):
@@ -453,7 +594,7 @@ def _batch_operand(v: Value, batch, letters):
     offset = len(batch) - len(own)
     dropped = [d for d, n in enumerate(own) if size(n) == 1 and size(batch[offset + d]) != 1]
     term = "".join(letters[offset + d] for d in range(len(own)) if d not in dropped)
-    return (squeeze(v, dropped) if dropped else v), term
+    return (drop_axes(v, dropped) if dropped else v), term
 
 
 def dot(b, x, y):
@@ -787,6 +928,7 @@ FUNCTIONS = {row.name: _prim_lowering(row) for row in prims.PUBLIC}
 FUNCTIONS.update({
     "gelu": gelu, "clip": clip, "where": where, "power": power,
     "sum": sum_, "mean": mean, "max": max_, "min": min_, "logsumexp": logsumexp, "var": var,
+    "std": std, "norm": norm, "prod": prod, "cumsum": cumsum, "cumprod": cumprod,
     "softmax": softmax, "log_softmax": log_softmax,
     "cross_entropy": cross_entropy,
     "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
@@ -798,7 +940,12 @@ FUNCTIONS.update({
     "conv2d": conv2d, "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d,
 })
 
+# shapes.py builds on the functions above (imported last: it imports this module)
+from .shapes import SHAPE_FUNCTIONS  # noqa: E402
+FUNCTIONS.update(SHAPE_FUNCTIONS)
+
 CONSTANTS = {"pi": sp.pi, "e": sp.E}
+LINALG_NAMES = ("norm",)      # np.linalg.X spellings
 
 
 @dataclass(frozen=True)
@@ -828,6 +975,10 @@ METHODS = {
                    defaults=(("lo", None), ("hi", None))),
     "flatten": Method("reshape", positional=0, fixed=(-1,), view=False),
     "copy": Method("array", positional=0),
+    "ravel": Method("ravel", positional=0), "squeeze": Method("squeeze"),
+    "prod": Method("prod"), "std": Method("std"), "cumsum": Method("cumsum"),
+    "cumprod": Method("cumprod"), "trace": Method("trace", positional=3),
+    "diagonal": Method("diagonal", positional=3),
 }
 # The attributes of a tensor that are not methods (the frontend computes them).
 ATTRIBUTES = ("T", "shape", "ndim", "size")

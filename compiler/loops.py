@@ -256,6 +256,8 @@ def _as_step(st, created, remap, step, count, scan):
         raise NotScannable("the body writes a tensor made before the loop")
     if st.composite or st.custom:
         raise NotScannable("a library function with its own reverse rule")
+    if st.scan:
+        raise NotScannable("a scan inside the body (prod, cumsum, cumprod)")
     for _, ext in st.all_loops:
         if step in sp.sympify(ext).free_symbols:
             raise NotScannable("a loop extent depends on the loop variable")

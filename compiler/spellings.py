@@ -18,7 +18,9 @@ from . import library, prims
 
 MATH_EXTRA = {"pow"}                 # math.pow(x, p) is x ** p
 MATH_NOT = {"remainder"}             # IEEE remainder, not np.remainder (= mod)
-MODULES = {"numpy": numpy, "math": math}
+# np.linalg is a module of its own: only its `library.LINALG_NAMES` (norm) are accepted
+MODULES = {"numpy": numpy, "math": math, "numpy.linalg": numpy.linalg}
+PREFIXES = {"numpy": "np", "math": "math", "numpy.linalg": "np.linalg"}
 
 
 def _language_name(attr: str) -> str:
@@ -29,6 +31,8 @@ def _means(kind: str, attr: str) -> str | None:
     name = _language_name(attr)
     if not hasattr(MODULES[kind], attr) or attr.startswith("_"):
         return None
+    if kind == "numpy.linalg":
+        return name if name in library.LINALG_NAMES else None
     if attr in library.CONSTANTS:
         return attr
     if kind == "math" and (attr in MATH_NOT or not (name in prims.BY_NAME or attr in MATH_EXTRA)):
@@ -55,8 +59,7 @@ def nearest(kind: str, attr: str) -> list:
 def docs_table() -> str:
     """docs/language.md's table: each language function with its NumPy and math names."""
     by_name: dict = {}
-    for kind in ("numpy", "math"):
-        prefix = "np" if kind == "numpy" else "math"
+    for kind, prefix in PREFIXES.items():
         for attr, name in accepted(kind).items():
             by_name.setdefault(name, ([], []))[kind == "math"].append(f"`{prefix}.{attr}`")
     rows = ["| language | NumPy | math |", "| --- | --- | --- |"]

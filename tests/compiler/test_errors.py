@@ -18,6 +18,7 @@ from adc.compiler.errors import CompileError
 
 HEADER = ("from adc.lang import Param, Data, Index, dim, sum, exp, reshape\n"
           "N = dim(\"N\")\n")
+STAR = "from adc.lang import *\nN = dim(\"N\")\n"     # two lines too
 PATH = "bad_model.py"
 
 
@@ -243,6 +244,9 @@ CASES = [
      ["from adc.lang import sigmoid"]),
     ("floor division of tensors", HEADER + "def f(x: Param[3]):\n    return sum(x // 2.0)\n",
      4, 18, ["// is only supported on compile-time ints"], ["floor(x / y)"]),
+    ("numpy.linalg beyond norm", HEADER + "import numpy as np\ndef f(x: Param[3, 3]):\n"
+     "    return sum(np.linalg.inv(x) @ x)\n", 5, 19,
+     ["`np.linalg.inv`: adc has no functions of numpy.linalg"], ["pass it as Data"]),
 
     # -- calls -------------------------------------------------------------------------
     ("too many arguments", HEADER + "def f(x: Param[3]):\n    return sum(exp(x, x))\n",
@@ -305,6 +309,29 @@ CASES = [
      ["unknown name 'z'"], ["argument"]),
     ("CRLF line endings", (HEADER + "def f(x: Param[3]):\n    y = x + z\n    return sum(y)\n")
      .replace("\n", "\r\n"), 4, 13, ["unknown name 'z'"], ["argument"]),
+    # -- diagonals, shape helpers and reductions of shapes.py / library.py -------------
+    ("trace of a vector", STAR + "def f(x: Param[3]):\n    return trace(x)\n", 4, 12,
+     ["trace needs a matrix", "(3,)"], ["diag(v)"]),
+    ("diag offset out of range", STAR + "def f(x: Param[3, 4]):\n    return sum(diag(x, 4))\n",
+     4, 16, ["offset 4 is out of range", "(3, 4)"], ["-3 < k < 4"]),
+    ("diagonal of symbolic size", STAR + "def f(x: Param[N, 4]):\n    return trace(x)\n",
+     4, 12, ["known only at run time"], ["offset 0 on a square matrix"]),
+    ("squeeze an axis that is not 1", STAR + "def f(x: Param[3, 1]):\n"
+     "    return sum(squeeze(x, axis=0))\n", 4, 16, ["axis 0", "size 3, not 1"],
+     ["only axes of size 1"]),
+    ("broadcast_to a shape that does not fit", STAR + "def f(x: Param[3, 2]):\n"
+     "    return sum(broadcast_to(x, (4, 3)))\n", 4, 16, ["(3, 2) does not broadcast to (4, 3)"],
+     ["equal the target's or be 1"]),
+    ("expand_dims with a repeated axis", STAR + "def f(x: Param[3]):\n"
+     "    return sum(expand_dims(x, (0, 0)))\n", 4, 16, ["names an axis twice"],
+     ["expand_dims(x, axis)"]),
+    ("ddof as large as the count", STAR + "def f(x: Param[3, 4]):\n"
+     "    return sum(var(x, axis=0, ddof=3))\n", 4, 16, ["ddof=3", "3 values"], ["ddof < 3"]),
+    ("norm of an unsupported order", STAR + "def f(x: Param[3, 4]):\n"
+     "    return norm(x, ord=2)\n", 4, 12, ["matrix order ord=2"], ["SVD"]),
+    ("vstack of shapes that differ", STAR + "def f(x: Param[3], y: Param[4]):\n"
+     "    return sum(vstack((x, y)))\n", 4, 16, ["differ off the joined axis"],
+     ["vstack(tup)"]),
 ]
 
 

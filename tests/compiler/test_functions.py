@@ -258,6 +258,10 @@ METHODS = [
     Case("method_clip", MAT, "x.clip(-0.5, 0.5) + x.clip(min=-0.2) * x.clip(max=0.3)",
          {"x": lambda v: away(v["x"], (-0.5, 0.5, -0.2, 0.3))}),
     Case("method_flatten_copy", CUBE, "x.flatten() * (arange(24) + 1) + x.copy().flatten()"),
+    Case("method_structural", "x: Param[3, 1, 4], y: Param[4, 4]",
+         "x.ravel()[:4] * x.squeeze(1)[0] + x.prod(axis=0)[0] * x.std(-1, keepdims=True)[0, 0] "
+         "+ x.cumsum(axis=2)[1, 0] * x.cumprod(-1)[2, 0] + y.trace(1) * y.diagonal(-1, 1, 0)[:1]"
+         " + y.trace() + y.diagonal().sum()"),
     Case("method_chain", "x: Param[3, 4], y: Param[4, 2]", "x.T.dot(x).dot(y).T.sum(axis=0)"),
     Case("attributes_size_ndim_len", "x: Param[N, 4]",
          "x.reshape(len(x), 2, 2).sum(axis=-1) / len(x) + x.size * x[:, :2] + x.ndim"),
@@ -279,6 +283,47 @@ ARRAYS = [
          "np.r_[x, 2.0 * s, x[:2] * x[1:], [1.5]] * (arange(7) + 1)"),
     Case("r_matrices", "x: Param[3, 2], y: Param[1, 2]", "np.r_[x, y * x[0]] * (arange(4) + 1)[:, None]"),
     Case("c_columns", "x: Param[3, 2], y: Param[3]", "np.c_[x, y, y * y] * (arange(4) + 1)"),
+
+STRUCTURAL = [
+    Case("trace_", "x: Param[4, 4]", "trace(x) * x[0] + trace(x, 1) - trace(x, offset=-2)"),
+    Case("trace_axes", CUBE, "trace(x, -1, axis1=1, axis2=2) * arange(2)"),
+    Case("diagonal_", CUBE, "diagonal(x, 1, 0, 2) * (arange(2) + 1)"),
+    Case("diag_vector", "x: Param[3]", "diag(x, 1) @ diag(x, -1) + diag(x, k=1)"),
+    Case("diag_matrix", "x: Param[3, 4]", "diag(x) * diag(x, 1) + sum(diag(x, -2))"),
+    Case("tril_triu", MAT, "tril(x) * x + triu(x, 1) ** 2 + tril(x, -1) + triu(x, k=-1)"),
+    Case("tril_batched", CUBE, "tril(x, 1) * x - triu(x)"),
+    Case("ravel_", CUBE, "ravel(x) * (arange(24) + 1)"),
+    Case("squeeze_", "x: Param[3, 1, 4]", "squeeze(x) + squeeze(x, axis=1) * x[:, 0]"),
+    Case("expand_dims_", MAT, "expand_dims(x, 1) * expand_dims(x, axis=(0, 2))"),
+    Case("atleast_", "x: Param[3], s: Param[()]",
+         "atleast_1d(s) + atleast_2d(x) * atleast_3d(x) + atleast_2d(s) + atleast_1d(x)"),
+    Case("atleast_3d_matrix", MAT, "atleast_3d(x) * atleast_3d(x[0]) + atleast_2d(x)[0]"),
+    Case("broadcast_to_", "x: Param[3, 1]", "broadcast_to(x, (2, 3, 4)) * arange(4)"),
+    Case("vstack_", "x: Param[3], y: Param[2, 3]", "vstack((x, y, x)) * arange(4)[:, None]"),
+    Case("hstack_", "x: Param[3], y: Param[2], z: Param[2, 3], w: Param[2, 1]",
+         "hstack((x, y)) * arange(5) + sum(hstack([z, w]) * arange(4))"),
+    Case("dstack_", "x: Param[3], y: Param[1, 3], z: Param[2, 3]",
+         "dstack((x, y)) * (arange(2) + 1) + sum(dstack([z, z]) * arange(2))"),
+    Case("column_stack_", "x: Param[3], y: Param[3, 2]",
+         "column_stack((x, y, x)) * arange(4)"),
+    Case("var_ddof", CUBE, "var(x, ddof=1) + var(x, axis=(0, 2), ddof=2, keepdims=True) * x"),
+    Case("std_", CUBE, "std(x) + std(x, axis=1, ddof=1)[:, None] "
+         "+ std(x, axis=(0, 2), keepdims=True) * x"),
+    Case("norm_vector", CUBE, "norm(x) + norm(x, axis=1)[:, None] + norm(x[0, 0], 1) "
+         "+ norm(x, ord=1, axis=-1, keepdims=True) + norm(x, axis=(0, 2))[:, None]",
+         {"x": lambda v: away(v["x"])}),
+    Case("norm_matrix", MAT, "norm(x) + norm(x, ord='fro') + norm(x, 1) * x "
+         "+ norm(x, 1, axis=(1, 0), keepdims=True)", {"x": lambda v: away(v["x"])}),
+    Case("prod_", CUBE, "prod(x) + prod(x, axis=1)[:, None] "
+         "+ prod(x, axis=(0, 2), keepdims=True) * x"),
+    Case("cumsum_", CUBE, "cumsum(x, axis=1) * x + cumsum(x)[:4]"),
+    Case("cumprod_", CUBE, "cumprod(x, axis=-1) + cumprod(x)[5:9]"),
+    Case("np_structural", "x: Param[3, 3], v: Param[3]",
+         "np.trace(x) + np.diag(v) @ np.tril(x) - np.triu(x, 1) + np.ravel(x)[:3] "
+         "+ np.squeeze(np.expand_dims(v, 0)) + np.atleast_2d(v) + np.broadcast_to(v, (3, 3)) "
+         "+ np.vstack((v, v, v)) + np.hstack([v]) + np.column_stack((v, v, v)) "
+         "+ np.dstack((x, x))[:, :, 1] + np.diagonal(x) + np.std(x, 0) + np.var(x, 1, ddof=1) "
+         "+ np.prod(x, axis=0) + np.cumsum(v) + np.cumprod(v) + np.linalg.norm(x, axis=0)"),
 ]
 
 
@@ -310,7 +355,8 @@ PRIMS = _prim_cases()
 
 FAMILIES = {"elementwise": ELEMENTWISE, "reductions": REDUCTIONS, "losses": LOSSES,
             "linalg": LINALG, "layers": LAYERS, "spellings": SPELLINGS, "prims": PRIMS,
-            "methods": METHODS, "arrays": ARRAYS}
+            "methods": METHODS, "arrays": ARRAYS,
+            "structural": STRUCTURAL}
 CASES = [(family, case) for family, cases in FAMILIES.items() for case in cases]
 
 
@@ -567,7 +613,9 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     leaky_relu elu softplus maximum minimum clip where sum mean max min logsumexp var softmax
     log_softmax cross_entropy binary_cross_entropy_with_logits mse multiclass_hinge dot outer
     transpose einsum reshape concatenate stack batch_norm layer_norm dropout conv2d max_pool2d
-    avg_pool2d array asarray""".split()
+    avg_pool2d array asarray diagonal trace diag tril triu ravel squeeze expand_dims
+    atleast_1d atleast_2d atleast_3d broadcast_to vstack hstack dstack column_stack std prod
+    norm cumsum cumprod""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]
@@ -602,3 +650,55 @@ def test_every_language_function_has_a_case():
     from adc.compiler import library
     missing += [f".{m}(" for m in library.METHODS if f".{m}(" not in used]
     assert not missing, f"no case uses {missing}"
+
+
+# -- conventions of prod, cumprod, norm and std where the textbook formula fails ------------
+EDGES = HEADER + '''
+
+def prod_zeros(x: Param[3, 4]):
+    return sum(prod(x, axis=1))
+
+
+def cumprod_zeros(x: Param[3]):
+    return sum(cumprod(x))
+
+
+def norm_rows(x: Param[2, 3]):
+    return sum(norm(x, axis=1))
+
+
+def norm_big(x: Param[2]):
+    return norm(x)
+
+
+def std_constant(x: Param[3]):
+    return std(x)
+'''
+
+# entry point, inputs, expected value, expected gradient (all exact but for rounding)
+EDGE_CASES = [
+    # the product of the others: no prod / x, so no 0 / 0 with one zero or more
+    ("prod_zeros", [[0, 2, 3, 0.5], [2, 0, 3, 1], [0, 2, 0, 0.5]], 0.0,
+     [[3, 0, 0, 0], [0, 6, 0, 0], [0, 0, 0, 0]]),
+    ("cumprod_zeros", [2, 0, 3], 2.0, [1, 8, 0]),        # d/dx1 (2 + 2x1 + 2x1x2) = 2 + 6
+    ("norm_rows", [[0, 0, 0], [3, 4, 0]], 5.0, [[0, 0, 0], [0.6, 0.8, 0]]),   # 0 at 0
+    ("norm_big", [3e300, 4e300], 5e300, [0.6, 0.8]),     # no overflow of the squares
+    ("std_constant", [1.5, 1.5, 1.5], 0.0, [0, 0, 0]),   # 0 where the variance is 0
+]
+
+
+@pytest.fixture(scope="module")
+def edges(request, tmp_path_factory):
+    return build(build_folder(request, tmp_path_factory), "edges", EDGES)
+
+
+@pytest.mark.parametrize("fname, x, value, grad", EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
+def test_edge_convention(fname, x, value, grad, edges):
+    values = {"x": np.array(x, dtype=float)}
+    got, grads = getattr(edges.module, f"{fname}_value_and_grad")(**values)
+    ref = numpy_ref.vjp(edges.programs[fname].program, values, [1.0])
+    assert_close_rel(got, value, 1e-15, what=f"{fname} value")
+    assert_close_rel(getattr(edges.eager, fname)(**values), value, 1e-15, what="eager")
+    for g, what in ((grads.x, "numba"), (ref["x"], "numpy reference")):
+        assert_close_rel(g, np.array(grad, dtype=float), 1e-15, atol=1e-300,
+                         what=f"{fname}: d/dx ({what})")

@@ -59,7 +59,24 @@ def primitives_model() -> str:
                   f"    return sum(sin(1.3 * {call}) + y)", ""]
     lines += ["def p_gelu_tanh(x: Param[3, 4]):",
               "    return sum(gelu(x, approximate=True))", ""]
+    for name, expr in STRUCTURAL.items():
+        lines += [f"def s_{name}(x: Param[3, 4], y: Param[3, 4]):",
+                  f"    return sum(sin(1.3 * ({expr})) + y)", ""]
     return "\n".join(lines)
+
+
+# The diagonal, shape, stacking and running-product functions of compiler/shapes.py and
+# library.py, a few per entry point (each (3, 4)).
+STRUCTURAL = {
+    "diagonals": "diag(diag(x)) @ y + tril(x, -1) * triu(y, 1) + trace(x[:, :3])",
+    "shapes": "broadcast_to(expand_dims(ravel(x)[:4], 0), (3, 4)) "
+              "+ squeeze(atleast_3d(x), axis=2) + vstack((x[0], y[1:]))",
+    "stacks": "hstack((x, y))[:, 2:6] + column_stack((x[:, 0], y[:, 1:])) "
+              "+ dstack((x, y))[:, :, 1]",
+    "reductions": "std(x, axis=0, ddof=1) * var(y) + norm(x, axis=1)[:, None] + norm(y) "
+                  "+ prod(x, axis=0)",
+    "running": "cumsum(x, axis=1) * cumprod(y, axis=0)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +106,17 @@ def test_every_primitive_runs_in_the_simulator_and_compiles_to_ptx(results):
         assert not bad, f"{row.name}: {bad}"
         kernels = {k: v for k, v in ptx.items() if k.startswith(f"p_{row.name}.")}
         assert kernels and all(v == "ok" for v in kernels.values()), (row.name, kernels)
+
+
+def test_structural_functions_run_in_the_simulator_and_compile_to_ptx(results):
+    """Diagonals, shape helpers, stacking, std/norm/prod and the running scans (cumsum,
+    cumprod): simulator == CPU in every mode, and float32 PTX without widening."""
+    sim, ptx = results["sim"]["primitives"], results["ptx"]["primitives"]
+    for name in STRUCTURAL:
+        bad = {k: v for k, v in sim[f"s_{name}"].items() if not v <= 1e-10}
+        assert not bad, f"{name}: {bad}"
+        kernels = {k: v for k, v in ptx.items() if k.startswith(f"s_{name}.")}
+        assert kernels and all(v == "ok" for v in kernels.values()), (name, kernels)
 
 
 @pytest.mark.parametrize("name", SIM_NAMES)
