@@ -283,6 +283,7 @@ ARRAYS = [
          "np.r_[x, 2.0 * s, x[:2] * x[1:], [1.5]] * (arange(7) + 1)"),
     Case("r_matrices", "x: Param[3, 2], y: Param[1, 2]", "np.r_[x, y * x[0]] * (arange(4) + 1)[:, None]"),
     Case("c_columns", "x: Param[3, 2], y: Param[3]", "np.c_[x, y, y * y] * (arange(4) + 1)"),
+]
 
 STRUCTURAL = [
     Case("trace_", "x: Param[4, 4]", "trace(x) * x[0] + trace(x, 1) - trace(x, offset=-2)"),
