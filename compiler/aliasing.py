@@ -15,7 +15,8 @@ ARGUMENT_ROLES = ("param", "data", "index")
 # Library functions whose NumPy reference returns a view of their argument `x` (or x
 # itself: atleast_1d of a vector); split and its kin return a tuple of views.
 VIEW_FUNCTIONS = ("transpose", "reshape", "ravel", "squeeze", "expand_dims", "atleast_1d",
-                  "atleast_2d", "atleast_3d", "broadcast_to", "diagonal")
+                  "atleast_2d", "atleast_3d", "broadcast_to", "diagonal", "split",
+                  "array_split", "hsplit", "vsplit")
 
 
 def viewed_argument(fname, arguments):
