@@ -26,7 +26,8 @@ __all__ = [
     # diagonals, triangles, shape helpers and stacking
     "diagonal", "trace", "diag", "tril", "triu", "ravel", "squeeze", "expand_dims",
     "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
-    "vstack", "hstack", "dstack", "column_stack",
+    "vstack", "hstack", "dstack", "column_stack", "repeat", "tile", "split", "array_split",
+    "hsplit", "vsplit", "tensordot", "kron",
     # layers
     "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
 ]
@@ -439,6 +440,38 @@ def dstack(tup):
 
 def column_stack(tup):
     return np.column_stack(tup)
+
+
+def repeat(x, repeats, axis=None):
+    return np.repeat(x, repeats, axis)
+
+
+def tile(x, reps):
+    return np.tile(x, reps)
+
+
+def split(x, indices_or_sections, axis=0):
+    return tuple(np.split(x, indices_or_sections, axis))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    return tuple(np.array_split(x, indices_or_sections, axis))
+
+
+def hsplit(x, indices_or_sections):
+    return tuple(np.hsplit(x, indices_or_sections))
+
+
+def vsplit(x, indices_or_sections):
+    return tuple(np.vsplit(x, indices_or_sections))
+
+
+def tensordot(x, y, axes=2):
+    return np.tensordot(x, y, axes)
+
+
+def kron(x, y):
+    return np.kron(x, y)
 
 
 # -- layers ---------------------------------------------------------------------------

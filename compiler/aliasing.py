@@ -16,7 +16,8 @@ ARGUMENT_ROLES = ("param", "data", "index")
 # itself: atleast_1d of a vector, asarray of an array); split and its kin return a tuple
 # of views.
 VIEW_FUNCTIONS = ("transpose", "reshape", "asarray", "ravel", "squeeze", "expand_dims",
-                  "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "diagonal")
+                  "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "diagonal", "split",
+                  "array_split", "hsplit", "vsplit")
 
 
 def viewed_argument(fname, arguments):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import Located
-from .library import _axes, _const_int, _flat, _float_operand, _seq, concatenate, drop_axes
+from . import ops
+from .library import (_LETTERS, _axes, _const_int, _flat, _float_operand, _seq, concatenate,
+                      contract, drop_axes)
 from .values import Value, as_value, broadcast_index, expand_dims, same_size, size, to_expr
 
 
@@ -205,10 +207,150 @@ def column_stack(b, tup):
     return _stacked(b, tup, "column_stack", column, 1)
 
 
+# -- repeating and splitting --------------------------------------------------------------
+def repeat(b, x, repeats, axis=None):
+    """Each element `repeats` times in a row along `axis` (of the flattened x without)."""
+    x = as_value(x)
+    r = _const_int(repeats, "repeats")
+    if r < 1:
+        raise Located(f"repeat: repeats={r} is not allowed", "repeat each element 1 or more "
+                      "times")
+    if axis is None:
+        x, axis = _flat(b, x), 0
+    d = _one_axis(axis, x.rank, "axis")
+    shape = list(x.shape)
+    shape[d] = size(shape[d]) * r
+
+    def build(idx):
+        return x.build(idx[:d] + (ops.idiv(idx[d], r),) + idx[d + 1:])
+    return Value(tuple(shape), x.kind, build)
+
+
+def tile(b, x, reps):
+    """x repeated reps[d] times along each axis d (both right-aligned, as in NumPy)."""
+    x = as_value(x)
+    reps = tuple(_const_int(r, "reps") for r in (reps if isinstance(reps, tuple) else (reps,)))
+    if any(r < 1 for r in reps):
+        raise Located(f"tile: reps={reps} must be 1 or more on every axis")
+    rank = max(x.rank, len(reps))
+    x = expand_dims(x, list(range(rank - x.rank)))
+    reps = (1,) * (rank - len(reps)) + reps
+    shape = tuple(size(n) * r for n, r in zip(x.shape, reps))
+
+    def build(idx):
+        return x.build(tuple(i if r == 1 else sp.Mod(i, n)
+                             for i, n, r in zip(idx, x.shape, reps)))
+    return Value(shape, x.kind, build)
+
+
+def _ints(v):
+    """A literal list of ints ([2, 5]) as a tuple; anything else unchanged."""
+    return v.constant if isinstance(v, Value) and v.constant is not None else v
+
+
+def _split_bounds(n, sections, even, fname):
+    """The (start, stop) of each part of an axis of n elements."""
+    sections = _ints(sections)
+    if isinstance(sections, tuple):       # NumPy: negative from the end, clamped to n
+        cuts = [_const_int(c, "a split index") for c in sections]
+        edges = [0] + [min(max(c + n if c < 0 else c, 0), n) for c in cuts] + [n]
+        return [(a, max(a, z)) for a, z in zip(edges, edges[1:])]
+    k = _const_int(sections, "sections")
+    if k < 1:
+        raise Located(f"{fname}: {k} sections is not allowed", "split into 1 or more parts")
+    if even and n % k:
+        raise Located(f"{fname}: an axis of {n} elements does not split into {k} equal "
+                      "parts", "use array_split for unequal parts, or a tuple of indices")
+    sizes = [n // k + (1 if p < n % k else 0) for p in range(k)]
+    starts = [sum(sizes[:p]) for p in range(k)]
+    return [(a, a + m) for a, m in zip(starts, sizes)]
+
+
+def _split(x, sections, axis, even, fname):
+    x = as_value(x)
+    d = _one_axis(axis, x.rank, "axis")
+    n = size(x.shape[d])
+    if not n.is_Integer:
+        raise Located(f"{fname}: the axis to split has size {n}, known only at run time",
+                      "split an axis of compile-time size")
+    parts = []
+    for start, stop in _split_bounds(int(n), sections, even, fname):
+        if stop == start:
+            raise Located(f"{fname}: part [{start}:{stop}] would be empty",
+                          "give indices that leave every part non-empty")
+        shape = x.shape[:d] + (sp.Integer(stop - start),) + x.shape[d + 1:]
+        parts.append(Value(shape, x.kind, lambda idx, a=start: x.build(
+            idx[:d] + (idx[d] + a,) + idx[d + 1:])))
+    return tuple(parts)
+
+
+def split(b, x, indices_or_sections, axis=0):
+    return _split(x, indices_or_sections, axis, True, "split")
+
+
+def array_split(b, x, indices_or_sections, axis=0):
+    return _split(x, indices_or_sections, axis, False, "array_split")
+
+
+def hsplit(b, x, indices_or_sections):
+    x = as_value(x)
+    return _split(x, indices_or_sections, 0 if x.rank == 1 else 1, True, "hsplit")
+
+
+def vsplit(b, x, indices_or_sections):
+    x = as_value(x)
+    if x.rank < 2:
+        raise Located(f"vsplit needs a tensor of rank 2 or more, got shape {_shape_text(x)}")
+    return _split(x, indices_or_sections, 0, True, "vsplit")
+
+
+# -- products of tensors ------------------------------------------------------------------
+def tensordot(b, x, y, axes=2):
+    """The last `axes` axes of x with the first of y, or the axes of the pair given."""
+    x, y = _float_operand(x, "tensordot"), _float_operand(y, "tensordot")
+    axes = _ints(axes)
+    if isinstance(axes, tuple) and len(axes) == 2:
+        xa, ya = (_ints(a) if isinstance(_ints(a), tuple) else (a,) for a in axes)
+    else:
+        k = _const_int(axes, "axes")
+        if not 0 <= k <= min(x.rank, y.rank):
+            raise Located(f"tensordot: axes={k} is more than the ranks {x.rank} and {y.rank}")
+        xa, ya = tuple(range(x.rank - k, x.rank)), tuple(range(k))
+    xa = [_one_axis(a, x.rank, "axes") for a in xa]
+    ya = [_one_axis(a, y.rank, "axes") for a in ya]
+    if len(xa) != len(ya) or len(set(xa)) != len(xa) or len(set(ya)) != len(ya):
+        raise Located(f"tensordot: axes {axes} must pair distinct axes of x with as many of y")
+    if x.rank + y.rank > len(_LETTERS):
+        raise Located(f"tensordot of ranks {x.rank} and {y.rank} has too many axes")
+    xt = list(_LETTERS[:x.rank])
+    yt = list(_LETTERS[x.rank:x.rank + y.rank])
+    for p, q in zip(xa, ya):
+        yt[q] = xt[p]
+    out = [c for d, c in enumerate(xt) if d not in xa] + \
+        [c for d, c in enumerate(yt) if d not in ya]
+    return contract(b, ["".join(xt), "".join(yt)], [x, y], "".join(out))
+
+
+def kron(b, x, y):
+    """out[i] = x[i // n] * y[i % n] on every axis (the ranks right-aligned)."""
+    x, y = _float_operand(x, "kron"), _float_operand(y, "kron")
+    rank = max(x.rank, y.rank)
+    x = expand_dims(x, list(range(rank - x.rank)))
+    y = expand_dims(y, list(range(rank - y.rank)))
+    shape = tuple(size(p) * size(q) for p, q in zip(x.shape, y.shape))
+
+    def build(idx):
+        return x.build(tuple(ops.idiv(i, n) for i, n in zip(idx, y.shape))) * \
+            y.build(tuple(sp.Mod(i, n) for i, n in zip(idx, y.shape)))
+    return Value(shape, "float", build)
+
+
 SHAPE_FUNCTIONS = {
     "diagonal": diagonal, "trace": trace, "diag": diag, "tril": tril, "triu": triu,
     "ravel": ravel, "squeeze": squeeze, "expand_dims": expand_dims_,
     "atleast_1d": atleast_1d, "atleast_2d": atleast_2d, "atleast_3d": atleast_3d,
     "broadcast_to": broadcast_to,
     "vstack": vstack, "hstack": hstack, "dstack": dstack, "column_stack": column_stack,
+    "repeat": repeat, "tile": tile, "split": split, "array_split": array_split,
+    "hsplit": hsplit, "vsplit": vsplit, "tensordot": tensordot, "kron": kron,
 }

@@ -329,6 +329,11 @@ CASES = [
      "    return sum(var(x, axis=0, ddof=3))\n", 4, 16, ["ddof=3", "3 values"], ["ddof < 3"]),
     ("norm of an unsupported order", STAR + "def f(x: Param[3, 4]):\n"
      "    return norm(x, ord=2)\n", 4, 12, ["matrix order ord=2"], ["SVD"]),
+    ("split into unequal parts", STAR + "def f(x: Param[5, 2]):\n"
+     "    return sum(split(x, 2)[0])\n", 4, 16, ["5 elements", "2 equal parts"],
+     ["array_split"]),
+    ("tensordot of axes that differ", STAR + "def f(x: Param[2, 3], y: Param[4, 2]):\n"
+     "    return sum(tensordot(x, y, 1))\n", 4, 16, ["size mismatch"], ["same length"]),
     ("vstack of shapes that differ", STAR + "def f(x: Param[3], y: Param[4]):\n"
      "    return sum(vstack((x, y)))\n", 4, 16, ["differ off the joined axis"],
      ["vstack(tup)"]),

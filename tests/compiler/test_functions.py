@@ -319,12 +319,27 @@ STRUCTURAL = [
          "+ prod(x, axis=(0, 2), keepdims=True) * x"),
     Case("cumsum_", CUBE, "cumsum(x, axis=1) * x + cumsum(x)[:4]"),
     Case("cumprod_", CUBE, "cumprod(x, axis=-1) + cumprod(x)[5:9]"),
+    Case("repeat_", CUBE, "repeat(x, 2, axis=1) * arange(6)[:, None] + repeat(x[0, 0], 3)[:4] "
+         "+ sum(repeat(x, 2) * arange(48)) * 0.1"),
+    Case("tile_", MAT, "tile(x, 2) * arange(8) + tile(x[:, :1], (1, 8)) "
+         "+ sum(tile(x[0], (2, 1, 1)) * arange(4))"),
+    Case("split_", "x: Param[6, 4]", "split(x, 3)[0] * split(x, (1, 4))[1][:2] "
+         "+ array_split(x, 4)[3] + tile(hsplit(x, 2)[1][:2], 2) - vsplit(x, [2, 5])[2] "
+         "+ tile(array_split(x, [-2], axis=1)[1][:2, ::-1], 2)"),
+    Case("tensordot_", "x: Param[2, 3, 4], y: Param[3, 4, 2]",
+         "tensordot(x, y) + sum(tensordot(x, y, axes=([0], [2])) * arange(4)) * 0.1 "
+         "+ tensordot(x, y, ([2], [1]))[:, 0, 0]"),
+    Case("kron_", "x: Param[2, 3], y: Param[3, 2]",
+         "kron(x, y) * arange(6) + kron(x[0], y[:, 0])[:6]"),
     Case("np_structural", "x: Param[3, 3], v: Param[3]",
          "np.trace(x) + np.diag(v) @ np.tril(x) - np.triu(x, 1) + np.ravel(x)[:3] "
          "+ np.squeeze(np.expand_dims(v, 0)) + np.atleast_2d(v) + np.broadcast_to(v, (3, 3)) "
          "+ np.vstack((v, v, v)) + np.hstack([v]) + np.column_stack((v, v, v)) "
          "+ np.dstack((x, x))[:, :, 1] + np.diagonal(x) + np.std(x, 0) + np.var(x, 1, ddof=1) "
-         "+ np.prod(x, axis=0) + np.cumsum(v) + np.cumprod(v) + np.linalg.norm(x, axis=0)"),
+         "+ np.prod(x, axis=0) + np.cumsum(v) + np.cumprod(v) + np.linalg.norm(x, axis=0) "
+         "+ np.repeat(v, 2)[:3] + np.tile(v, 2)[1:4] + np.split(v, 3)[1] + np.kron(v, v)[:3] "
+         "+ np.tensordot(x, v, 1) + np.array_split(x, 2)[0][0] + np.hsplit(x, 3)[2][:, 0] "
+         "+ np.vsplit(x, 3)[1][0]"),
 ]
 
 
@@ -616,7 +631,7 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     transpose einsum reshape concatenate stack batch_norm layer_norm dropout conv2d max_pool2d
     avg_pool2d array asarray diagonal trace diag tril triu ravel squeeze expand_dims
     atleast_1d atleast_2d atleast_3d broadcast_to vstack hstack dstack column_stack std prod
-    norm cumsum cumprod""".split()
+    norm cumsum cumprod repeat tile split array_split hsplit vsplit tensordot kron""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]

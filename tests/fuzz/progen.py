@@ -99,8 +99,9 @@ RESERVED = set(keyword.kwlist) | set(adc.lang.__all__) | {
 # Argument names adc refuses with a located error (test_regressions.py checks that):
 # the keywords of f_vjp / f_jvp / f_hvp, and gradient fields starting with '_'.
 REFUSED_ARGS = {"cotangent", "tangents", "vector", "_x"}
-# Entry point names that are the generated module's own globals (also refused).
-REFUSED_ENTRIES = MODULE_FIXED
+# Entry point names that are the generated module's own globals (also refused), and
+# names starting with "_" (those are helpers, not entry points).
+REFUSED_ENTRIES = set(MODULE_FIXED) | {n for n in TRICKY if n.startswith("_")}
 ENTRY_NAMES = ["f", "loss", "model", "forward", "objective", "value", "net", "fn", "run",
                "predict", "energy", "score"]
 SIZE_NAMES = ["N", "M", "B", "T"]
@@ -115,6 +116,9 @@ class Gen(Expressions):
     def __init__(self, seed: int):
         self.seed = seed
         self.rng = random.Random(seed)
+        # the structural wrappers draw from their own stream: without them a seed's
+        # program is the one it always was
+        self.side = random.Random(seed * 7919 + 1)
         # a third of the programs draw names the compiler itself uses (d_x, acc, value...)
         self.tricky = self.rng.random() < 0.3 and "tricky" not in AVOID
         self.used_names: set = set()

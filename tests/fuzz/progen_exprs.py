@@ -289,7 +289,36 @@ class Expressions:
             makers += [(self.einsum_, 0.4)]
         fn = self.rng.choices([m for m, _ in makers], [w for _, w in makers])[0]
         got = fn(shape, depth + 1)
-        return got if got is not None else self.leaf(shape)
+        got = got if got is not None else self.leaf(shape)
+        return self.structural(got) if got.shape and self.side.random() < 0.06 else got
+
+    def structural(self, e: Expr) -> Expr:
+        """e through a shape-preserving structural function (or a pair of them): squeeze of
+        expand_dims, ravel, broadcast_to, atleast_1d, tril/triu, cumsum, vstack of its
+        rows. Drawn from the side stream only."""
+        shape, rank = e.shape, len(e.shape)
+        kinds = ["squeeze", "cumsum", "atleast_1d"] + ["ravel"] * (rank == 1)
+        kinds += ["broadcast_to"] * all(not d.symbolic for d in shape)
+        kinds += ["triangle", "vstack"] * (rank == 2)
+        kind = self.side.choice(kinds)
+        self.features.add(kind)
+        k = self.side.randrange(rank)
+        if kind == "squeeze":
+            return Expr(f"squeeze(expand_dims({e.text}, {k}), axis={k})", shape, e.bounded,
+                        e.positive)
+        if kind in ("ravel", "atleast_1d"):
+            return Expr(f"{kind}({e.text})", shape, e.bounded, e.positive)
+        if kind == "broadcast_to":
+            target = "(" + ", ".join(d.text for d in shape) + ("," if rank == 1 else "") + ")"
+            return Expr(f"broadcast_to({e.text}, {target})", shape, e.bounded, e.positive)
+        if kind == "triangle":
+            which, offset = self.side.choice(["tril", "triu"]), self.side.randint(-1, 1)
+            return Expr(f"{which}({e.text}, {offset})", shape, e.bounded)
+        if kind == "vstack":
+            return Expr(f"vstack(({paren(e)}[0], {paren(e)}[1:]))", shape, e.bounded,
+                        e.positive)
+        return Expr(f"cumsum({e.text}, axis={k - rank if self.side.random() < 0.5 else k})",
+                    shape, False, e.positive)
 
     def bounded(self, shape, depth) -> Expr:
         """An expression with |value| <= ~4 (safe inside exp)."""
