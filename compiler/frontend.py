@@ -1067,15 +1067,20 @@ class _Lowerer:
                               "(IEEE remainder), unlike np.remainder",
                               "use mod(x, y) (np.mod: the sign of y) or fmod(x, y) (the "
                               "sign of x)")
+        if kind == "numpy.linalg":
+            return self.error(self._attr_where(node.value), f"`{text}`: adc has no functions "
+                              "of numpy.linalg but norm", "compute it outside the model and "
+                              f"pass it as Data, or write it with the language's functions "
+                              f"({_LISTED})")
         name = library.ALIASES.get(attr, attr)
-        if name in library.FUNCTIONS:
+        if name in library.FUNCTIONS and module is None:
             return self.error(where, f"`{text}` is not {kind}'s: {name} is adc.lang's",
                               f"add `from adc.lang import {name}` and call {name}(...)")
         close = spellings.nearest(kind, attr)
         prefix = ast.unparse(node.value)
         guess = f"did you mean {' or '.join(f'`{prefix}.{c}`' for c in close)}? " \
             if close else ""
-        return self.error(where, f"`{text}` is not a {'NumPy' if kind.startswith('numpy') else kind} "
+        return self.error(where, f"`{text}` is not a {'NumPy' if kind == 'numpy' else kind} "
                           "function adc accepts", f"{guess}{_LISTED}")
 
     def submodule_error(self, node, sub, kind):
