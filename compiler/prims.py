@@ -180,8 +180,16 @@ def np_sigmoid_minus(z, y):
 
 
 def _floats(fn):
-    """fn on float arrays: ints become float64 first (np.sign of an int array is int)."""
-    return lambda *xs: _scalar(fn(*(_asarray(x) for x in xs)))
+    """fn on float arrays: ints become float64 first (np.sign of an int array is int).
+    Its operands are positional only, as the ufunc's are (np.round is a function of one)."""
+    if getattr(fn, "nin", 1) == 1:
+        def unary(x, /):
+            return _scalar(fn(_asarray(x)))
+        return unary
+
+    def binary(x, y, /):
+        return _scalar(fn(_asarray(x), _asarray(y)))
+    return binary
 
 
 def np_hypot_unit(a, b):

@@ -140,16 +140,17 @@ def numeric_gradient(fn, values: dict, name: str, eps=1e-6, max_points=None, see
 
 
 def random_cotangent(output, seed=0):
-    """A standard-normal cotangent shaped like `output` (a tuple for several outputs)."""
+    """A standard-normal cotangent shaped like `output` (a tuple for several outputs; the
+    list an eager np.split returns counts as several)."""
     rng = np.random.default_rng(seed + 7919)  # not the stream the inputs were drawn from
-    if isinstance(output, tuple):
+    if isinstance(output, (tuple, list)):
         return tuple(rng.standard_normal(np.shape(o)) for o in output)
     return rng.standard_normal(np.shape(output))
 
 
 def _project(cotangent, output) -> float:
     """<u, f>: the sum of elementwise products over every output."""
-    if isinstance(output, tuple):
+    if isinstance(output, (tuple, list)):
         return float(sum(_project(u, o) for u, o in zip(cotangent, output)))
     return float(np.sum(np.asarray(cotangent) * np.asarray(output, dtype=np.float64)))
 

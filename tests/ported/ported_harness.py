@@ -261,7 +261,8 @@ def inputs_for(module, c: Case) -> dict:
 
 # -- the checks ---------------------------------------------------------------------------
 def _outputs(x):
-    return list(x) if isinstance(x, tuple) else [x]
+    """The outputs as a list: a tuple's items, or a list's (what the eager np.split returns)."""
+    return list(x) if isinstance(x, (tuple, list)) else [x]
 
 
 def check_value(models, c: Case):

@@ -711,6 +711,7 @@ NOW_INPUTS = {"numpy_arccos": {"a": Draw(0.1, 0.9, signed=True)},
 NOW_SUPPORTED = {"unpacking_args_saxpy", "passthru_unpack", "extended_slice", "numpy_cosh",
                  "numpy_sinh", "numpy_arccos", "numpy_arcsin", "numpy_arctan"}
 NOW_SUPPORTED |= {"cast_sum_"}      # np.array of a tensor (issue 13)
+NOW_SUPPORTED |= {f"numpy_atleast_{k}d" for k in (1, 2, 3)}      # issue 13's shape helpers
 NOW = [case(u.origin, u.source.replace(f"def {u.name}(", f"def {u.name}_now("),
             NOW_INPUTS.get(u.name))
        for u in UNSUPPORTED if u.name in NOW_SUPPORTED]
