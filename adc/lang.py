@@ -7,6 +7,7 @@ import operator
 import numpy as np
 
 from .compiler import prims as _prims   # NumPy only: an eager run imports no SymPy
+from .compiler import window_options as _wo
 
 __all__ = [
     # annotations and sizes
@@ -503,56 +504,78 @@ def dropout(x, mask, p):
     return np.multiply(x, mask) / (1 - p)
 
 
-def _window_count(n, k, stride):
-    count = (n - k) // stride + 1
-    if count < 1:
-        raise ValueError(f"window of size {k} does not fit in an axis of length {n}")
-    return count
+def _window(x, p, q, out_hw, stride):
+    """x[..., sh*i + p, sw*j + q] for all output positions (i, j)."""
+    (oh, ow), (sh, sw) = out_hw, stride
+    return x[:, :, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw]
 
 
-def _window(x, p, q, oh, ow, stride):
-    """x[..., stride*i + p, stride*j + q] for all output positions (i, j)."""
-    return x[:, :, p:p + stride * (oh - 1) + 1:stride, q:q + stride * (ow - 1) + 1:stride]
+def _windows(x, kernel, stride, dilation, pads, fill, what):
+    """The padded input and the number of windows along H and W."""
+    (top, bottom), (left, right) = pads
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+    out_hw = tuple(_wo.window_count(n, k, s, d, what) for n, k, s, d
+                   in zip(xp.shape[2:], kernel, stride, dilation))
+    return xp, out_hw
 
 
-def conv2d(x, w, stride=1, padding=0):
-    """PyTorch conv2d without bias: out[n,f,i,j] = sum_{c,p,q} xpad[n,c,s*i+p,s*j+q] w[f,c,p,q]."""
+def _options(fn, *args):
+    try:
+        return fn(*args)
+    except _wo.OptionError as exc:     # the eager run raises as NumPy would: a ValueError
+        raise ValueError(exc.message) from None
+
+
+def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1):
+    """PyTorch's conv2d without bias: out[n, f, i, j] = sum over c, p, q of
+    xpad[n, g C' + c, sh i + dh p, sw j + dw q] w[f, c, p, q], g the group of f."""
     x, w = np.asarray(x), np.asarray(w)
-    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
-        raise ValueError(f"conv2d expects x (N, C, H, W) and w (F, C, KH, KW), "
-                         f"got {x.shape} and {w.shape}")
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    kh, kw = w.shape[2:]
-    oh = _window_count(xp.shape[2], kh, stride)
-    ow = _window_count(xp.shape[3], kw, stride)
-    out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=np.result_type(x, w))
-    # One kernel offset at a time: a strided slice of the input times one tap of w.
-    for p in range(kh):
-        for q in range(kw):
-            out += np.einsum("nchw,fc->nfhw", _window(xp, p, q, oh, ow, stride), w[:, :, p, q])
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups \
+            or w.shape[0] % groups:
+        raise ValueError(f"conv2d expects x (N, C, H, W) and w (F, C / groups, KH, KW) "
+                         f"with groups={groups} dividing C and F, got {x.shape} and {w.shape}")
+    kernel = w.shape[2:]
+    stride, dilation = _options(_wo.pair, stride, "stride"), _options(_wo.pair, dilation,
+                                                                      "dilation")
+    pads = _options(_wo.padding, padding, kernel, dilation, stride)
+    xp, out_hw = _options(_windows, x, kernel, stride, dilation, pads, 0.0, "conv2d")
+    out = np.zeros((x.shape[0], w.shape[0]) + out_hw, dtype=np.result_type(x, w))
+    cg, fg = w.shape[1], w.shape[0] // groups
+    # One kernel tap and one group at a time: a strided slice of the input times w's tap.
+    for g in range(groups):
+        xs, ws = xp[:, g * cg:(g + 1) * cg], w[g * fg:(g + 1) * fg]
+        for p in range(kernel[0]):
+            for q in range(kernel[1]):
+                tap = _window(xs, p * dilation[0], q * dilation[1], out_hw, stride)
+                out[:, g * fg:(g + 1) * fg] += np.einsum("nchw,fc->nfhw", tap, ws[:, :, p, q])
     return out
 
 
-def _pool(x, k, stride, combine):
+def _pool(x, k, stride, padding, dilation, combine, fill, fname):
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"pooling expects x of shape (N, C, H, W), got {x.shape}")
-    stride = k if stride is None else stride
-    oh = _window_count(x.shape[2], k, stride)
-    ow = _window_count(x.shape[3], k, stride)
-    out = _window(x, 0, 0, oh, ow, stride).copy()  # never hand back a view of the input
-    for p in range(k):
-        for q in range(k):
-            if p or q:
-                out = combine(out, _window(x, p, q, oh, ow, stride))
-    return out
+    kernel = _options(_wo.pair, k, "k")
+    stride = kernel if stride is None else _options(_wo.pair, stride, "stride")
+    dilation = _options(_wo.pair, dilation, "dilation")
+    pads = _options(_wo.pool_padding, padding, kernel, fname)
+    xp, out_hw = _options(_windows, x, kernel, stride, dilation, pads, fill, fname)
+    out = None
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            tap = _window(xp, p * dilation[0], q * dilation[1], out_hw, stride)
+            out = tap.copy() if out is None else combine(out, tap)  # never a view of x
+    return out, kernel
 
 
-def max_pool2d(x, k, stride=None):
-    """Max over k x k windows of H and W; stride defaults to k, no padding."""
-    return _pool(x, k, stride, np.maximum)
+def max_pool2d(x, k, stride=None, padding=0, dilation=1):
+    """Max over windows of H and W (k and stride an int or (h, w); stride defaults to k);
+    padding is -inf, at most half the kernel, as in PyTorch."""
+    return _pool(x, k, stride, padding, dilation, np.maximum, -np.inf, "max_pool2d")[0]
 
 
-def avg_pool2d(x, k, stride=None):
-    """Mean over k x k windows of H and W; stride defaults to k, no padding."""
-    return _pool(x, k, stride, np.add) / (k * k)
+def avg_pool2d(x, k, stride=None, padding=0):
+    """Mean over windows of H and W (k and stride an int or (h, w); stride defaults to k);
+    padded zeros count in the mean (PyTorch's default count_include_pad=True)."""
+    pooled, (kh, kw) = _pool(x, k, stride, padding, 1, np.add, 0.0, "avg_pool2d")
+    return pooled / (kh * kw)

@@ -858,71 +858,6 @@ def dropout(b, x, mask, p):
     return elementwise(lambda u, m, q: u * m / (1 - q), x, mask, p)
 
 
-def _pad(b, x: Value, padding: int) -> Value:
-    """Zero-pad H and W: a statement that writes x into the inside of a zeroed buffer."""
-    if padding == 0:
-        return x if b.is_single_access(x) else b.materialize(x, "operand")
-    n, c, h, w = x.shape
-    out = b.add_tensor("padded", (n, c, h + 2 * padding, w + 2 * padding), zero_init=True)
-    loops = b.loop_symbols(x.shape)
-    idx = tuple(s for s, _ in loops)
-    target = idx[:2] + (idx[2] + padding, idx[3] + padding)
-    b.emit(target=out.name, target_index=target, loops=loops, body=to_expr(x.build(idx)))
-    return b.view(out)
-
-
-def _window_out(n, k, stride):
-    return sp.floor((size(n) - k) / stride) + 1
-
-
-def conv2d(b, x, w, stride=1, padding=0):
-    x, w = _float_operand(x, "conv2d"), _float_operand(w, "conv2d")
-    stride, padding = _const_int(stride, "stride"), _const_int(padding, "padding")
-    if x.rank != 4 or w.rank != 4:
-        raise Located("conv2d expects x of shape (N, C, H, W) and w of shape (F, C, KH, KW)")
-    if not same_size(x.shape[1], w.shape[1]):
-        raise Located(f"conv2d: x has {x.shape[1]} channels but w expects {w.shape[1]}")
-    kh, kw = w.shape[2], w.shape[3]
-    if not (kh.is_Integer and kw.is_Integer):
-        raise Located("conv2d: kernel sizes must be compile-time ints")
-    xp = _pad(b, x, padding)
-    n, c, hp, wp = xp.shape
-    oh, ow = _window_out(hp, int(kh), stride), _window_out(wp, int(kw), stride)
-    loops = b.loop_symbols((n, w.shape[0], oh, ow))
-    rloops = b.loop_symbols((c, kh, kw), reduce=True)
-    (bi, fi, yi, xi), (ci, p, q) = (s for s, _ in loops), (s for s, _ in rloops)
-    body = xp.build((bi, ci, stride * yi + p, stride * xi + q)) * w.build((fi, ci, p, q))
-    out = b.add_tensor("conv", (n, w.shape[0], oh, ow))
-    b.emit(target=out.name, target_index=(bi, fi, yi, xi), loops=loops, body=body,
-           reduce="sum", rloops=rloops)
-    return b.view(out)
-
-
-def _pool(b, x, k, stride, op, fname):
-    x = _float_operand(x, fname)
-    k = _const_int(k, "k")
-    stride = k if stride is None else _const_int(stride, "stride")
-    if x.rank != 4:
-        raise Located(f"{fname} expects x of shape (N, C, H, W)")
-    n, c, h, w = x.shape
-    oh, ow = _window_out(h, k, stride), _window_out(w, k, stride)
-
-    def build(idx):
-        bi, ci, yi, xi, p, q = idx
-        return x.build((bi, ci, stride * yi + p, stride * xi + q))
-    window = Value((n, c, oh, ow, sp.Integer(k), sp.Integer(k)), "float", build)
-    return b.reduce(window, [4, 5], op, False, "pool")
-
-
-def max_pool2d(b, x, k, stride=None):
-    return _pool(b, x, k, stride, "max", "max_pool2d")
-
-
-def avg_pool2d(b, x, k, stride=None):
-    pooled = _pool(b, x, k, stride, "sum", "avg_pool2d")
-    return elementwise(lambda s: s / (k * k), pooled)
-
-
 # -- the table the frontend resolves names through ----------------------------------
 FUNCTIONS = {row.name: _prim_lowering(row) for row in prims.PUBLIC}
 FUNCTIONS.update({
@@ -937,12 +872,13 @@ FUNCTIONS.update({
     "reshape": reshape, "concatenate": concatenate, "stack": stack, "arange": arange,
     "array": array, "asarray": array,
     "batch_norm": batch_norm, "layer_norm": layer_norm, "dropout": dropout,
-    "conv2d": conv2d, "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d,
 })
 
 # shapes.py builds on the functions above (imported last: it imports this module)
 from .shapes import SHAPE_FUNCTIONS  # noqa: E402
 FUNCTIONS.update(SHAPE_FUNCTIONS)
+from .windows import WINDOW_FUNCTIONS  # noqa: E402
+FUNCTIONS.update(WINDOW_FUNCTIONS)
 
 CONSTANTS = {"pi": sp.pi, "e": sp.E}
 LINALG_NAMES = ("norm",)      # np.linalg.X spellings

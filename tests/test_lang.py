@@ -391,17 +391,23 @@ def test_layer_norm_matches_per_row_formula():
         np.testing.assert_allclose(got[i, j], want, rtol=1e-12, atol=1e-12)
 
 
-def conv2d_loops(x, w, stride, padding):
+def conv2d_loops(x, w, stride, padding, dilation=(1, 1), groups=1):
+    """Element by element: padding ((top, bottom), (left, right)), per-axis stride and
+    dilation, groups; outside the input is the zero padding."""
     n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
+    f, cg, kh, kw = w.shape
+    (top, bottom), (left, right) = padding
+    (sh, sw), (dh, dw) = stride, dilation
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((n, f, oh, ow))
     for b, o, i, j in itertools.product(range(n), range(f), range(oh), range(ow)):
+        g = o // (f // groups)
         acc = 0.0
-        for ch, p, q in itertools.product(range(c), range(kh), range(kw)):
-            r, s = stride * i + p - padding, stride * j + q - padding
-            if 0 <= r < h and 0 <= s < wd:  # outside is the zero padding
-                acc += x[b, ch, r, s] * w[o, ch, p, q]
+        for ch, p, q in itertools.product(range(cg), range(kh), range(kw)):
+            r, s = sh * i + dh * p - top, sw * j + dw * q - left
+            if 0 <= r < h and 0 <= s < wd:
+                acc += x[b, g * cg + ch, r, s] * w[o, ch, p, q]
         out[b, o, i, j] = acc
     return out
 
@@ -413,9 +419,47 @@ def test_conv2d_matches_loops(stride, padding, kernel):
     g = np.random.default_rng(6)
     x, w = g.normal(size=(2, 3, 7, 6)), g.normal(size=(4, 3) + kernel)
     got = L.conv2d(x, w, stride=stride, padding=padding)
-    want = conv2d_loops(x, w, stride, padding)
+    want = conv2d_loops(x, w, (stride, stride), ((padding,) * 2,) * 2)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("options,pads,kernel,groups", [
+    (dict(stride=(2, 1)), ((0, 0), (0, 0)), (3, 2), 1),
+    (dict(padding=(1, 2)), ((1, 1), (2, 2)), (3, 3), 1),
+    (dict(padding=((0, 2), (1, 0))), ((0, 2), (1, 0)), (2, 3), 1),
+    (dict(dilation=2), ((0, 0), (0, 0)), (2, 2), 1),
+    (dict(dilation=(1, 2), stride=(1, 2), padding=1), ((1, 1), (1, 1)), (3, 2), 1),
+    (dict(padding="same"), ((1, 1), (1, 1)), (3, 3), 1),
+    (dict(padding="same"), ((0, 1), (1, 1)), (2, 3), 1),       # even: the extra pad after
+    (dict(padding="same", dilation=2), ((1, 1), (2, 2)), (2, 3), 1),
+    (dict(padding="valid", groups=2), ((0, 0), (0, 0)), (2, 2), 2),
+    (dict(groups=4, padding=1), ((1, 1), (1, 1)), (3, 3), 4),   # depthwise
+])
+def test_conv2d_options_match_loops(options, pads, kernel, groups):
+    g = np.random.default_rng(16)
+    x, w = g.normal(size=(2, 4, 7, 6)), g.normal(size=(8, 4 // groups) + kernel)
+    got = L.conv2d(x, w, **options)
+    stride = options.get("stride", 1)
+    dilation = options.get("dilation", 1)
+    pair = (lambda v: v if isinstance(v, tuple) else (v, v))
+    want = conv2d_loops(x, w, pair(stride), pads, pair(dilation), groups)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda x, w: L.conv2d(x, w, padding="same", stride=2), "needs stride 1"),
+    (lambda x, w: L.conv2d(x, w, padding="full"), "'valid' and 'same'"),
+    (lambda x, w: L.conv2d(x, w, groups=3), "groups=3"),
+    (lambda x, w: L.conv2d(x, w, stride=(1, 2, 3)), "pair of ints"),
+    (lambda x, w: L.max_pool2d(x, 2, padding=2), "more than half the kernel"),
+    (lambda x, w: L.conv2d(x, w, dilation=5), "does not fit"),
+])
+def test_conv2d_and_pool_options_raise(call, message):
+    x, w = np.zeros((1, 4, 6, 6)), np.zeros((2, 4, 3, 3))
+    with pytest.raises(ValueError, match=message):
+        call(x, w)
 
 
 def test_conv2d_by_hand():
@@ -428,13 +472,19 @@ def test_conv2d_by_hand():
     assert padded[0, 0, 1, 1] == -4.0 and padded[0, 0, 3, 3] == 8.0
 
 
-def pool_loops(x, k, stride, fn):
+def pool_loops(x, k, stride, fn, padding=(0, 0), dilation=(1, 1), fill=0.0):
+    """Element by element over (kh, kw) windows; outside the input counts as `fill`."""
     n, c, h, w = x.shape
-    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = [v if isinstance(v, tuple) else (v, v)
+                                              for v in (k, stride, padding, dilation)]
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((n, c, oh, ow))
     for b, ch, i, j in itertools.product(range(n), range(c), range(oh), range(ow)):
-        out[b, ch, i, j] = fn([x[b, ch, stride * i + p, stride * j + q]
-                               for p in range(k) for q in range(k)])
+        taps = [(sh * i + dh * p - ph, sw * j + dw * q - pw)
+                for p in range(kh) for q in range(kw)]
+        out[b, ch, i, j] = fn([x[b, ch, r, s] if 0 <= r < h and 0 <= s < w else fill
+                               for r, s in taps])
     return out
 
 
@@ -446,6 +496,24 @@ def test_pooling_matches_loops(k, stride):
                     (L.avg_pool2d(x, k, stride), lambda v: math.fsum(v) / len(v))]:
         want = pool_loops(x, k, s, fn)
         assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("k,stride,padding,dilation", [
+    ((2, 3), None, 0, 1), ((3, 2), (1, 2), 0, 1), (3, 2, 1, 1), ((2, 4), (2, 1), (1, 2), 1),
+    (2, 1, 0, 2), ((3, 2), 1, (1, 0), (2, 1)),
+])
+def test_pooling_options_match_loops(k, stride, padding, dilation):
+    x = np.random.default_rng(17).normal(size=(2, 3, 7, 6)) - 3.0   # all below the zero pad
+    s = k if stride is None else stride
+    got = L.max_pool2d(x, k, stride, padding=padding, dilation=dilation)
+    want = pool_loops(x, k, s, builtin_max, padding, dilation, fill=-math.inf)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    if dilation == 1:
+        got = L.avg_pool2d(x, k, stride, padding=padding)
+        kh, kw = k if isinstance(k, tuple) else (k, k)
+        want = pool_loops(x, k, s, lambda v: math.fsum(v) / (kh * kw), padding)
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
 
 

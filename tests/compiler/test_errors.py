@@ -329,6 +329,20 @@ CASES = [
      "    return sum(var(x, axis=0, ddof=3))\n", 4, 16, ["ddof=3", "3 values"], ["ddof < 3"]),
     ("norm of an unsupported order", STAR + "def f(x: Param[3, 4]):\n"
      "    return norm(x, ord=2)\n", 4, 12, ["matrix order ord=2"], ["SVD"]),
+    ("conv2d 'same' with a stride", STAR + "def f(x: Param[1, 2, 5, 5], w: Param[1, 2, 3, 3]):\n"
+     "    return sum(conv2d(x, w, stride=2, padding='same'))\n", 4, 16,
+     ["padding='same' needs stride 1"], ["padding as numbers"]),
+    ("conv2d groups that do not divide", STAR + "def f(x: Param[1, 4, 5, 5], "
+     "w: Param[3, 2, 3, 3]):\n    return sum(conv2d(x, w, groups=2))\n", 4, 16,
+     ["groups=2 must divide", "3 output"], []),
+    ("conv2d padding string", STAR + "def f(x: Param[1, 2, 5, 5], w: Param[1, 2, 3, 3]):\n"
+     "    return sum(conv2d(x, w, padding='full'))\n", 4, 16, ["'valid' and 'same'"], []),
+    ("pool padding above half the kernel", STAR + "def f(x: Param[1, 2, 5, 5]):\n"
+     "    return sum(max_pool2d(x, 2, padding=2))\n", 4, 16, ["more than half the kernel"],
+     ["every window"]),
+    ("a dilated window that does not fit", STAR + "def f(x: Param[1, 2, 5, 5], "
+     "w: Param[1, 2, 3, 3]):\n    return sum(conv2d(x, w, dilation=3))\n", 4, 16,
+     ["reaching 7", "length 5"], ["smaller kernel"]),
     ("split into unequal parts", STAR + "def f(x: Param[5, 2]):\n"
      "    return sum(split(x, 2)[0])\n", 4, 16, ["5 elements", "2 equal parts"],
      ["array_split"]),

@@ -227,6 +227,28 @@ LAYERS = [
     Case("max_pool2d_overlapping", "x: Param[1, 2, 5, 5]", "max_pool2d(x, 3, 2)"),
     Case("avg_pool2d_", "x: Param[2, 2, 4, 4]", "avg_pool2d(x, 2)"),
     Case("avg_pool2d_stride", "x: Param[1, 2, 5, 5]", "avg_pool2d(x, 3, stride=1)"),
+    # PyTorch's options (issue 13): per-axis kernels and strides, asymmetric and "same"
+    # padding, dilation, groups; pools with padding (-inf for max) and dilation
+    Case("conv2d_rect_stride", "x: Param[1, 2, 6, 5], w: Param[3, 2, 3, 2]",
+         "conv2d(x, w, stride=(2, 1))"),
+    Case("conv2d_asymmetric_padding", "x: Param[1, 2, 4, 5], w: Param[2, 2, 2, 3]",
+         "conv2d(x, w, padding=((0, 2), (1, 0)))"),
+    Case("conv2d_dilation", "x: Param[1, 2, 6, 6], w: Param[2, 2, 2, 3]",
+         "conv2d(x, w, dilation=(2, 1), padding=(1, 0), stride=(1, 2))"),
+    Case("conv2d_same", "x: Param[2, 2, 5, 4], w: Param[3, 2, 2, 3]",
+         "conv2d(x, w, padding='same')"),
+    Case("conv2d_same_dilated", "x: Param[1, 2, 5, 5], w: Param[2, 2, 3, 2]",
+         "conv2d(x, w, padding='same', dilation=2)"),
+    Case("conv2d_groups", "x: Param[1, 4, 5, 5], w: Param[6, 2, 3, 3]",
+         "conv2d(x, w, groups=2, padding='valid')"),
+    Case("conv2d_depthwise", "x: Param[2, 3, 4, 4], w: Param[3, 1, 3, 3]",
+         "conv2d(x, w, groups=3, padding=1)"),
+    Case("max_pool2d_rect", "x: Param[1, 2, 5, 6]", "max_pool2d(x, (2, 3), (1, 2))"),
+    Case("max_pool2d_padding", "x: Param[1, 2, 5, 5]", "max_pool2d(x, 3, 2, padding=1)"),
+    Case("max_pool2d_padding_negative", "x: Param[1, 1, 4, 4]",
+         "max_pool2d(x - 5.0, 2, 2, padding=1)"),     # the -inf pad never wins
+    Case("max_pool2d_dilation", "x: Param[1, 2, 6, 5]", "max_pool2d(x, 2, 1, dilation=(2, 1))"),
+    Case("avg_pool2d_padding", "x: Param[1, 2, 5, 4]", "avg_pool2d(x, (3, 2), padding=(1, 1))"),
 ]
 
 SPELLINGS = [

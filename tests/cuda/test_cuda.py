@@ -78,6 +78,13 @@ STRUCTURAL = {
     "running": "cumsum(x, axis=1) * cumprod(y, axis=0)",
     "pieces": "tile(split(x, 2, axis=1)[0], 2) + repeat(y[:, :2], 2, axis=1) "
               "+ kron(x[:1, :2], y[:, :2]) + tensordot(x, y[0], 1)[:, None]",
+    # compiler/windows.py: 'same' and asymmetric padding, dilation, groups, padded pools
+    "windows": "reshape(conv2d(reshape(x, (1, 1, 3, 4)), reshape(y[:2, :2], (1, 1, 2, 2)), "
+               "padding='same', dilation=(1, 2)), (3, 4)) "
+               "+ max_pool2d(reshape(x, (1, 1, 3, 4)), 2, 1, padding=1)[0, 0, :3, :4] "
+               "+ avg_pool2d(reshape(y, (1, 1, 3, 4)), (1, 2), 1, padding=(0, 1))[0, 0, :, :4] "
+               "+ reshape(conv2d(reshape(x, (1, 2, 2, 3)), reshape(y[:2, :2], (2, 1, 2, 1)), "
+               "groups=2, padding=((0, 1), (0, 0))), (3, 4))",
 }
 
 

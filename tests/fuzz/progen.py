@@ -396,25 +396,36 @@ class Gen(Expressions):
         self.features.add("if")
 
     def conv_block(self):
-        """conv2d (stride, padding), relu, max/avg pooling, optional batch_norm, then a
-        mean over the image axes: a (batch, filters) local."""
+        """conv2d (PyTorch's options: per-axis kernels, strides and dilation, int, pair,
+        asymmetric or "same" padding, groups), relu, max/avg pooling (with padding and
+        dilation), optional batch_norm, then a mean over the image axes: a (batch,
+        filters) local."""
         n = self.pick(self.sym) if self.sym and self.chance(0.5) else lit(2)
-        c, f = lit(self.rng.randint(1, 2)), lit(self.rng.randint(1, 3))
-        k = self.rng.randint(1, 3)
-        stride, pad = self.rng.randint(1, 2), self.rng.randint(0, 1)
-        size = self.rng.randint(k + 1, 6)
-        x = self.new_arg((n, c, lit(size), lit(size)), role="Data")
-        w = self.new_arg((f, c, lit(k), lit(k)), role="Param")
-        opts = (f", stride={stride}" if stride > 1 or self.chance(0.3) else "") + \
-            (f", padding={pad}" if pad or self.chance(0.3) else "")
+        groups = 2 if self.chance(0.2) else 1
+        c, f = lit(groups * self.rng.randint(1, 2)), lit(groups * self.rng.randint(1, 2))
+        kernel = (self.rng.randint(1, 3), self.rng.randint(1, 3))
+        size = (self.rng.randint(kernel[0] + 2, 7), self.rng.randint(kernel[1] + 2, 7))
+        x = self.new_arg((n, c, lit(size[0]), lit(size[1])), role="Data")
+        w = self.new_arg((f, lit(c.value // groups), lit(kernel[0]), lit(kernel[1])),
+                         role="Param")
+        opts, out = self.conv_options(kernel, size)
+        if groups > 1:
+            opts += f", groups={groups}"
+            self.features.add("conv2d-groups")
         h = self.fresh("h")
         self.lines.append(f"    {h} = conv2d({x.name}, {w.name}{opts})")
-        out = (size + 2 * pad - k) // stride + 1
-        if out >= 2 and self.chance(0.6):
+        if min(out) >= 2 and self.chance(0.6):
             pool = self.pick(["max_pool2d", "avg_pool2d"])
-            k2 = 2 if out < 3 or self.chance(0.5) else 3
-            st = self.pick(["", "", ", 1", f", stride={self.rng.randint(1, 2)}"])
-            self.lines.append(f"    {h} = {pool}(relu({h}), {k2}{st})")
+            k2 = (2, self.pick([1, 2])) if self.chance(0.3) else 2
+            pool_opts = self.pick(["", "", ", 1", f", stride={self.rng.randint(1, 2)}",
+                                   ", (1, 2)"])
+            if k2 in (2, (2, 2)) and self.chance(0.3):      # at most half the kernel
+                pool_opts = (pool_opts or ", None") + ", padding=1"
+                self.features.add("pool-padding")
+            elif pool == "max_pool2d" and min(out) >= 3 and self.chance(0.2):
+                pool_opts = (pool_opts or ", None") + ", dilation=(1, 2)" \
+                    if out[1] >= 3 else pool_opts
+            self.lines.append(f"    {h} = {pool}(relu({h}), {k2}{pool_opts})")
             self.features.add(pool)
         elif self.chance(0.4) and n.value >= 2:
             g, b = self.new_arg((f,), "Param"), self.new_arg((f,), "Param")
@@ -424,6 +435,37 @@ class Gen(Expressions):
         self.lines.append(f"    {pooled} = {self.pick(['mean', 'sum'])}({h}, axis=(2, 3))")
         self.bind(pooled, Expr(pooled, (n, f), atom=True))
         self.features.add("conv2d")
+
+    def conv_options(self, kernel, size):
+        """The keyword text of a random stride/padding/dilation and the output (H, W)."""
+        stride = (self.rng.randint(1, 2), self.rng.randint(1, 2))
+        dilation = (1, self.rng.randint(1, 2)) if self.chance(0.25) else (1, 1)
+        if size[1] < dilation[1] * (kernel[1] - 1) + 1:
+            dilation = (1, 1)
+        style = self.pick(["none", "int", "pair", "pairs", "same"])
+        if style == "same":
+            stride = (1, 1)
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            pads = [(t // 2, t - t // 2) for t in totals]
+            text = ", padding='same'"
+        else:
+            p = [self.rng.randint(0, 1) for _ in range(4)]
+            pads, text = {
+                "none": ([(0, 0), (0, 0)], ""),
+                "int": ([(p[0], p[0])] * 2, f", padding={p[0]}"),
+                "pair": ([(p[0], p[0]), (p[1], p[1])], f", padding=({p[0]}, {p[1]})"),
+                "pairs": ([(p[0], p[1]), (p[2], p[3])],
+                          f", padding=(({p[0]}, {p[1]}), ({p[2]}, {p[3]}))"),
+            }[style]
+        self.features.add(f"conv2d-padding-{style}")
+        if stride != (1, 1):
+            text += f", stride={stride if stride[0] != stride[1] else stride[0]}"
+        if dilation != (1, 1):
+            text += f", dilation={dilation}"
+            self.features.add("conv2d-dilation")
+        out = tuple((n + lo + hi - d * (k - 1) - 1) // st + 1 for n, (lo, hi), d, k, st
+                    in zip(size, pads, dilation, kernel, stride))
+        return text, out
 
     # -- the return -------------------------------------------------------------------
     def scalar_result(self) -> Expr:

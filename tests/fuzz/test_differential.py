@@ -63,7 +63,9 @@ MUST_COVER = [
     "fn-leaky_relu", "fn-elu", "fn-clip", "fn-log", "fn-sqrt", "fn-pow_float", "pow-tensor",
     "concatenate", "stack", "reshape", "einsum", "outer", "dot", "where", "augassign",
     "unpack", "rebind", "np-spelling", "dim-minus-1", "op-maximum", "op-/", "method",
-    "squeeze", "atleast_1d", "cumsum", "ravel", "broadcast_to", "triangle", "vstack"]
+    "squeeze", "atleast_1d", "cumsum", "ravel", "broadcast_to", "triangle", "vstack",
+    "conv2d", "conv2d-groups", "conv2d-padding-same", "conv2d-padding-pairs", "conv2d-dilation",
+    "pool-padding", "max_pool2d", "avg_pool2d"]
 
 
 def test_generator_covers_the_language():
