@@ -29,6 +29,8 @@ __all__ = [
     "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
     "vstack", "hstack", "dstack", "column_stack", "repeat", "tile", "split", "array_split",
     "hsplit", "vsplit", "tensordot", "kron",
+    # fresh arrays, to write into with y[...] = v
+    "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "index_add",
     # layers
     "batch_norm", "layer_norm", "dropout", "conv2d", "max_pool2d", "avg_pool2d",
 ]
@@ -473,6 +475,39 @@ def tensordot(x, y, axes=2):
 
 def kron(x, y):
     return np.kron(x, y)
+
+
+# -- fresh arrays (float64, as NumPy's default) ---------------------------------------
+def zeros(shape):
+    return np.zeros(shape)
+
+
+def ones(shape):
+    return np.ones(shape)
+
+
+def full(shape, fill_value):
+    return np.full(shape, fill_value, dtype=np.float64)
+
+
+def zeros_like(a):
+    return np.zeros_like(a)
+
+
+def ones_like(a):
+    return np.ones_like(a)
+
+
+def full_like(a, fill_value):
+    return np.full_like(a, fill_value)
+
+
+def index_add(x, index, v):
+    """A copy of x with v added at x[index], repeated indices adding up: NumPy's
+    np.add.at on a copy (JAX's x.at[index].add(v), PyTorch's index_add along axis 0)."""
+    out = np.array(x, dtype=np.float64)
+    np.add.at(out, index, v)
+    return out
 
 
 # -- layers ---------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from dataclasses import replace
 import sympy as sp
 
 from . import library, loops, spellings
-from .aliasing import Views, viewed_argument
+from .aliasing import ARGUMENT_ROLES, Views, viewed_argument
 from .errors import AdcError, CompileError, Located
 from .ir import Arg, Origin, Program, reads
 from .names import CALL_KEYWORDS
-from .values import Builder, Value, as_value, elementwise, same_size, to_expr
+from .values import Builder, ListLiteral, Value, as_value, elementwise, same_size, to_expr
 
 LANG_MODULES = ("adc.lang",)
 _KEYWORD_OWNER = {"cotangent": "vjp", "tangents": "jvp", "vector": "hvp"}
@@ -748,11 +748,16 @@ class _Lowerer:
                 self.assign(target, value, env)
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             self.assign(node.target, self.expr(node.value, env), env)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript):
+            current = self.expr(node.target, env)      # y[k] += v is y[k] = y[k] + v
+            value = self.binop(node, current, self.expr(node.value, env), node.op,
+                               node.target, node.value)
+            self.assign_item(node.target, value, env)
         elif isinstance(node, ast.AugAssign):
             if not isinstance(node.target, ast.Name):
-                raise self.error(node.target, "augmented assignment needs a plain name on the "
-                                 "left", "tensors are immutable: write y = y + ... with a "
-                                 "whole tensor, or build a new one with where()")
+                raise self.error(node.target, "augmented assignment needs a name or an "
+                                 "indexed name on the left", "write y = y + ..., or "
+                                 "y[i] += ... into an array of your own")
             current = self.expr(node.target, env)
             value = self.binop(node, current, self.expr(node.value, env), node.op,
                                node.target, node.value)
@@ -773,6 +778,8 @@ class _Lowerer:
             return
         elif isinstance(node, ast.Pass):
             return
+        elif isinstance(node, ast.Expr) and self._is_add_at(node.value, env):
+            self.add_at(node.value, env)
         elif isinstance(node, ast.Expr):
             if type(node.value) in _UNSUPPORTED:
                 raise self.error(node.value, *_UNSUPPORTED[type(node.value)])
@@ -881,10 +888,93 @@ class _Lowerer:
                                  "use as many names as the right side has values")
             for t, v in zip(target.elts, value):
                 self.assign(t, v, env)
+        elif isinstance(target, ast.Subscript):
+            self.assign_item(target, value, env)
         else:
-            raise self.error(target, "only names can be assigned to",
-                             "tensors are immutable: build a new one with where(), "
-                             "concatenate() or stack()")
+            raise self.error(target, "only names and indexed names can be assigned to",
+                             "assign to a name (y = ...) or into an array of your own "
+                             "(y[i] = ...)")
+
+    def assign_item(self, target: ast.Subscript, value, env):
+        """`y[key] = value`: y's name is bound to the array NumPy would hold afterwards."""
+        if not isinstance(target.value, ast.Name):
+            raise self.error(target.value, "assign into a named array: y[...] = v",
+                             "give the array a name first (y = ...), then assign into it")
+        name = target.value.id
+        y = self.expr(target.value, env)
+        if not isinstance(y, Value) or y.number or y.rank == 0:
+            raise self.error(target.value, f"`{name}` is not an array that can be "
+                             "assigned into (a number, a 0-d value or a tuple)",
+                             f"rebind it instead: {name} = ...")
+        if y.kind != "float":
+            raise self.error(target.value, f"`{name}` holds integers or booleans: NumPy "
+                             "would truncate the floats written into it",
+                             "assign into a float array (zeros(shape), x.copy(), ...)")
+        self._check_writable(target, name, y)
+        index = self._index_of(target, env)
+        value = as_value(value)
+        if value.kind == "bool":
+            raise self.error(target, "a comparison is not a number to store",
+                             "use where(cond, a, b)")
+        from .assignment import assign_item
+        env[name] = assign_item(self.b, y, index, value, name)
+
+    def _is_add_at(self, call, env) -> bool:
+        """`np.add.at(...)`: NumPy's unbuffered in-place scatter-add."""
+        f = call.func if isinstance(call, ast.Call) else None
+        if not (isinstance(f, ast.Attribute) and f.attr == "at"
+                and isinstance(f.value, ast.Attribute) and f.value.attr == "add"
+                and isinstance(f.value.value, ast.Name)):
+            return False
+        module = env.get(f.value.value.id, self.ctx.globals.get(f.value.value.id))
+        return isinstance(module, ModuleRef) and module.kind == "numpy"
+
+    def add_at(self, call, env):
+        """`np.add.at(y, index, v)` rebinds y to index_add(y, index, v), y being an array
+        of the model's own (NumPy adds into it in place)."""
+        if call.keywords or len(call.args) != 3:
+            raise self.error(call, "np.add.at takes three positional arguments",
+                             "np.add.at(y, index, v): y[index] += v, repeated indices "
+                             "adding up")
+        target = call.args[0]
+        if not isinstance(target, ast.Name):
+            raise self.error(target, "np.add.at adds into a named array",
+                             "give the array a name first (y = ...), then np.add.at(y, ...)")
+        y = self.expr(target, env)
+        if not isinstance(y, Value) or y.number or y.rank == 0 or y.kind != "float":
+            raise self.error(target, f"`{target.id}` is not a float array np.add.at can add "
+                             "into", "add into a float array (zeros(shape), x.copy(), ...)")
+        self._check_writable(call, target.id, y)
+        index, v = (self.expr(a, env) for a in call.args[1:])
+        try:
+            env[target.id] = library.FUNCTIONS["index_add"](self.b, y, index, v)
+        except Located as exc:
+            raise self.error(call, exc.message.replace("index_add", "np.add.at"),
+                             exc.hint) from None
+
+    def _check_writable(self, target, name, y):
+        """NumPy writes into y's buffer: refuse where that buffer is not y's alone."""
+        root = self.views.root(y)
+        if isinstance(root, str) and self.b.tensors[root].role in ARGUMENT_ROLES:
+            raise self.error(target, f"`{name}[...] = ...` would write into the array the "
+                             f"caller passed as `{root}`",
+                             f"copy it first: {name} = {root}.copy() (or np.array({root})), "
+                             "then assign into the copy")
+        others = self.views.sharing(y, self.envs, name)
+        if others:
+            shown = ", ".join(f"'{o}'" for o in others)
+            raise self.error(target, f"`{name}[...] = ...` writes into {name}'s array, and in "
+                             f"NumPy {shown} would change with it (a view or another name "
+                             "of the same array); adc does not model writes through views",
+                             f"assign into a copy: {name} = {name}.copy() first")
+
+    def _index_of(self, node: ast.Subscript, env):
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if any(isinstance(it, ast.List) for it in items):
+            raise self.error(node.slice, "assignment through a list of indices is not "
+                             "supported", "assign with ints and slices (y[2] = ..., "
+                             "y[:, 1:3] = ...)")
+        return self.expr(node.slice, env)
 
     def _unpack(self, target, value: Value) -> tuple:
         """`a, b, c = x`: the rows of x along its first axis, as NumPy iterates it."""
@@ -974,7 +1064,8 @@ class _Lowerer:
     def expr_Tuple(self, node, env):
         return tuple(self.expr(e, env) for e in node.elts)
 
-    expr_List = expr_Tuple
+    def expr_List(self, node, env):
+        return ListLiteral(self.expr(e, env) for e in node.elts)
 
     def _attr_where(self, node):
         """The position of `.attr`'s name, for a caret under it."""

@@ -879,6 +879,8 @@ from .shapes import SHAPE_FUNCTIONS  # noqa: E402
 FUNCTIONS.update(SHAPE_FUNCTIONS)
 from .windows import WINDOW_FUNCTIONS  # noqa: E402
 FUNCTIONS.update(WINDOW_FUNCTIONS)
+from .assignment import index_add  # noqa: E402
+FUNCTIONS["index_add"] = index_add
 
 CONSTANTS = {"pi": sp.pi, "e": sp.E}
 LINALG_NAMES = ("norm",)      # np.linalg.X spellings

@@ -43,9 +43,9 @@ def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
     b = lowerer.b
     if len(steps) < SCAN_MIN_STEPS or not b.scan_loops:
         return False
-    if any(isinstance(n, (ast.Return, ast.For)) for stmt in node.body
+    if any(isinstance(n, (ast.Return, ast.For)) or _stores_an_item(n) for stmt in node.body
            for n in ast.walk(stmt)):
-        return False
+        return False        # y[i] = ... writes a new version of y at each step: unroll
     if node.target.id in _names(node.body, ast.Store):
         return False        # `t = t + 1` in the body: after the loop t is not the last step
     saved = _snapshot(lowerer, env)
@@ -59,6 +59,10 @@ def try_scan(lowerer, node: ast.For, env: dict, steps: range) -> bool:
         return False
     finally:
         b.scan_loops = True
+
+
+def _stores_an_item(n) -> bool:
+    return isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
 
 
 def _snapshot(lowerer, env):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import ops, prims
@@ -111,6 +112,17 @@ class KernelPrinter(PythonCodePrinter):
             # int ** int truncates (0 for a negative exponent)
             return f"float({self._print(base)})**{self._power_operand(exp)}"
         return super()._print_Pow(expr, rational=rational)
+
+    def parenthesize(self, item, level, strict=False):
+        """As SymPy's, with `power(x, p)` (printed `x**p`) at the precedence of `**`, not
+        of a call: the base of a power is parenthesised, `(x**p)**2`, never `x**p**2`
+        (which Python reads as x**(p**2))."""
+        if isinstance(item, ops.power):
+            prec = PRECEDENCE["Pow"]
+            if prec < level or (not strict and prec <= level):
+                return f"({self._print(item)})"
+            return self._print(item)
+        return super().parenthesize(item, level, strict)
 
     def _print_isfinite(self, expr):
         return f"math.isfinite({self._print(expr.args[0])})"

@@ -10,8 +10,8 @@ import sympy as sp
 
 from .errors import Located
 from . import ops
-from .library import (_LETTERS, _axes, _const_int, _flat, _float_operand, _seq, concatenate,
-                      contract, drop_axes)
+from .library import (_LETTERS, _axes, _const_int, _flat, _float_operand, _scalar, _seq,
+                      concatenate, contract, drop_axes)
 from .values import Value, as_value, broadcast_index, expand_dims, same_size, size, to_expr
 
 
@@ -178,6 +178,46 @@ def broadcast_to(b, x, shape):
         raise Located(f"broadcast_to: shape {_shape_text(x)} does not broadcast to {target}",
                       "each axis, counted from the right, must equal the target's or be 1")
     return Value(target, x.kind, lambda idx: x.build(broadcast_index(x.shape, target, idx)))
+
+
+# -- fresh arrays: what item assignment writes into ------------------------------------
+def _filled(shape, fill, fname) -> Value:
+    target = tuple(_size(s, fname) for s in (shape if isinstance(shape, tuple) else (shape,)))
+    return Value(target, "float", lambda idx: fill)
+
+
+def zeros(b, shape):
+    return _filled(shape, sp.Integer(0), "zeros")
+
+
+def ones(b, shape):
+    return _filled(shape, sp.Integer(1), "ones")
+
+
+def full(b, shape, fill_value):
+    return _filled(shape, _scalar(fill_value, "fill_value"), "full")
+
+
+def _shape_of_float(a, fname) -> tuple:
+    a = as_value(a)
+    if a.kind != "float":
+        raise Located(f"{fname} of an integer or boolean tensor has its dtype in NumPy "
+                      "(writing floats into it would truncate them)",
+                      f"use {fname.replace('_like', '')}(a.shape) for a float array")
+    return tuple(a.shape)
+
+
+def zeros_like(b, a):
+    return _filled(_shape_of_float(a, "zeros_like"), sp.Integer(0), "zeros_like")
+
+
+def ones_like(b, a):
+    return _filled(_shape_of_float(a, "ones_like"), sp.Integer(1), "ones_like")
+
+
+def full_like(b, a, fill_value):
+    return _filled(_shape_of_float(a, "full_like"), _scalar(fill_value, "fill_value"),
+                   "full_like")
 
 
 # -- stacking ------------------------------------------------------------------------------
@@ -353,4 +393,6 @@ SHAPE_FUNCTIONS = {
     "vstack": vstack, "hstack": hstack, "dstack": dstack, "column_stack": column_stack,
     "repeat": repeat, "tile": tile, "split": split, "array_split": array_split,
     "hsplit": hsplit, "vsplit": vsplit, "tensordot": tensordot, "kron": kron,
+    "zeros": zeros, "ones": ones, "full": full, "zeros_like": zeros_like,
+    "ones_like": ones_like, "full_like": full_like,
 }

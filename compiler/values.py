@@ -41,6 +41,12 @@ def to_expr(x) -> sp.Expr:
     return sp.sympify(x)
 
 
+
+class ListLiteral(tuple):
+    """A list written in the model (`[0, 2, 2]`): a tuple to every function, except where
+    NumPy reads a list differently from a tuple (as an index, a list is an index array)."""
+
+
 @dataclass
 class Value:
     """A tensor expression: `shape`, element `kind` and `build(index) -> scalar body`."""
@@ -75,6 +81,10 @@ def as_value(x) -> Value:
         return scalar(x, "int")
     if isinstance(x, (float, sp.Expr)):
         return scalar(x, "float")
+    if isinstance(x, tuple):
+        raise Located("expected a tensor or a number, got "
+                      f"{'list' if isinstance(x, ListLiteral) else 'tuple'}",
+                      "make an array of it first: np.array([...]) or stack([...])")
     raise Located(f"expected a tensor or a number, got {type(x).__name__}")
 
 

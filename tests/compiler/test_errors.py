@@ -69,8 +69,12 @@ CASES = [
      ["yield is not supported"], ["return the value"]),
     ("print in a function", HEADER + "def f(x: Param[3]):\n    print(x)\n    return sum(x)\n",
      4, 5, ["expression statement has no effect"], ["assign the result", "return it"]),
-    ("assignment into a tensor", HEADER + "def f(x: Param[3]):\n    x[0] = 1.0\n"
-     "    return sum(x)\n", 4, 5, ["only names can be assigned"], ["immutable", "where()"]),
+    ("assignment to an attribute", HEADER + "def f(x: Param[3]):\n    x.T = x\n"
+     "    return sum(x)\n", 4, 5, ["only names and indexed names can be assigned"],
+     ["y[i] = ..."]),
+    ("assignment into a slice of an expression", HEADER + "def f(x: Param[3, 2]):\n"
+     "    x.T[0] = 1.0\n    return sum(x)\n", 4, 5, ["assign into a named array"],
+     ["give the array a name"]),
     ("decorator", HEADER + "import numpy as np\n@np.vectorize\ndef f(x: Param[3]):\n"
      "    return sum(x)\n", 4, 2, ["decorators are not supported"], ["remove the decorator"]),
     ("syntax error", HEADER + "def f(x: Param[3]):\n    return sum(x\n", 4, 15,
@@ -343,6 +347,31 @@ CASES = [
     ("a dilated window that does not fit", STAR + "def f(x: Param[1, 2, 5, 5], "
      "w: Param[1, 2, 3, 3]):\n    return sum(conv2d(x, w, dilation=3))\n", 4, 16,
      ["reaching 7", "length 5"], ["smaller kernel"]),
+    ("item assignment into an argument", STAR + "def f(x: Param[3, 4]):\n"
+     "    x[0] = 1.0\n    return sum(x)\n", 4, 5, ["write into the array the caller passed"],
+     ["x.copy()"]),
+    ("item assignment seen through a view", STAR + "def f(x: Param[3, 4]):\n"
+     "    y = x * 2.0\n    r = y[0]\n    y[0] = 1.0\n    return sum(y) + sum(r)\n", 6, 5,
+     ["'r' would change with it"], ["y.copy()"]),
+    ("item assignment through an index array", STAR + "def f(x: Param[3, 4], i: Index[2]):\n"
+     "    y = x * 2.0\n    y[i] = 1.0\n    return sum(y)\n", 5, 5,
+     ["through an index array"], ["ints and slices"]),
+    ("item assignment through a list", STAR + "def f(x: Param[3, 4]):\n"
+     "    y = x * 2.0\n    y[[0, 2]] = 1.0\n    return sum(y)\n", 5, 7,
+     ["a list of indices"], ["ints and slices"]),
+    ("item assignment of the wrong shape", STAR + "def f(x: Param[3, 4]):\n"
+     "    y = zeros((3, 4))\n    y[0] = x[:, 0]\n    return sum(y)\n", 5, 5,
+     ["shape (3,)", "selection of shape (4,)"], ["broadcast"]),
+    ("item assignment into integers", STAR + "def f(x: Param[3]):\n"
+     "    y = arange(3)\n    y[0] = x[0]\n    return sum(x)\n", 5, 5, ["integers"],
+     ["float array"]),
+    ("np.add.at into an argument", STAR + "import numpy as np\n"
+     "def f(x: Param[3, 4], i: Index[2], v: Param[2, 4]):\n"
+     "    np.add.at(x, i, v)\n    return sum(x)\n", 5, 5,
+     ["write into the array the caller passed"], ["copy"]),
+    ("zeros_like of integers", STAR + "def f(x: Param[3]):\n"
+     "    y = zeros_like(arange(3))\n    return sum(y * x)\n", 4, 9,
+     ["zeros_like of an integer"], ["zeros(a.shape)"]),
     ("split into unequal parts", STAR + "def f(x: Param[5, 2]):\n"
      "    return sum(split(x, 2)[0])\n", 4, 16, ["5 elements", "2 equal parts"],
      ["array_split"]),

@@ -243,6 +243,15 @@ LAYERS = [
          "conv2d(x, w, groups=2, padding='valid')"),
     Case("conv2d_depthwise", "x: Param[2, 3, 4, 4], w: Param[3, 1, 3, 3]",
          "conv2d(x, w, groups=3, padding=1)"),
+    # fresh arrays and the functional scatter-add (issue 13, item 3)
+    Case("fresh_arrays", "x: Param[3, 4]",
+         "x * ones((3, 4)) + zeros((4,)) + full((3, 1), 0.5) * x + ones_like(x) * "
+         "full_like(x, 2.0) * x + zeros_like(x)"),
+    Case("index_add_rows", "x: Param[4, 3], v: Param[5, 3], idx: Index[5]",
+         "index_add(x, idx, v * x[0])",
+         {"idx": lambda v: np.array([0, 3, 0, 2, 0])}),
+    Case("index_add_points", "x: Param[4, 3], v: Param[3]",
+         "index_add(x, ([1, 1, 3], [0, 0, 2]), v)"),
     Case("max_pool2d_rect", "x: Param[1, 2, 5, 6]", "max_pool2d(x, (2, 3), (1, 2))"),
     Case("max_pool2d_padding", "x: Param[1, 2, 5, 5]", "max_pool2d(x, 3, 2, padding=1)"),
     Case("max_pool2d_padding_negative", "x: Param[1, 1, 4, 4]",
@@ -653,7 +662,8 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     transpose einsum reshape concatenate stack batch_norm layer_norm dropout conv2d max_pool2d
     avg_pool2d array asarray diagonal trace diag tril triu ravel squeeze expand_dims
     atleast_1d atleast_2d atleast_3d broadcast_to vstack hstack dstack column_stack std prod
-    norm cumsum cumprod repeat tile split array_split hsplit vsplit tensordot kron""".split()
+    norm cumsum cumprod repeat tile split array_split hsplit vsplit tensordot kron
+    zeros ones full zeros_like ones_like full_like index_add""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]

@@ -50,7 +50,7 @@ def primitives_model() -> str:
     """One entry point per row of compiler/prims.py, each operand squashed into the row's
     domain (step functions times x, so that their gradient is not all zero)."""
     from adc.compiler import prims
-    lines = ["from adc.lang import *", ""]
+    lines = ["import numpy as np", "from adc.lang import *", ""]
     for row in prims.PUBLIC:
         lo, hi = row.domain
         operands = [f"({lo} + {hi - lo} * sigmoid({v}))" for v in ["x", "y"][:row.operands]]
@@ -62,6 +62,8 @@ def primitives_model() -> str:
     for name, expr in STRUCTURAL.items():
         lines += [f"def s_{name}(x: Param[3, 4], y: Param[3, 4]):",
                   f"    return sum(sin(1.3 * ({expr})) + y)", ""]
+    for name, body in STATEMENTS.items():
+        lines += [f"def s_{name}(x: Param[3, 4], y: Param[3, 4]):", body, ""]
     return "\n".join(lines)
 
 
@@ -85,6 +87,20 @@ STRUCTURAL = {
                "+ avg_pool2d(reshape(y, (1, 1, 3, 4)), (1, 2), 1, padding=(0, 1))[0, 0, :, :4] "
                "+ reshape(conv2d(reshape(x, (1, 2, 2, 3)), reshape(y[:2, :2], (2, 1, 2, 1)), "
                "groups=2, padding=((0, 1), (0, 0))), (3, 4))",
+}
+
+
+# compiler/assignment.py: item assignment (new versions in disjoint boxes) and the
+# scatter-add of np.add.at / index_add (a forward statement accumulating at indices)
+STATEMENTS = {
+    "assigned": "\n".join([
+        "    h = zeros((3, 4))",
+        "    h[0] = x[0]",
+        "    h[1:, ::2] += y[1:, ::2] * x[1:, 1::2]",
+        "    h[::-1, 3] = full((3,), 0.5) * y[:, 0]",
+        "    np.add.at(h, [2, 2, 0], y)",
+        "    g = index_add(ones_like(x), ([0, 0, 2], [1, 1, 3]), x[1, :3])",
+        "    return sum(sin(1.3 * h * g) + y)"]),
 }
 
 
@@ -121,7 +137,7 @@ def test_structural_functions_run_in_the_simulator_and_compile_to_ptx(results):
     """Diagonals, shape helpers, stacking, std/norm/prod and the running scans (cumsum,
     cumprod): simulator == CPU in every mode, and float32 PTX without widening."""
     sim, ptx = results["sim"]["primitives"], results["ptx"]["primitives"]
-    for name in STRUCTURAL:
+    for name in [*STRUCTURAL, *STATEMENTS]:
         bad = {k: v for k, v in sim[f"s_{name}"].items() if not v <= 1e-10}
         assert not bad, f"{name}: {bad}"
         kernels = {k: v for k, v in ptx.items() if k.startswith(f"s_{name}.")}

@@ -295,6 +295,56 @@ class Gen(Expressions):
         self.bind(name, Expr(name, e.shape, atom=True))
         self.features.add("augassign")
 
+    def item_assign(self):
+        """A fresh array (zeros_like, ones_like, full_like, array, a product) written by
+        1-2 item assignments `y[key] op= v`: ints (negative too) and slices with any step
+        on sizes known at compile time, `:` on symbolic ones; v is the selection's shape
+        or broadcasts to it."""
+        side = self.side
+        shape = self.scope_shape(1, 3)
+        base = self.expr(shape, 1)
+        name = self.fresh("y")
+        maker = side.choice(["zeros_like({})", "ones_like({})", "full_like({}, 0.5)",
+                             "array({})", "{} * 1.0"])
+        self.lines.append(f"    {name} = {maker.format(base.text)}")
+        bounded = base.bounded or maker[0] in "zof"
+        for _ in range(side.randint(1, 2)):
+            items, selected = self._assignment_key(shape)
+            cut = side.randint(0, len(selected))
+            v = self.expr(tuple(selected[cut:]) if side.random() < 0.4 else tuple(selected), 1)
+            op = side.choice(["=", "=", "+=", "-=", "*="])
+            self.lines.append(f"    {name}[{', '.join(items)}] {op} {v.text}")
+            bounded = bounded and v.bounded
+        self.bind(name, Expr(name, shape, bounded, atom=True))
+        self.computed.add(name)
+        self.features.add("item-assign")
+
+    def _assignment_key(self, shape):
+        """(index items, the selection's shape) for a random basic index into `shape`."""
+        side = self.side
+        items, selected = [], []
+        for d in shape[:side.randint(1, len(shape))]:
+            r = side.random()
+            if d.symbolic or r < 0.15:
+                items.append(":")
+                selected.append(d)
+            elif r < 0.45:
+                items.append(str(side.randint(-d.value, d.value - 1)))
+                self.features.add("item-assign-int")
+            else:
+                start, stop = side.randint(-d.value, d.value - 1), side.randint(-d.value, d.value)
+                step = side.choice([1, 1, 2, -1, -2, 3])
+                length = len(range(d.value)[start:stop:step])
+                if length == 0:
+                    items.append(":")
+                    selected.append(d)
+                    continue
+                items.append(f"{start}:{stop}" + (f":{step}" if step != 1 else ""))
+                selected.append(lit(length))
+                self.features.add("item-assign-step" if step != 1 else "item-assign-slice")
+        selected += list(shape[len(items):])
+        return items, selected
+
     def unpack(self):
         """a, b = e1, e2 -- or a, b = helper(e) with a helper returning a tuple"""
         if self.chance(0.3):
@@ -558,6 +608,9 @@ class Gen(Expressions):
             shape = self.shape(0, 3)
             self.new_arg(shape)
         for _ in range(self.rng.randint(0, 6)):
+            if self.side.random() < 0.07:   # its own stream: other programs stay the same
+                self.item_assign()
+                continue
             r = self.rng.random()
             if r < 0.55:
                 self.assign()

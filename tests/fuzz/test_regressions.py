@@ -473,3 +473,29 @@ def test_a_kink_of_log_softmax(tmp_path):
     log_softmax's finite-max Piecewise, and SymPy asked for the set where isfinite holds."""
     check(tmp_path, HEAD + "def f(x: Param[2, 3], y: Param[2, 3]):\n"
           "    return sum(relu(log_softmax(x) + 1.0) + minimum(y, log_softmax(x)))\n")
+
+
+@pytest.mark.parametrize("body", ["square(s ** t)", "(s ** t) ** 3", "(s ** (0.5 * cos(t))) ** 2.5",
+                                  "var(square(s ** t), axis=0)"])
+def test_a_tensor_power_raised_again(tmp_path, body):
+    """Seed 208 (after the generator learned item assignment, shrunk): square(s ** t) with
+    a tensor exponent printed as `s[i]**t[i]**2`, which Python reads as s**(t**2): a wrong
+    value, silently. `power(x, p)` prints as `x**p` and now has the precedence of `**`
+    (its base parenthesised) on the CPU and on CUDA."""
+    check(tmp_path, HEAD + f"def f(s: Param[4, 2], t: Param[4, 2]):\n    return sum({body})\n",
+          domains={"s": "positive"})
+
+
+def test_the_power_printer_parenthesises_a_power_base():
+    import sympy as sp
+    from adc.compiler.backends.numba_cuda import CudaPrinter
+    from adc.compiler.ops import power
+    from adc.compiler.printer import KernelPrinter
+    s, t = sp.IndexedBase("s"), sp.IndexedBase("t")
+    i = sp.Symbol("i", integer=True)
+    for e, want in [(power(s[i], t[i]) ** 2, "(s[i]**t[i])**2"),
+                    (power(s[i], t[i]) ** 2.5, "(s[i]**t[i])**2.5"),
+                    (power(power(s[i], t[i]), t[i]), "(s[i]**t[i])**t[i]")]:
+        assert KernelPrinter().doprint(e) == want
+    cuda = CudaPrinter([i]).doprint(power(s[i], t[i]) ** 2.5)
+    assert "(s[i]**t[i])**" in cuda, cuda

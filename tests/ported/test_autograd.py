@@ -650,7 +650,7 @@ UNSUPPORTED = [
       for t, call in (("index_lists", "x[[0, 1, 2], :, :]"), ("index_mixed", "x[3, 2:, [1, 3]]"),
                       ("multi_index", "np.sum(x[[0, 0]])"), ("multi_index2", "np.sum(x[[0, 1, 0]])"))],
     *[unsupported(NP + f"test_{t}", "lists of tensors as arguments",
-                  f"def un_{t}(x: Param[()]):\n    return {call}\n", "got tuple")
+                  f"def un_{t}(x: Param[()]):\n    return {call}\n", "got list")
       for t, call in (("non_numpy_sum", "sum([x, 2 * x])"),
                       ("mean_list_of_boxes", "np.mean([x, x + 2])"),
                       ("var_list_of_boxes", "np.var([x, x + 2])"))],
@@ -661,7 +661,7 @@ UNSUPPORTED = [
     unsupported(NP + "test_std_list_of_boxes", "lists of tensors as arguments", """
         def un_np_std_list_of_boxes(x: Param[()]):
             return np.std([x, x + 2])
-        """, "got tuple"),
+        """, "got list"),
     unsupported(NP + "test_var_ddof", "var(ddof=)", """
         def un_var_ddof(x: Param[3, 4]):
             return np.var(x, axis=1, keepdims=True, ddof=1)
