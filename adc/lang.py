@@ -28,7 +28,7 @@ __all__ = [
     "diagonal", "trace", "diag", "tril", "triu", "ravel", "squeeze", "expand_dims",
     "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
     "vstack", "hstack", "dstack", "column_stack", "repeat", "tile", "split", "array_split",
-    "hsplit", "vsplit", "tensordot", "kron",
+    "hsplit", "vsplit", "tensordot", "kron", "sort",
     # fresh arrays, to write into with y[...] = v
     "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "index_add",
     # layers
@@ -475,6 +475,11 @@ def tensordot(x, y, axes=2):
 
 def kron(x, y):
     return np.kron(x, y)
+
+
+def sort(x, axis=-1):
+    """np.sort (stable: equal elements keep their order)."""
+    return np.sort(x, axis=axis, kind="stable")
 
 
 # -- fresh arrays (float64, as NumPy's default) ---------------------------------------

@@ -180,6 +180,42 @@ def broadcast_to(b, x, shape):
     return Value(target, x.kind, lambda idx: x.build(broadcast_index(x.shape, target, idx)))
 
 
+# -- sorting -----------------------------------------------------------------------------
+def sort(b, x, axis=-1):
+    """np.sort without a data-dependent loop: each element's rank along the axis (how
+    many are smaller, plus the equal ones before it: a stable sort), then sorted[k] is
+    the element of rank k. O(n^2) comparisons per row, exact; the gradient of sorted[k]
+    goes to the element placed there, so tied elements each get their own slot's."""
+    x = _float_operand(x, "sort")
+    if axis is None:
+        x, axis = _flat(b, x), 0
+    if x.rank == 0:
+        raise Located("sort of a scalar: there is no axis to sort along",
+                      "sort a tensor (a scalar is its own sort)")
+    d = _one_axis(axis, x.rank, "axis")
+    x = b.materialize(x, "unsorted")
+    n, last = x.shape[d], x.rank
+
+    def moved(idx, pos):
+        return idx[:d] + (pos,) + idx[d + 1:]
+
+    def smaller_or_tied_before(idx):
+        i, j = idx[d], idx[last]
+        here, other = x.build(idx[:last]), x.build(moved(idx[:last], j))
+        first = sp.Or(other < here, sp.And(sp.Eq(other, here), j < i))
+        return sp.Piecewise((sp.Integer(1), first), (sp.Integer(0), True))
+    ranks = b.reduce(Value(tuple(x.shape) + (n,), "float", smaller_or_tied_before), [last],
+                     "sum", hint="rank", no_grad=True)
+
+    def placed(idx):
+        k, i = idx[d], idx[last]
+        source = moved(idx[:last], i)
+        return sp.Piecewise((x.build(source), sp.Eq(ranks.build(source), k)),
+                            (sp.Integer(0), True))
+    return b.reduce(Value(tuple(x.shape) + (n,), "float", placed), [last], "sum",
+                    hint="ordered")
+
+
 # -- fresh arrays: what item assignment writes into ------------------------------------
 def _filled(shape, fill, fname) -> Value:
     target = tuple(_size(s, fname) for s in (shape if isinstance(shape, tuple) else (shape,)))
@@ -394,5 +430,5 @@ SHAPE_FUNCTIONS = {
     "repeat": repeat, "tile": tile, "split": split, "array_split": array_split,
     "hsplit": hsplit, "vsplit": vsplit, "tensordot": tensordot, "kron": kron,
     "zeros": zeros, "ones": ones, "full": full, "zeros_like": zeros_like,
-    "ones_like": ones_like, "full_like": full_like,
+    "ones_like": ones_like, "full_like": full_like, "sort": sort,
 }

@@ -243,6 +243,9 @@ LAYERS = [
          "conv2d(x, w, groups=2, padding='valid')"),
     Case("conv2d_depthwise", "x: Param[2, 3, 4, 4], w: Param[3, 1, 3, 3]",
          "conv2d(x, w, groups=3, padding=1)"),
+    Case("sort_last", "x: Param[3, 4]", "sort(x) * x"),
+    Case("sort_axis0", "x: Param[4, 3], w: Param[3]", "np.sort(x * w, axis=0)[1:]"),
+    Case("sort_flat", "x: Param[2, 3]", "sort(x, axis=None)"),
     # fresh arrays and the functional scatter-add (issue 13, item 3)
     Case("fresh_arrays", "x: Param[3, 4]",
          "x * ones((3, 4)) + zeros((4,)) + full((3, 1), 0.5) * x + ones_like(x) * "
@@ -535,6 +538,10 @@ def minimum_ties(x: Param[4], y: Param[4]):
     return sum(minimum(x, y))
 
 
+def sort_ties(x: Param[5]):
+    return sum(sort(x) * (arange(5) + 1.0))
+
+
 def maximum_broadcast_ties(x: Param[2, 3], y: Param[3]):
     return sum(maximum(x, y))
 
@@ -598,6 +605,7 @@ CONVENTION_CASES = [
      {"x": [[0, 1, 0, 0], [1, 0, 0, 0]]}),
     ("maximum_ties", {"x": [1, 2, 3, 4], "y": [1, 0, 3, 5]},                   # ties: first
      {"x": [1, 1, 1, 0], "y": [0, 0, 0, 1]}),
+    ("sort_ties", {"x": [2, 1, 2, 0, 1]}, {"x": [4, 2, 5, 1, 3]}),     # stable: ties in order
     ("minimum_ties", {"x": [1, 2, 3, 4], "y": [1, 0, 3, 5]},
      {"x": [1, 0, 1, 1], "y": [0, 1, 0, 0]}),
     ("maximum_broadcast_ties", {"x": [[1, 2, 3], [0, 2, 5]], "y": [1, 2, 4]},
@@ -663,7 +671,7 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     avg_pool2d array asarray diagonal trace diag tril triu ravel squeeze expand_dims
     atleast_1d atleast_2d atleast_3d broadcast_to vstack hstack dstack column_stack std prod
     norm cumsum cumprod repeat tile split array_split hsplit vsplit tensordot kron
-    zeros ones full zeros_like ones_like full_like index_add""".split()
+    zeros ones full zeros_like ones_like full_like index_add sort""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]

@@ -78,6 +78,7 @@ STRUCTURAL = {
     "reductions": "std(x, axis=0, ddof=1) * var(y) + norm(x, axis=1)[:, None] + norm(y) "
                   "+ prod(x, axis=0)",
     "running": "cumsum(x, axis=1) * cumprod(y, axis=0)",
+    "sorted": "sort(x) * y + sort(x * y, axis=0)",
     "pieces": "tile(split(x, 2, axis=1)[0], 2) + repeat(y[:, :2], 2, axis=1) "
               "+ kron(x[:1, :2], y[:, :2]) + tensordot(x, y[0], 1)[:, None]",
     # compiler/windows.py: 'same' and asymmetric padding, dilation, groups, padded pools
