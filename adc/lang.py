@@ -13,7 +13,7 @@ __all__ = [
     # annotations and sizes
     "Param", "Data", "Index", "dim", "Dim", "TensorType",
     # constants and index vectors
-    "pi", "e", "arange",
+    "pi", "e", "inf", "arange",
     # elementwise: every public row of compiler/prims.py, and
     "clip", "where", "power",
     # reductions and normalisers
@@ -28,7 +28,7 @@ __all__ = [
     "diagonal", "trace", "diag", "tril", "triu", "ravel", "squeeze", "expand_dims",
     "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
     "vstack", "hstack", "dstack", "column_stack", "repeat", "tile", "split", "array_split",
-    "hsplit", "vsplit", "tensordot", "kron", "sort",
+    "hsplit", "vsplit", "dsplit", "tensordot", "kron", "sort",
     # fresh arrays, to write into with y[...] = v
     "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "index_add",
     # layers
@@ -145,6 +145,7 @@ class Index(_Role):
 # -- constants ------------------------------------------------------------------------
 pi = math.pi
 e = math.e
+inf = math.inf
 
 
 def arange(n):
@@ -235,15 +236,18 @@ def prod(x, axis=None, keepdims=False):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    """np.linalg.norm, but the 2-norm and Frobenius norm scaled by max |x| as the compiled
-    code is (NumPy's squares overflow for entries near 1e300)."""
+    """np.linalg.norm, but the 2-norm, the Frobenius norm and the vector p-norms scaled by
+    max |x| as the compiled code is (NumPy's powers overflow for entries near 1e300)."""
     x = np.asarray(x)
-    two = ord in (None, 2) if np.ndim(x) == 1 or isinstance(axis, int) else ord in (None, "fro")
-    if not two or ord is not None and axis is None and x.ndim > 2:
+    vector = np.ndim(x) == 1 or isinstance(axis, int)
+    p = 2 if ord is None or (not vector and ord == "fro") else ord
+    scaled_form = (vector or ord in (None, "fro")) and isinstance(p, (int, float)) \
+        and p not in (1, 0) and math.isfinite(p) and p >= 1
+    if not scaled_form or ord is not None and axis is None and x.ndim > 2:
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     m = np.max(np.abs(x), axis=axis, keepdims=True)
-    scaled = x / np.where(m > 0, m, 1)
-    out = m * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))
+    scaled = np.abs(x) / np.where(m > 0, m, 1)
+    out = m * np.sum(scaled ** p, axis=axis, keepdims=True) ** (1 / p)
     return out if keepdims else np.squeeze(out, axis=axis)[()]
 
 
@@ -467,6 +471,10 @@ def hsplit(x, indices_or_sections):
 
 def vsplit(x, indices_or_sections):
     return tuple(np.vsplit(x, indices_or_sections))
+
+
+def dsplit(x, indices_or_sections):
+    return tuple(np.dsplit(x, indices_or_sections))
 
 
 def tensordot(x, y, axes=2):

@@ -17,7 +17,7 @@ ARGUMENT_ROLES = ("param", "data", "index")
 # of views.
 VIEW_FUNCTIONS = ("transpose", "reshape", "asarray", "ravel", "squeeze", "expand_dims",
                   "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "diagonal", "split",
-                  "array_split", "hsplit", "vsplit")
+                  "array_split", "hsplit", "vsplit", "dsplit")
 
 
 def viewed_argument(fname, arguments):

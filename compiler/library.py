@@ -306,17 +306,50 @@ def norm(b, x, ord=None, axis=None, keepdims=False):
     magnitude = elementwise(ops.BUILD["abs"], x)
     if len(axes) == 1 and ord in (None, 2) or len(axes) == 2 and ord in (None, "fro"):
         return _two_norm(b, x, axes, keepdims)
-    if len(axes) == 1 and ord == 1:
-        return b.reduce(magnitude, axes, "sum", keepdims, "norm")
-    if len(axes) == 2 and ord == 1:          # max over columns of the column sums
-        columns = b.reduce(magnitude, [axes[0]], "sum", True, "columns")
-        out = b.reduce(columns, [axes[1]], "max", True, "norm")
+    if len(axes) == 1:
+        return _vector_norm(b, x, magnitude, ord, axes, keepdims)
+    if ord in (1, -1, sp.oo, -sp.oo):      # the largest (smallest) column or row sum
+        summed, across = (axes[0], axes[1]) if ord in (1, -1) else (axes[1], axes[0])
+        sums = b.reduce(magnitude, [summed], "sum", True, "sums")
+        out = b.reduce(sums, [across], "max" if ord in (1, sp.oo) else "min", True, "norm")
         return out if keepdims else drop_axes(out, sorted(axes))
-    kind = "vector" if len(axes) == 1 else "matrix"
-    raise Located(f"norm: the {kind} order ord={ord!r} is not supported",
-                  "use ord=None or ord=1" + (" (for the max norm write max(abs(x)))"
-                                             if kind == "vector" else
-                                             "; ord=2 and 'nuc' would need an SVD"))
+    raise Located(f"norm: the matrix order ord={_order_text(ord)} is not supported",
+                  "use ord=None ('fro'), 1, -1, inf or -inf; ord=2, -2 and 'nuc' would "
+                  "need an SVD")
+
+
+def _order_text(ord):
+    return {sp.oo: "inf", -sp.oo: "-inf"}.get(ord, repr(ord))
+
+
+def _vector_norm(b, x, magnitude, ord, axes, keepdims):
+    """The vector orders but 2: 1, inf (max |x|), -inf (min |x|), 0 (the count of
+    nonzeros, gradient 0) and p >= 1 (scaled by max |x| as the 2-norm is)."""
+    if ord == 1:
+        return b.reduce(magnitude, axes, "sum", keepdims, "norm")
+    if ord in (sp.oo, -sp.oo):
+        return b.reduce(magnitude, axes, "max" if ord == sp.oo else "min", keepdims, "norm")
+    if ord == 0:
+        nonzero = elementwise(lambda u: sp.Piecewise((sp.Integer(1), sp.Ne(u, 0)),
+                                                     (sp.Integer(0), True)), x)
+        return b.reduce(nonzero, axes, "sum", keepdims, "count", no_grad=True)
+    if isinstance(ord, (int, float)) and not isinstance(ord, bool) and ord >= 1:
+        return _p_norm(b, x, magnitude, sp.sympify(ord), axes, keepdims)
+    raise Located(f"norm: the vector order ord={_order_text(ord)} is not supported",
+                  "use ord=None (2), 1, inf, -inf, 0 or a power p >= 1 (below 1 the "
+                  "gradient is infinite at every zero)")
+
+
+def _p_norm(b, x, magnitude, p, axes, keepdims):
+    """m * sum((|x| / m)**p)**(1/p) with m = max |x|: _two_norm's scaling and its
+    convention at x = 0 (value and gradient 0)."""
+    m = b.reduce(magnitude, axes, "max", True, "scale", no_grad=True)
+    scale = elementwise(lambda u: sp.Piecewise((u, u > 0), (sp.Integer(1), True)), m)
+    ratio = _kept(b, elementwise(lambda u, s: u / s, magnitude, scale), "ratio")
+    total = b.reduce(elementwise(lambda u: u ** p, ratio), axes, "sum", True, "powers")
+    out = elementwise(lambda u, t: u * (t + sp.Piecewise((1, sp.Eq(u, 0)), (0, True)))
+                      ** (1 / p), m, total)
+    return out if keepdims else drop_axes(out, axes)
 
 
 def _two_norm(b, x, axes, keepdims):
@@ -882,7 +915,7 @@ FUNCTIONS.update(WINDOW_FUNCTIONS)
 from .assignment import index_add  # noqa: E402
 FUNCTIONS["index_add"] = index_add
 
-CONSTANTS = {"pi": sp.pi, "e": sp.E}
+CONSTANTS = {"pi": sp.pi, "e": sp.E, "inf": sp.oo}
 LINALG_NAMES = ("norm",)      # np.linalg.X spellings
 
 

@@ -380,6 +380,13 @@ def vsplit(b, x, indices_or_sections):
     return _split(x, indices_or_sections, 0, True, "vsplit")
 
 
+def dsplit(b, x, indices_or_sections):
+    x = as_value(x)
+    if x.rank < 3:
+        raise Located(f"dsplit needs a tensor of rank 3 or more, got shape {_shape_text(x)}")
+    return _split(x, indices_or_sections, 2, True, "dsplit")
+
+
 # -- products of tensors ------------------------------------------------------------------
 def tensordot(b, x, y, axes=2):
     """The last `axes` axes of x with the first of y, or the axes of the pair given."""
@@ -428,7 +435,8 @@ SHAPE_FUNCTIONS = {
     "broadcast_to": broadcast_to,
     "vstack": vstack, "hstack": hstack, "dstack": dstack, "column_stack": column_stack,
     "repeat": repeat, "tile": tile, "split": split, "array_split": array_split,
-    "hsplit": hsplit, "vsplit": vsplit, "tensordot": tensordot, "kron": kron,
+    "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit, "tensordot": tensordot,
+    "kron": kron,
     "zeros": zeros, "ones": ones, "full": full, "zeros_like": zeros_like,
     "ones_like": ones_like, "full_like": full_like, "sort": sort,
 }

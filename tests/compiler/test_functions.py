@@ -349,6 +349,11 @@ STRUCTURAL = [
          {"x": lambda v: away(v["x"])}),
     Case("norm_matrix", MAT, "norm(x) + norm(x, ord='fro') + norm(x, 1) * x "
          "+ norm(x, 1, axis=(1, 0), keepdims=True)", {"x": lambda v: away(v["x"])}),
+    Case("norm_orders", CUBE, "norm(x, ord=inf, axis=2) + norm(x, -np.inf, axis=2) "
+         "+ norm(x, 3, axis=-1) + norm(x[0], 1.5, axis=1) + norm(x, 0, axis=2) "
+         "+ norm(x, np.inf, axis=(1, 2))[:, None] + norm(x[1], -1) "
+         "+ norm(x, -inf, axis=(2, 1), keepdims=True)[:, :, 0]", {"x": lambda v: away(v["x"])}),
+    Case("dsplit_", CUBE, "dsplit(x, 2)[1] * dsplit(x, [1])[1][:, :, :2] + np.dsplit(x, 4)[3]"),
     Case("prod_", CUBE, "prod(x) + prod(x, axis=1)[:, None] "
          "+ prod(x, axis=(0, 2), keepdims=True) * x"),
     Case("cumsum_", CUBE, "cumsum(x, axis=1) * x + cumsum(x)[:4]"),
@@ -671,7 +676,7 @@ LANGUAGE_NAMES = """pi e arange exp log log1p expm1 sqrt square abs sin cos tan 
     avg_pool2d array asarray diagonal trace diag tril triu ravel squeeze expand_dims
     atleast_1d atleast_2d atleast_3d broadcast_to vstack hstack dstack column_stack std prod
     norm cumsum cumprod repeat tile split array_split hsplit vsplit tensordot kron
-    zeros ones full zeros_like ones_like full_like index_add sort""".split()
+    zeros ones full zeros_like ones_like full_like index_add sort dsplit inf""".split()
 SYNTAX = ["**", "@", ".T", ".shape[", "[:, 2:5]", "[idx]", "[arange(4), y]", "np.", "math.",
           "numpy.", "axis=(", "keepdims=True", "slope=", "alpha=", "margin=", "stride=",
           "padding=", ".size", ".ndim", "len(", "np.r_[", "np.c_["]
@@ -729,6 +734,14 @@ def norm_big(x: Param[2]):
 
 def std_constant(x: Param[3]):
     return std(x)
+
+
+def norm_p_rows(x: Param[2, 3]):
+    return sum(norm(x, 3, axis=1))
+
+
+def norm_p_big(x: Param[2]):
+    return norm(x, ord=3)
 '''
 
 # entry point, inputs, expected value, expected gradient (all exact but for rounding)
@@ -740,6 +753,10 @@ EDGE_CASES = [
     ("norm_rows", [[0, 0, 0], [3, 4, 0]], 5.0, [[0, 0, 0], [0.6, 0.8, 0]]),   # 0 at 0
     ("norm_big", [3e300, 4e300], 5e300, [0.6, 0.8]),     # no overflow of the squares
     ("std_constant", [1.5, 1.5, 1.5], 0.0, [0, 0, 0]),   # 0 where the variance is 0
+    # the p-norm: 2-norm's scaling and its 0 at 0 (|x|^2 / norm^2 here, p = 3)
+    ("norm_p_rows", [[0, 0, 0], [3, 4, 0]], 91 ** (1 / 3),
+     [[0, 0, 0], [9 / 91 ** (2 / 3), 16 / 91 ** (2 / 3), 0]]),
+    ("norm_p_big", [3e300, 4e300], 91 ** (1 / 3) * 1e300, [9 / 91 ** (2 / 3), 16 / 91 ** (2 / 3)]),
 ]
 
 

@@ -739,7 +739,7 @@ NOW_SUPPORTED |= {
                   "un_sys_tile", "un_sys_trace", "un_sys_tril", "un_sys_tril_3d",
                   "un_sys_triu", "un_sys_triu_3d", "un_sys_vsplit_2d", "un_sys_vsplit_3d",
                   "un_sys_vstack_1d", "un_sys_vstack_2d", "un_sys_vstack_3d",
-                  "un_var_ddof", "un_sys_sort"}
+                  "un_var_ddof", "un_sys_sort", "un_sys_dsplit_3d"}
 # ... and issue 13's elementwise functions, at inputs inside their domains, away from
 # their poles and jumps (the originals' `lims`)
 _POSITIVE, _OPEN = Draw(0.3, 2.0), Draw(-0.9, 0.9)
