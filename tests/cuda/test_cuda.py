@@ -79,6 +79,15 @@ STRUCTURAL = {
                   "+ prod(x, axis=0)",
     "running": "cumsum(x, axis=1) * cumprod(y, axis=0)",
     "sorted": "sort(x) * y + sort(x * y, axis=0)",
+    # the rest of issue 13's structural names: the splits, arrays of lists, np.r_ / np.c_,
+    # diagonal, atleast_1d/2d, methods
+    "assembled": "hstack(hsplit(x, 2)) + vstack(vsplit(y, [1])) "
+                 "+ concatenate(array_split(x, 3, axis=1), axis=1) "
+                 "+ tile(reshape(dsplit(reshape(y, (3, 2, 2)), 2)[1], (3, 2)), 2) "
+                 "+ np.array([x[0], y[1], x[2] * y[2]]) + np.r_[x[:1], y[1:]] "
+                 "+ np.c_[x[:, :2], y[:, 2:]] + diagonal(x[:, :3])[:, None] * atleast_2d(y[0]) "
+                 "+ atleast_1d(x[0, 0]) + x.sum(axis=0) * y.mean() + x.reshape(4, 3).T "
+                 "+ y.clip(-1.0, 1.0) + x.ravel()[:4] + y.cumsum(axis=1)",
     "pieces": "tile(split(x, 2, axis=1)[0], 2) + repeat(y[:, :2], 2, axis=1) "
               "+ kron(x[:1, :2], y[:, :2]) + tensordot(x, y[0], 1)[:, None]",
     # compiler/windows.py: 'same' and asymmetric padding, dilation, groups, padded pools
