@@ -21,7 +21,7 @@ from dataclasses import replace
 import sympy as sp
 
 from .ir import Stmt
-from .schedule import Nest, ScanEnd, ScanStart, Schedule, spans
+from .schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule, spans
 
 CHUNKS = 16            # most pieces of a scattering nest's outer loop (>= threads used)
 CHUNK_ROWS = 64        # fewest rows per piece: a smaller batch runs in fewer pieces
@@ -103,4 +103,30 @@ def work(sched: Schedule):
     return sp.Max(*sizes) if sizes else None
 
 
-__all__ = ["CHUNKS", "CHUNK_ROWS", "PARTIAL_MAX", "owned_by", "plan_threads", "threaded", "work"]
+# OpenBLAS runs a GEMM of at most 65536 * 4 multiply-adds (M*N*K) on one thread, a GEMV
+# of at most 2304 * 4 matrix elements (its GEMM_MULTITHREAD_THRESHOLD of 4): the
+# generated module's BLAS_ALONE is the first, and a GEMV's elements count GEMV_WEIGHT
+# times so that the one bound covers both.
+GEMV_WEIGHT = 29
+
+
+def products(sched: Schedule):
+    """The multiply-adds of the kernel's largest matrix product (GEMVs weighted), as a
+    size expression, or None without products. A threaded call keeps every product at or
+    below the module's BLAS_ALONE: above it BLAS runs the product on its own threads, which spin
+    after the call, and the prange loops between products waited for a core (a threaded
+    MLP was 20-40x slower than the serial kernel on 2 cores, bench/cpu.py at batch 256)."""
+    tensors = sched.program.tensors
+    loads = []
+    for block in sched.blocks:
+        if isinstance(block, Gemm):
+            target, a = tensors[block.target].shape, tensors[block.a].shape
+            inner = sp.sympify(a[0] if block.ta else a[-1])
+            if len(target) == 2:
+                loads.append(sp.sympify(target[0]) * sp.sympify(target[1]) * inner)
+            else:
+                loads.append(GEMV_WEIGHT * sp.sympify(target[0]) * inner)
+    return sp.Max(*loads) if loads else None
+
+
+__all__ = ["GEMV_WEIGHT", "products", "CHUNKS", "CHUNK_ROWS", "PARTIAL_MAX", "owned_by", "plan_threads", "threaded", "work"]

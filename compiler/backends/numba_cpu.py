@@ -15,7 +15,7 @@ from ..cse import Let, Reduction
 from ..ir import Program, Stmt, Tensor
 from ..printer import KernelPrinter, size_code
 from ..schedule import Gemm, Nest, ScanEnd, ScanStart, Schedule
-from ..threads import CHUNK_ROWS, CHUNKS, work
+from ..threads import CHUNK_ROWS, CHUNKS, products, work
 from . import vmath
 
 # contract: a * b + c may be one fused multiply-add (one rounding instead of two); the
@@ -389,11 +389,22 @@ def kernel(sched: Schedule, name: str, doc: str, printer: KernelPrinter,
 
 
 def work_code(sched: Schedule) -> str | None:
-    """The runner's Python expression of a call's work (threads.work), read from the
-    shapes of the kernel's arguments `args`; None when no nest runs on threads."""
+    """The runner's arguments of `_threaded`: a call's work (threads.work) and, for a
+    kernel with matrix products, their largest (threads.products), read from the shapes
+    of the kernel's arguments `args`; None when no nest runs on threads."""
     expr = work(sched)
     if expr is None:
         return None
+    code = _shape_code(sched, expr)
+    largest = products(sched)
+    if code is None or largest is None:
+        return code
+    largest = _shape_code(sched, largest)
+    return None if largest is None else f"{code}, {largest}"
+
+
+def _shape_code(sched: Schedule, expr) -> str | None:
+    """A size expression as Python reading the shapes of `args`."""
     where = {}
     for k, a in enumerate(sched.program.args):
         if a.role in ("cotangent", "tangent"):

@@ -110,3 +110,38 @@ def test_a_matrix_scatter_over_its_whole_shape_is_summed_back_over_its_loops():
     assert "partials0 = np.zeros((chunks, 4, 3), dtype)" in text
     assert "partials0[chunk, j, k] +=" in text
     assert "d_K[j, k] += partials0[chunk, j, k]" in text
+
+
+def test_a_call_with_a_product_blas_would_thread_stays_serial():
+    """BLAS runs a large GEMM on its own threads, which spin after the call: prange loops
+    between GEMMs waited for a core (20-40x slower on 2 cores). The kernel has its
+    threaded variant, and the runner passes the largest product's multiply-adds (a GEMV's
+    elements weighted) to _threaded, which keeps the call serial above BLAS_ALONE."""
+    r = sp.Symbol("r", integer=True)
+    W, V = sp.IndexedBase("W"), sp.IndexedBase("V")
+    stmts = [Stmt("mm", (i, j), ROWS, X[i, r] * W[r, j], reduce="sum", rloops=((r, 4),)),
+             Stmt("mv", (i,), ((i, N),), X[i, r] * V[r], reduce="sum", rloops=((r, 4),)),
+             Stmt("h", (i, j), ROWS, sp.tanh(sp.IndexedBase("mm")[i, j]))]
+    sched = _planned(stmts, _t("W", 4, 4, role="param"), _t("V", 4, role="param"),
+                     _t("mm", N, 4), _t("mv", N), _t("h", N, 4))
+    assert sum(isinstance(b, schedule.Gemm) for b in sched.blocks) == 2
+    assert threads.threaded(sched)
+    assert threads.products(sched) == sp.Max(16 * N, threads.GEMV_WEIGHT * 4 * N)
+    assert numba_cpu.work_code(sched) == "4*args[0].shape[0], 116*args[0].shape[0]"
+    assert threads.products(_planned(stmts[2:], _t("h", N, 4))) is None
+
+
+def test_the_runner_threads_a_call_only_below_blas_alone(monkeypatch):
+    """The generated module's _threaded: enough work, no product BLAS would thread, and
+    more than one Numba thread; THREADS_FROM = 0 forces threads (the tests' switch)."""
+    from adc.compiler import checks_template
+    import numpy as np
+    namespace = {"get_num_threads": lambda: 2, "np": np}
+    exec(checks_template.CHECKS, namespace)
+    threaded, alone = namespace["_threaded"], namespace["BLAS_ALONE"]
+    assert threaded(1 << 20) and threaded(1 << 20, alone)
+    assert not threaded(1 << 20, alone + 1) and not threaded(100)
+    namespace["THREADS_FROM"] = 0
+    assert threaded(1, alone * 10)
+    namespace["get_num_threads"] = lambda: 1
+    assert not threaded(1 << 20)

@@ -333,11 +333,19 @@ def _unit_seed(dtype):
 THREADS_FROM = 65536
 
 
-def _threaded(work):
+# a call whose largest matrix product has more multiply-adds than this stays on one
+# thread too: BLAS runs such a product on its own threads, which spin after the call and
+# would stall the threaded loops between products (compiler/threads.py)
+BLAS_ALONE = 262144
+
+
+def _threaded(work, products=0):
     """Whether a kernel call with this much work runs on all of Numba's threads (the
     threaded kernel agrees with the serial one to rounding, and gives the same bits on
-    any number of threads)."""
-    return work >= THREADS_FROM and get_num_threads() > 1
+    any number of threads); THREADS_FROM = 0 always threads."""
+    if get_num_threads() < 2:
+        return False
+    return THREADS_FROM == 0 or (work >= THREADS_FROM and products <= BLAS_ALONE)
 
 
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
@@ -1627,7 +1635,7 @@ def _loss_grads(arrays):
 
 def _loss(values):
     args, sizes, dtype = _loss_args(values)
-    kernel = _loss_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_value_kernel
+    kernel = _loss_value_kernel_threads if _threaded(256*args[0].shape[0], 200704*args[0].shape[0]) else _loss_value_kernel
     results = kernel(*args)
     return results[0][0]
 
@@ -1640,7 +1648,7 @@ def loss(X, y, W1, b1, W2, b2, W3, b3, lam=0.0001):
 def _loss_vjp(values, cotangent):
     args, sizes, dtype = _loss_args(values)
     seeds = _cotangents("loss", cotangent, ((),), dtype)
-    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_vjp_kernel
+    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0], 200704*args[0].shape[0]) else _loss_vjp_kernel
     results = kernel(*args, *seeds)
     return _loss_grads(results[1:])
 
@@ -1652,7 +1660,7 @@ def loss_vjp(X, y, W1, b1, W2, b2, W3, b3, lam=0.0001, *, cotangent):
 
 def _loss_value_and_grad(values):
     args, sizes, dtype = _loss_args(values)
-    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_vjp_kernel
+    kernel = _loss_vjp_kernel_threads if _threaded(256*args[0].shape[0], 200704*args[0].shape[0]) else _loss_vjp_kernel
     results = kernel(*args, _unit_seed(dtype))
     return results[0][0], _loss_grads(results[1:])
 
@@ -1825,7 +1833,7 @@ def _loss_predict_args(values):
 
 def _loss_predict(values):
     args, sizes, dtype = _loss_predict_args(values)
-    kernel = _loss_predict_value_kernel_threads if _threaded(256*args[0].shape[0]) else _loss_predict_value_kernel
+    kernel = _loss_predict_value_kernel_threads if _threaded(256*args[0].shape[0], 200704*args[0].shape[0]) else _loss_predict_value_kernel
     results = kernel(*args)
     return results[0]
 

@@ -258,11 +258,19 @@ def _unit_seed(dtype):
 THREADS_FROM = 65536
 
 
-def _threaded(work):
+# a call whose largest matrix product has more multiply-adds than this stays on one
+# thread too: BLAS runs such a product on its own threads, which spin after the call and
+# would stall the threaded loops between products (compiler/threads.py)
+BLAS_ALONE = 262144
+
+
+def _threaded(work, products=0):
     """Whether a kernel call with this much work runs on all of Numba's threads (the
     threaded kernel agrees with the serial one to rounding, and gives the same bits on
-    any number of threads)."""
-    return work >= THREADS_FROM and get_num_threads() > 1
+    any number of threads); THREADS_FROM = 0 always threads."""
+    if get_num_threads() < 2:
+        return False
+    return THREADS_FROM == 0 or (work >= THREADS_FROM and products <= BLAS_ALONE)
 
 
 def _jacobian(fname, jvp, vjp, args, dtype, out_shapes, grads):
