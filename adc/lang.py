@@ -583,9 +583,7 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"conv2d expects x (N, C, H, W) and w (F, C / groups, KH, KW) "
                          f"with groups={groups} dividing C and F, got {x.shape} and {w.shape}")
     kernel = w.shape[2:]
-    stride, dilation = _options(_wo.pair, stride, "stride"), _options(_wo.pair, dilation,
-                                                                      "dilation")
-    pads = _options(_wo.padding, padding, kernel, dilation, stride)
+    stride, dilation, pads = _options(_wo.conv_options, stride, padding, dilation, kernel)
     xp, out_hw = _options(_windows, x, kernel, stride, dilation, pads, 0.0, "conv2d")
     out = np.zeros((x.shape[0], w.shape[0]) + out_hw, dtype=np.result_type(x, w))
     cg, fg = w.shape[1], w.shape[0] // groups
@@ -603,10 +601,8 @@ def _pool(x, k, stride, padding, dilation, combine, fill, fname):
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"pooling expects x of shape (N, C, H, W), got {x.shape}")
-    kernel = _options(_wo.pair, k, "k")
-    stride = kernel if stride is None else _options(_wo.pair, stride, "stride")
-    dilation = _options(_wo.pair, dilation, "dilation")
-    pads = _options(_wo.pool_padding, padding, kernel, fname)
+    kernel, stride, dilation, pads = _options(_wo.pool_options, k, stride, padding,
+                                              dilation, fname)
     xp, out_hw = _options(_windows, x, kernel, stride, dilation, pads, fill, fname)
     out = None
     for p in range(kernel[0]):

@@ -57,6 +57,19 @@ def pool_padding(pad, kernel, fname) -> tuple:
     return tuple((p, p) for p in pads)
 
 
+def conv_options(stride, pad, dilation, kernel) -> tuple:
+    """conv2d's (stride, dilation, ((top, bottom), (left, right)))."""
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    return stride, dilation, padding(pad, kernel, dilation, stride)
+
+
+def pool_options(k, stride, pad, dilation, fname) -> tuple:
+    """A pool's (kernel, stride, dilation, pads); the stride defaults to the kernel."""
+    kernel = pair(k, "k")
+    stride = kernel if stride is None else pair(stride, "stride")
+    return kernel, stride, pair(dilation, "dilation"), pool_padding(pad, kernel, fname)
+
+
 def window_count(n: int, k: int, stride: int, dilation: int, what: str) -> int:
     """How many windows fit along an axis of length n (the padded length)."""
     reach = dilation * (k - 1) + 1

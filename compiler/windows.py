@@ -103,9 +103,9 @@ def conv2d(b, x, w, stride=1, padding=0, dilation=1, groups=1):
         raise Located("conv2d expects x of shape (N, C, H, W) and w of shape "
                       "(F, C / groups, KH, KW)")
     kernel = _kernel_size(w)
-    stride, dilation = _options(opts.pair, stride, "stride"), _options(opts.pair, dilation, "dilation")
+    stride, dilation, pads = _options(opts.conv_options, stride, padding, dilation, kernel)
     groups, cg, fg = _groups(x, w, groups)
-    xp = _pad(b, x, _options(opts.padding, padding, kernel, dilation, stride))
+    xp = _pad(b, x, pads)
     n, _, hp, wp = xp.shape
     oh = _window_out(hp, kernel[0], stride[0], dilation[0], "conv2d")
     ow = _window_out(wp, kernel[1], stride[1], dilation[1], "conv2d")
@@ -128,10 +128,8 @@ def _pool(b, x, k, stride, padding, dilation, op, fname):
     x = _float_operand(x, fname)
     if x.rank != 4:
         raise Located(f"{fname} expects x of shape (N, C, H, W)")
-    kernel = _options(opts.pair, k, "k")
-    stride = kernel if stride is None else _options(opts.pair, stride, "stride")
-    dilation = _options(opts.pair, dilation, "dilation")
-    pads = _options(opts.pool_padding, padding, kernel, fname)
+    kernel, stride, dilation, pads = _options(opts.pool_options, k, stride, padding,
+                                              dilation, fname)
     xp = _pad(b, x, pads, -sp.oo if op == "max" else 0)
     n, c, h, w = xp.shape
     oh = _window_out(h, kernel[0], stride[0], dilation[0], fname)
