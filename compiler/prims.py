@@ -528,12 +528,11 @@ PRIMS = [
                           (-2 * F.tanh(x) * F.tanh_grad(x, t), True)),
              sp.Piecewise((-2 * t, sp.Abs(t) < sp.Float(0.9)), (sp.Integer(0), True))),
          numba=("def tanh_grad(x, t):\n"
-                "    # 1 - t**2 as (1 - t)(1 + t) away from the tails; in them from "
-                "u = exp(-2|x|)\n"
-                "    # (both computed, one chosen: no branch, so the loop vectorises)\n"
+                "    # 1 - t**2 = (1 - |t|)(1 + |t|) and 1 - |t| = u (1 + |t|), u = exp(-2|x|):\n"
+                "    # exact also where t rounds to +-1, with no division and no branch\n"
                 "    u = math.exp(-2.0 * abs(x))\n"
-                "    tail = 4.0 * u / ((1.0 + u) * (1.0 + u))\n"
-                "    return (1.0 - t) * (1.0 + t) if abs(t) < 0.9 else tail\n")),
+                "    s = 1.0 + abs(t)\n"
+                "    return u * s * s\n")),
     Prim("bce_with_logits", "softplus(z) - y*z as two terms >= 0 for y in [0, 1]",
          np_bce_with_logits, operands=2, kind="internal",
          derivative=lambda sp, F, z, y: (F.sigmoid_minus(z, y), -z),

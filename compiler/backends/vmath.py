@@ -123,18 +123,22 @@ def vtanh(x):
     """tanh as Cephes computes it, both branches evaluated and one selected (no branch, so
     the loop vectorises): for |x| >= 0.625, 1 - 2 / (exp(2|x|) + 1), which cannot cancel
     there (the result is above 0.55); below, x + x z P(z) / Q(z), z = x*x, Cephes'
-    rational approximation. With the sign of x. One exp and two divisions: cheaper than
-    t / (t + 2), t = expm1(2|x|), with fma corrections (bench/vmath.py times it)."""
+    rational approximation. With the sign of x. The branches share one division (the
+    numerators and denominators are selected first: a division costs as much as the
+    rest of the function, bench/vmath.py times it)."""
     a = abs(x)
     a = 22.0 if a > 22.0 else a            # tanh(22) rounds to 1; exp(44) stays finite
-    big = 1.0 - 2.0 / (vexp(2.0 * a) + 1.0)
+    big = a >= 0.625
     z = a * a
     p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z \
         - 1.61468768441708447952e3
     q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z \
         + 4.84406305325125486048e3
-    small = a + a * z * (p / q)
-    return math.copysign(big if a >= 0.625 else small, x)
+    # lead + num / den: 1 - 2 / (exp(2a) + 1) or a + a z p / q, rounded as those are
+    num = -2.0 if big else a * z * p
+    den = vexp(2.0 * a) + 1.0 if big else q
+    lead = 1.0 if big else a
+    return math.copysign(lead + num / den, x)
 
 
 PUBLIC = ("vexp", "vexpm1", "vlog", "vlog1p", "vtanh")
