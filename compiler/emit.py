@@ -402,6 +402,9 @@ def module_source(entries, source_path: str, digest: str, version: str) -> str:
     vmath = vmath_source(helper_text + "".join(
         text for e in entries for _, text in e.kernels.values()))
     if vmath:
+        parts.insert(parts.index(NUMBA_IMPORT) + 1, "from numba.core.errors import "
+                     "NumbaIRAssumptionWarning\nfrom numba.extending import overload")
+        parts.insert(parts.index("import math") + 1, "import warnings")
         parts += ["", "", vmath]
     if helpers:
         parts += ["", "", "# ---- scalar helpers ----", "", helper_text]

@@ -6,9 +6,11 @@ write them: branch-free range reduction (Cody-Waite), a polynomial, and the scal
 2**k built from exponent bits, with conditional expressions that LLVM turns into
 selects. Inlined into a kernel's loop, the loop vectorises. Correct over the whole
 float range: subnormals, +-0, +-inf and NaN give what NumPy gives; at most 2 ulp from
-the exact value (tests/compiler/test_vmath.py checks against mpmath). A float32 argument
-is computed in float64 (the constants are float64 literals): rounded to float32, the
-result is within an ulp of the exact value.
+the exact value (tests/compiler/test_vmath.py checks against mpmath). Each has a float64
+and a float32 version; a call of `vexp` compiles as the one for its argument's type (a
+Numba overload, typed once per call's type). exp and tanh have float32 kernels of their
+own (Cephes' expf and tanhf: float32 lanes, twice as many per vector); the others compute
+a float32 argument in float64 and round (within an ulp).
 
 The functions below are the source the generated module gets (`source(names)`), and
 are importable for tests (`compiled(name)`).
@@ -22,20 +24,20 @@ import re
 
 import numpy as np
 
+# compiled on their own (not inlined into each call site in Numba's IR: that made a
+# kernel's compile 2-3x as slow); LLVM inlines them into the loop, which vectorises
 DECORATOR = '@njit(cache=True, inline="always")'
 # the math-module functions the CPU kernels print as these
 REPLACES = {"math.exp": "vexp", "math.expm1": "vexpm1", "math.log": "vlog",
             "math.log1p": "vlog1p", "math.tanh": "vtanh"}
 
 
-# Each function is flat (at most one call): Numba inlines a function's IR at every call
-# site, and a kernel's compile time grows with the inlined calls. There is one version,
-# in float64: float32 versions of their own (tried: Cephes' expf, fdlibm's e_logf, within
-# 1.3 ulp), chosen by argument type (isinstance or numba's overload), made every call
-# site 3-4x as slow to compile; float32 arguments run in float64 lanes instead.
+# Each function is flat (at most one call). The float32 versions are chosen by a Numba
+# overload that is not inlined in Numba's IR: inlined (inline="always", or isinstance in
+# one function), every call site compiled 3-4x as slowly.
 
 
-def vexp(x):
+def vexp_f64(x):
     """exp(x) = 2**k * exp(r): k = round(x / ln 2), r = x - k ln 2 in two parts (Cody-Waite,
     k * ln2_hi exact), exp(r) - 1 - r by a polynomial, 2**k from exponent bits in two
     halves (neither over- nor underflows, so subnormal results come out right)."""
@@ -56,7 +58,7 @@ def vexp(x):
         np.int64((k - half + 1023) << 52).view(np.float64)
 
 
-def vexpm1(x):
+def vexpm1_f64(x):
     """exp(x) - 1, accurate near 0: no reduction for |x| < 0.5 (so nothing cancels), else
     2**k * expm1(r) + (2**k - 1); past k = 60 that is exp(x) - 1."""
     y = 709.8 if x > 709.8 else x
@@ -104,12 +106,12 @@ def _log_plus(x, c):
     return y if x >= 0.0 else math.nan
 
 
-def vlog(x):
+def vlog_f64(x):
     """log(x); -inf at 0, NaN below 0 (see _log_plus)."""
     return _log_plus(x, 0.0)
 
 
-def vlog1p(x):
+def vlog1p_f64(x):
     """log(1 + x), accurate near 0: log(u) for u = 1 + x rounded, plus the rounding's
     first-order correction c = (x - (u - 1)) / u."""
     u = 1.0 + x
@@ -119,7 +121,7 @@ def vlog1p(x):
     return x if abs(x) < 1e-300 else y     # keeps -0.0 and subnormals
 
 
-def vtanh(x):
+def vtanh_f64(x):
     """tanh as Cephes computes it, both branches evaluated and one selected (no branch, so
     the loop vectorises): for |x| >= 0.625, 1 - 2 / (exp(2|x|) + 1), which cannot cancel
     there (the result is above 0.55); below, x + x z P(z) / Q(z), z = x*x, Cephes'
@@ -136,14 +138,79 @@ def vtanh(x):
         + 4.84406305325125486048e3
     # lead + num / den: 1 - 2 / (exp(2a) + 1) or a + a z p / q, rounded as those are
     num = -2.0 if big else a * z * p
-    den = vexp(2.0 * a) + 1.0 if big else q
+    den = vexp_f64(2.0 * a) + 1.0 if big else q
     lead = 1.0 if big else a
     return math.copysign(lead + num / den, x)
 
 
-PUBLIC = ("vexp", "vexpm1", "vlog", "vlog1p", "vtanh")
-_ORDER = ("vexp", "vexpm1", "_log_plus", "vlog", "vlog1p", "vtanh")
-NAMES = frozenset(_ORDER)
+def vexp_f32(x):
+    """exp(x) in float32, as Cephes' expf: k = round(x / ln 2), r = x - k ln 2 in two parts,
+    exp(r) - 1 - r by a degree-5 polynomial, 2**k from exponent bits in two halves."""
+    y = np.float32(88.8) if x > np.float32(88.8) else x       # exp(88.8) is inf in float32
+    y = np.float32(-104.0) if y < np.float32(-104.0) else y   # exp(-104) rounds to 0
+    kf = (y * np.float32(1.44269504) + np.float32(12582912.0)) - np.float32(12582912.0)
+    r = (y - kf * np.float32(0.693359375)) - kf * np.float32(-2.12194440e-4)
+    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
+           + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
+         + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
+    k = np.int32(kf)
+    half = k >> 1
+    e = np.float32(1.0) + (r + r * r * p)
+    return (e * np.int32((half + 127) << 23).view(np.float32)) * \
+        np.int32((k - half + 127) << 23).view(np.float32)
+
+
+def vtanh_f32(x):
+    """tanh(x) in float32, as Cephes' tanhf: 1 - 2 / (exp(2|x|) + 1) for |x| >= 0.625,
+    else x + x z P(z), z = x*x; both evaluated and one selected. With the sign of x."""
+    a = abs(x)
+    a = np.float32(22.0) if a > np.float32(22.0) else a
+    big = np.float32(1.0) - np.float32(2.0) / (vexp_f32(a + a) + np.float32(1.0))
+    z = a * a
+    p = (((np.float32(-5.70498872745e-3) * z + np.float32(2.06390887954e-2)) * z
+          - np.float32(5.37397155531e-2)) * z + np.float32(1.33314422036e-1)) * z \
+        - np.float32(3.33332819422e-1)
+    small = a + a * z * p
+    return math.copysign(big if a >= np.float32(0.625) else small, x)
+
+
+def vexpm1_f32(x):
+    """expm1(x) of a float32, computed in float64 and rounded."""
+    return np.float32(vexpm1_f64(np.float64(x)))
+
+
+def vlog_f32(x):
+    """log(x) of a float32, computed in float64 and rounded."""
+    return np.float32(vlog_f64(np.float64(x)))
+
+
+def vlog1p_f32(x):
+    """log1p(x) of a float32, computed in float64 and rounded."""
+    return np.float32(vlog1p_f64(np.float64(x)))
+
+
+# emitted as source only (the compiler itself does not import Numba)
+_BY_PRECISION = '''def _by_precision(stub, f64, f32):
+    """Numba compiles a call of `stub` as `f32` for a float32 argument, else as `f64`.
+    Inlined, their selects set off a pedantic check of Numba's SSA pass (a warning about
+    a variable's scope, not an error: tests/compiler/test_vmath.py checks the results), so
+    that warning is silenced for these functions' variables."""
+    warnings.filterwarnings("ignore", rf"variable '{f64.__name__}_|variable '{f32.__name__}_",
+                            NumbaIRAssumptionWarning)
+    overload(stub, inline="always")(
+        lambda x: f32.py_func if str(x) == "float32" else f64.py_func)
+'''
+
+
+# the functions the kernels call: name -> what it computes
+PUBLIC_MEANING = {"vexp": "exp(x)", "vexpm1": "expm1(x)", "vlog": "log(x)",
+                  "vlog1p": "log1p(x)", "vtanh": "tanh(x)"}
+PUBLIC = tuple(PUBLIC_MEANING)
+NATIVE_FLOAT32 = ("vexp", "vtanh")    # the others' float32 versions run in float64 lanes
+_ORDER = ("vexp_f64", "vexp_f32", "vexpm1_f64", "vexpm1_f32", "_log_plus", "vlog_f64",
+          "vlog_f32", "vlog1p_f64", "vlog1p_f32", "vtanh_f64", "vtanh_f32")
+NAMES = frozenset(_ORDER) | frozenset(PUBLIC) | {"_by_precision", "overload", "warnings",
+                                                     "NumbaIRAssumptionWarning"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,7 +220,7 @@ def _calls(name: str) -> frozenset:
 
 
 def _closure(names) -> set:
-    todo, seen = list(names), set()
+    todo, seen = [f"{n}_{p}" for n in names for p in ("f64", "f32")], set()
     while todo:
         n = todo.pop()
         if n not in seen:
@@ -167,11 +234,22 @@ def used_in(text: str) -> set:
     return {n for n in PUBLIC if re.search(rf"\b{n}\(", text)}
 
 
+def _dispatch_source(name: str) -> str:
+    return (f"def {name}(x):\n"
+            f'    """{PUBLIC_MEANING[name]} in the precision of x: compiled as {name}_f32 for '
+            f'float32, else\n    as {name}_f64 (called from Python: {name}_f64)."""\n'
+            f"    return {name}_f64(x)\n\n\n"
+            f"_by_precision({name}, {name}_f64, {name}_f32)\n")
+
+
 def source(names) -> str:
-    """The definitions of the public `names` and what they call, in dependency order."""
+    """The definitions of the public `names` and what they call, in dependency order, and
+    the overloads that pick a version by precision."""
     need = _closure(names)
-    return "\n\n".join(DECORATOR + "\n" + inspect.getsource(globals()[n]).rstrip() + "\n"
-                       for n in _ORDER if n in need)
+    impls = [DECORATOR + "\n" + inspect.getsource(globals()[n]).rstrip() + "\n"
+             for n in _ORDER if n in need]
+    return "\n\n".join(impls + [_BY_PRECISION]
+                       + [_dispatch_source(n) for n in PUBLIC if n in names])
 
 
 def vectorised(text: str) -> str:
@@ -184,12 +262,17 @@ def vectorised(text: str) -> str:
 @functools.lru_cache(maxsize=None)
 def compiled(name: str):
     """The function `name` compiled as a generated module compiles it (for tests)."""
+    import warnings
+
     from numba import njit
-    namespace = {"np": np, "math": math, "njit": njit}
+    from numba.core.errors import NumbaIRAssumptionWarning
+    from numba.extending import overload
+    namespace = {"np": np, "math": math, "njit": njit, "overload": overload,
+                 "warnings": warnings, "NumbaIRAssumptionWarning": NumbaIRAssumptionWarning}
     exec(compile(source([name]).replace("cache=True", "cache=False"), __file__, "exec"),
          namespace)
     return namespace[name]
 
 
-__all__ = ["PUBLIC", "NAMES", "REPLACES", "source", "used_in", "vectorised",
+__all__ = ["PUBLIC", "NATIVE_FLOAT32", "NAMES", "REPLACES", "source", "used_in", "vectorised",
            "compiled"]

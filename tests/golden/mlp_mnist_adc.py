@@ -5,10 +5,13 @@ for scalar outputs also f_grad, f_value_and_grad, f_hvp and f_hessian. Do not ed
 file: regenerate it with `adc compile mlp_mnist.py`.
 """
 import math
+import warnings
 from collections import namedtuple
 
 import numpy as np
 from numba import get_num_threads, njit, prange
+from numba.core.errors import NumbaIRAssumptionWarning
+from numba.extending import overload
 
 ADC_VERSION = '0.1.0'
 SOURCE_SHA256 = '2e3acc3ebbf4521c46c6b2a170a8e56ad2197e90751d4648997cac7844ad27c7'
@@ -417,7 +420,7 @@ def _hessian(fname, hvp, args, dtype):
 # vectorises, where math.exp is a scalar libm call
 
 @njit(cache=True, inline="always")
-def vexp(x):
+def vexp_f64(x):
     """exp(x) = 2**k * exp(r): k = round(x / ln 2), r = x - k ln 2 in two parts (Cody-Waite,
     k * ln2_hi exact), exp(r) - 1 - r by a polynomial, 2**k from exponent bits in two
     halves (neither over- nor underflows, so subnormal results come out right)."""
@@ -436,6 +439,24 @@ def vexp(x):
     e = 1.0 + (r + r * r * p)
     return (e * np.int64((half + 1023) << 52).view(np.float64)) * \
         np.int64((k - half + 1023) << 52).view(np.float64)
+
+
+@njit(cache=True, inline="always")
+def vexp_f32(x):
+    """exp(x) in float32, as Cephes' expf: k = round(x / ln 2), r = x - k ln 2 in two parts,
+    exp(r) - 1 - r by a degree-5 polynomial, 2**k from exponent bits in two halves."""
+    y = np.float32(88.8) if x > np.float32(88.8) else x       # exp(88.8) is inf in float32
+    y = np.float32(-104.0) if y < np.float32(-104.0) else y   # exp(-104) rounds to 0
+    kf = (y * np.float32(1.44269504) + np.float32(12582912.0)) - np.float32(12582912.0)
+    r = (y - kf * np.float32(0.693359375)) - kf * np.float32(-2.12194440e-4)
+    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
+           + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
+         + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
+    k = np.int32(kf)
+    half = k >> 1
+    e = np.float32(1.0) + (r + r * r * p)
+    return (e * np.int32((half + 127) << 23).view(np.float32)) * \
+        np.int32((k - half + 127) << 23).view(np.float32)
 
 
 @njit(cache=True, inline="always")
@@ -464,13 +485,19 @@ def _log_plus(x, c):
 
 
 @njit(cache=True, inline="always")
-def vlog(x):
+def vlog_f64(x):
     """log(x); -inf at 0, NaN below 0 (see _log_plus)."""
     return _log_plus(x, 0.0)
 
 
 @njit(cache=True, inline="always")
-def vlog1p(x):
+def vlog_f32(x):
+    """log(x) of a float32, computed in float64 and rounded."""
+    return np.float32(vlog_f64(np.float64(x)))
+
+
+@njit(cache=True, inline="always")
+def vlog1p_f64(x):
     """log(1 + x), accurate near 0: log(u) for u = 1 + x rounded, plus the rounding's
     first-order correction c = (x - (u - 1)) / u."""
     u = 1.0 + x
@@ -478,6 +505,50 @@ def vlog1p(x):
     c = 0.0 if u > 1e17 else c
     y = _log_plus(u, c)
     return x if abs(x) < 1e-300 else y     # keeps -0.0 and subnormals
+
+
+@njit(cache=True, inline="always")
+def vlog1p_f32(x):
+    """log1p(x) of a float32, computed in float64 and rounded."""
+    return np.float32(vlog1p_f64(np.float64(x)))
+
+
+def _by_precision(stub, f64, f32):
+    """Numba compiles a call of `stub` as `f32` for a float32 argument, else as `f64`.
+    Inlined, their selects set off a pedantic check of Numba's SSA pass (a warning about
+    a variable's scope, not an error: tests/compiler/test_vmath.py checks the results), so
+    that warning is silenced for these functions' variables."""
+    warnings.filterwarnings("ignore", rf"variable '{f64.__name__}_|variable '{f32.__name__}_",
+                            NumbaIRAssumptionWarning)
+    overload(stub, inline="always")(
+        lambda x: f32.py_func if str(x) == "float32" else f64.py_func)
+
+
+def vexp(x):
+    """exp(x) in the precision of x: compiled as vexp_f32 for float32, else
+    as vexp_f64 (called from Python: vexp_f64)."""
+    return vexp_f64(x)
+
+
+_by_precision(vexp, vexp_f64, vexp_f32)
+
+
+def vlog(x):
+    """log(x) in the precision of x: compiled as vlog_f32 for float32, else
+    as vlog_f64 (called from Python: vlog_f64)."""
+    return vlog_f64(x)
+
+
+_by_precision(vlog, vlog_f64, vlog_f32)
+
+
+def vlog1p(x):
+    """log1p(x) in the precision of x: compiled as vlog1p_f32 for float32, else
+    as vlog1p_f64 (called from Python: vlog1p_f64)."""
+    return vlog1p_f64(x)
+
+
+_by_precision(vlog1p, vlog1p_f64, vlog1p_f32)
 
 
 # ---- scalar helpers ----
